@@ -1,0 +1,1 @@
+"""Benchmarks: figures, printed and written to RESULTS.md. Tests assert behaviour, not speed."""

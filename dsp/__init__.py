@@ -1,0 +1,23 @@
+"""panslice.dsp: pure, streaming signal processing (no files, devices, threads or printing).
+
+- :mod:`.params`: the parameter registry, the one place every knob is declared;
+- :mod:`.engine`: :class:`Engine`, the streaming separator (prepare / process / reset / latency);
+- :mod:`.stream`: the numba overlap-add STFT kernel behind it;
+- :mod:`.mask`: azimuth estimation, slice shape and band tables (numba).
+
+``Engine`` loads lazily: importing the registry alone (as the CLI does for ``--help``) must not
+pay for numba.
+"""
+
+from .errors import PansliceError, ParameterError
+from .params import REGISTRY, ParamSet
+
+__all__ = ["Engine", "PansliceError", "ParameterError", "REGISTRY", "ParamSet"]
+
+
+def __getattr__(name: str):
+    if name == "Engine":
+        from .engine import Engine
+
+        return Engine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

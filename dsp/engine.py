@@ -1,0 +1,184 @@
+"""The separation engine: a streaming processor shaped like a JUCE AudioProcessor.
+
+Lifecycle: ``prepare(sample_rate, max_block)`` allocates everything; ``process`` takes blocks of
+any size (including 0 and more than ``max_block``); ``reset`` clears the audio state and never
+allocates; ``latency_samples`` is exact. Parameter changes (``set``) arrive between blocks and
+glide inside the engine, one hop at a time, so the same changes give the same audio live and
+offline.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from . import params as P
+from .errors import ParameterError
+from .mask import bin_frequencies
+from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_PHASE, PI_RGAIN, PI_SOFT, PI_TGAIN,
+                     PI_WIDTH, ST_BANDS_DIRTY, ST_POS, Buffers, process_block)
+
+MIN_SAMPLE_RATE = 22050.0
+MAX_SAMPLE_RATE = 192000.0
+MAX_BLOCK = 8192
+
+
+def _kernel_value(p: P.Param, value: float) -> float:
+    """Registry units -> kernel units (dB become linear amplitude; -inf becomes 0)."""
+    if p.scale == "db":
+        return 0.0 if value == P.NEG_INF else 10.0 ** (value / 20.0)
+    return value
+
+
+def _pidx() -> np.ndarray:
+    names = ("center", "width", "softness", "phase_tolerance", "target_gain_db", "rest_gain_db",
+             "band_count", P.band_name(1, "low_hz"))
+    order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0)
+    idx = np.zeros(len(names), np.int64)
+    for slot, name in zip(order, names):
+        idx[slot] = P.INDEX[name]
+    return idx
+
+
+class Engine:
+    """Stereo slice separator.
+
+    Parameters
+    ----------
+    params : mapping or ParamSet, optional
+        Initial values (registry names); everything else takes its default.
+    unity : bool
+        Ignore every gain (target, rest, bands): outputs are the bare slice and its complement,
+        which always sum to the input. This is how stems are rendered.
+
+    Real-time safe: ``process`` with ``out=`` given, ``reset`` and ``set`` of a live parameter
+    allocate nothing and never wait. ``prepare`` allocates and is not real-time safe.
+    """
+
+    def __init__(self, params: Mapping[str, object] | P.ParamSet | None = None, *, unity: bool = False):
+        self.params = params.copy() if isinstance(params, P.ParamSet) else P.ParamSet(params)
+        self.unity = unity
+        self.sample_rate = 0.0
+        self.max_block = 0
+        self._buf: Buffers | None = None
+        self._pidx = _pidx()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
+        """Allocate for ``sample_rate`` (22.05 to 192 kHz) and blocks up to ``max_block``."""
+        if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+            raise ParameterError(
+                f"sample rate {sample_rate:g} Hz is not supported (valid: 22050 .. 192000 Hz)")
+        if not 1 <= max_block <= MAX_BLOCK:
+            raise ParameterError(f"max_block={max_block} is out of range (valid: 1 .. {MAX_BLOCK})")
+        self.sample_rate = float(sample_rate)
+        self.max_block = int(max_block)
+        n = self.fft_size
+        hop = self.hop
+        b = Buffers(n, hop, len(P.REGISTRY), bin_frequencies(n, sample_rate), P.MAX_BANDS)
+        # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
+        hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+        self._wa = np.sqrt(hann)
+        self._ws = np.sqrt(hann) * (2.0 / self.overlap)
+        for p in P.REGISTRY:
+            b.tgt[p.index] = _kernel_value(p, self.params[p.name])
+            tau = p.smoothing_ms * 1e-3
+            b.coef[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
+        self._buf = b
+        b.reset()
+        return self
+
+    def reset(self) -> None:
+        """Clear the audio state (as after ``prepare``); parameters jump to their targets."""
+        self._require()
+        self._buf.reset()
+
+    @property
+    def fft_size(self) -> int:
+        return int(self.params["fft_size"])
+
+    @property
+    def overlap(self) -> int:
+        return int(self.params["overlap"])
+
+    @property
+    def hop(self) -> int:
+        return self.fft_size // self.overlap
+
+    @property
+    def latency_samples(self) -> int:
+        """Output sample i is input sample i - latency_samples: one frame less one sample."""
+        return self.fft_size - 1
+
+    @property
+    def frames_processed(self) -> int:
+        self._require()
+        return int(self._buf.st[1])
+
+    def samples_to_next_frame(self) -> int:
+        """How many more input samples until the next frame is analysed (1 .. hop)."""
+        self._require()
+        return self.hop - int(self._buf.st[ST_POS])
+
+    # -- parameters -----------------------------------------------------------------------------
+    def set(self, name: str, value: object) -> None:
+        """Set one parameter; live values glide from the next hop on."""
+        p = P.get(name)
+        v = p.validate(value)
+        if not p.live and self._buf is not None and v != self.params[name]:
+            raise ParameterError(f"{name} cannot change while running; prepare the engine again")
+        self.params.update({name: v})
+        if self._buf is not None:
+            self._buf.tgt[p.index] = _kernel_value(p, v)
+
+    def set_params(self, values: Mapping[str, object]) -> None:
+        """Set several parameters at once; nothing changes if any value is bad."""
+        trial = self.params.copy()
+        trial.update(values)
+        for name in values:
+            self.set(name, trial[name])
+
+    # -- audio ----------------------------------------------------------------------------------
+    def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Process one block and return the mixed output ``target + rest`` [shape=(2, n)].
+
+        ``audio`` is float32 or float64 [shape=(2, n)], any n >= 0. Pass ``out`` (float32 or
+        float64, shape (2, n)) to avoid allocating; without it a new array is returned.
+        """
+        x = self._check(audio)
+        n = x.shape[1]
+        if out is None:
+            out = np.empty((2, n), np.float32)
+        self._run(x, out[np.newaxis])
+        return out
+
+    def process_split(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Process one block into its two outputs [shape=(2, 2, n)]: ``out[0]`` the slice
+        (target), ``out[1]`` everything else (rest), each with its gain applied."""
+        x = self._check(audio)
+        if out is None:
+            out = np.empty((2, 2, x.shape[1]), np.float32)
+        self._run(x, out)
+        return out
+
+    def _run(self, x: np.ndarray, out: np.ndarray) -> None:
+        b = self._buf
+        process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
+                      b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
+                      b.axes, b.st, self._pidx, self._wa, self._ws, self.unity)
+
+    def _check(self, audio: np.ndarray) -> np.ndarray:
+        self._require()
+        if audio.ndim != 2 or audio.shape[0] != 2:
+            raise ParameterError(f"audio must have shape (2, n), got {audio.shape}")
+        if audio.dtype not in (np.float32, np.float64):
+            raise ParameterError(f"audio must be float32 or float64, got {audio.dtype}")
+        return audio
+
+    def _require(self) -> None:
+        if self._buf is None:
+            raise ParameterError("engine is not prepared: call prepare(sample_rate, max_block) first")
+
+    def __repr__(self) -> str:
+        return f"Engine({self.params!r}, sample_rate={self.sample_rate:g}, unity={self.unity})"

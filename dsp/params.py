@@ -1,0 +1,227 @@
+"""The parameter registry: every knob of panslice, declared once.
+
+CLI ``--set`` flags, preset validation, the OSC address space and the docs table are all
+generated from :data:`REGISTRY`. Add a knob here and it appears everywhere; never write a range,
+default or unit a second time.
+
+Names are stable ids. Band parameters are a group repeated :data:`MAX_BANDS` times and named
+``band.<i>.<field>`` (1-based), which maps onto OSC as ``/panslice/band/<i>/<field>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .errors import ParameterError
+
+MAX_BANDS = 8
+NEG_INF = float("-inf")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One knob: its range, default, unit, scale and how fast it glides to a new value.
+
+    scale : 'linear' | 'db' | 'hz' | 'choice' | 'int'
+        'db' values may be ``-inf`` (silence) when ``minimum`` is ``-inf``; 'hz' is drawn on a
+        log axis; 'choice' accepts only ``choices``; 'int' only whole numbers.
+    smoothing_ms : float >= 0
+        time constant of the glide inside the engine; 0 means the value steps.
+    live : bool
+        False for structural values (FFT size, overlap) that need ``Engine.prepare`` again and
+        so cannot change while audio runs.
+    """
+
+    name: str
+    minimum: float
+    maximum: float
+    default: float
+    unit: str
+    scale: str
+    smoothing_ms: float
+    doc: str
+    choices: tuple[float, ...] = ()
+    live: bool = True
+    index: int = field(default=-1, compare=False)
+
+    @property
+    def range_text(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(_fmt(c) for c in self.choices)
+        return f"{_fmt(self.minimum)} .. {_fmt(self.maximum)}" + (f" {self.unit}" if self.unit else "")
+
+    def validate(self, value: object) -> float:
+        """Return ``value`` as a float if it is legal for this parameter, else raise."""
+        v = parse_number(value, self.name)
+        if math.isnan(v):
+            raise ParameterError(f"{self.name}: NaN is not a value (valid: {self.range_text})")
+        if self.choices:
+            if v not in self.choices:
+                raise ParameterError(f"{self.name}={_fmt(v)} is not allowed (valid: {self.range_text})")
+            return v
+        if self.scale == "int" and v != int(v):
+            raise ParameterError(f"{self.name}={_fmt(v)} must be a whole number (valid: {self.range_text})")
+        if not (self.minimum <= v <= self.maximum):
+            raise ParameterError(f"{self.name}={_fmt(v)} is out of range (valid: {self.range_text})")
+        return v
+
+
+def _fmt(v: float) -> str:
+    if v == NEG_INF:
+        return "-inf"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:g}"
+
+
+def parse_number(value: object, name: str = "value") -> float:
+    """Accept numbers and numeric strings, including 'inf'/'-inf'; reject everything else."""
+    if isinstance(value, bool):
+        raise ParameterError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ParameterError(f"{name}: expected a number, got {value!r}")
+
+
+def _declare() -> tuple[Param, ...]:
+    core = [
+        Param("center", -1.0, 1.0, 0.0, "", "linear", 30.0,
+              "Azimuth of the slice: -1 hard left, 0 centre, +1 hard right (constant-power pan law)."),
+        Param("width", 0.0, 2.0, 0.25, "", "linear", 30.0,
+              "Half-width of the slice in azimuth units: bins within center +/- width are in it."),
+        Param("softness", 0.0, 1.0, 0.5, "", "linear", 30.0,
+              "Edge of the slice: 0 is a hard edge, 1 a raised-cosine fade as wide as the slice."),
+        Param("phase_tolerance", 0.0, 1.0, 0.5, "", "linear", 30.0,
+              "How far the left/right phase may differ in a bin (0 = in phase only, 1 = any) "
+              "before the bin stops counting as a point source at its azimuth."),
+        Param("target_gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
+              "Gain of the slice in the mixed output (-inf removes it: karaoke)."),
+        Param("rest_gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
+              "Gain of everything outside the slice in the mixed output (-inf isolates the slice)."),
+        Param("band_count", 1, MAX_BANDS, 1, "", "int", 0.0,
+              "How many of the frequency bands below are active."),
+        Param("fft_size", 512, 8192, 2048, "samples", "choice", 0.0,
+              "STFT frame length. Larger separates low notes better; smaller has less latency.",
+              choices=(512.0, 1024.0, 2048.0, 4096.0, 8192.0), live=False),
+        Param("overlap", 2, 8, 4, "x", "choice", 0.0,
+              "Frames per FFT length (hop = fft_size / overlap).",
+              choices=(2.0, 4.0, 8.0), live=False),
+    ]
+    bands = []
+    for i in range(1, MAX_BANDS + 1):
+        bands += [
+            Param(f"band.{i}.low_hz", 0.0, 96000.0, 0.0, "Hz", "hz", 50.0,
+                  f"Lower edge of band {i}: the slice holds only frequencies inside its bands."),
+            Param(f"band.{i}.high_hz", 0.0, 96000.0, 96000.0, "Hz", "hz", 50.0,
+                  f"Upper edge of band {i} (above Nyquist means 'up to the top')."),
+            Param(f"band.{i}.gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
+                  f"Gain of the slice inside band {i}, like a graphic equaliser on the slice."),
+        ]
+    params = core + bands
+    return tuple(Param(**{**p.__dict__, "index": i}) for i, p in enumerate(params))
+
+
+REGISTRY: tuple[Param, ...] = _declare()
+BY_NAME: dict[str, Param] = {p.name: p for p in REGISTRY}
+INDEX: dict[str, int] = {p.name: p.index for p in REGISTRY}
+BAND_FIELDS = ("low_hz", "high_hz", "gain_db")
+
+
+def get(name: str) -> Param:
+    """The declared parameter ``name``; a clear error lists close names when it is unknown."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        import difflib
+
+        near = difflib.get_close_matches(name, BY_NAME, n=3)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise ParameterError(f"unknown parameter {name!r}{hint}; see 'panslice params'") from None
+
+
+def band_name(i: int, fld: str) -> str:
+    """Registry name of field ``fld`` of band ``i`` (1-based)."""
+    return f"band.{i}.{fld}"
+
+
+def defaults() -> dict[str, float]:
+    return {p.name: p.default for p in REGISTRY}
+
+
+class ParamSet:
+    """A full, validated set of parameter values (what a preset or a running engine holds).
+
+    Mapping-like: ``ps['center']``; ``ps.update({...})`` validates every value first and changes
+    nothing when any value is bad.
+    """
+
+    def __init__(self, values: Mapping[str, object] | None = None):
+        self._v = defaults()
+        if values:
+            self.update(values)
+
+    def __getitem__(self, name: str) -> float:
+        return self._v[get(name).name]
+
+    def __iter__(self):
+        return iter(self._v)
+
+    def items(self) -> Iterable[tuple[str, float]]:
+        return self._v.items()
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self._v)
+
+    def copy(self) -> "ParamSet":
+        other = ParamSet()
+        other._v = dict(self._v)
+        return other
+
+    def update(self, values: Mapping[str, object]) -> None:
+        checked = {name: get(name).validate(v) for name, v in values.items()}
+        self._v.update(checked)
+
+    def bands(self) -> list[tuple[float, float, float]]:
+        """The active bands as (low_hz, high_hz, gain_db)."""
+        n = int(self._v["band_count"])
+        return [tuple(self._v[band_name(i, f)] for f in BAND_FIELDS) for i in range(1, n + 1)]
+
+    def set_bands(self, bands: Iterable[tuple[float, float, float]]) -> None:
+        """Replace the active bands; unused band slots return to their defaults."""
+        bands = list(bands)
+        if not 1 <= len(bands) <= MAX_BANDS:
+            raise ParameterError(f"bands: need 1 to {MAX_BANDS} bands, got {len(bands)}")
+        new = {"band_count": len(bands)}
+        for i in range(1, MAX_BANDS + 1):
+            lo, hi, g = bands[i - 1] if i <= len(bands) else (
+                get(band_name(i, "low_hz")).default, get(band_name(i, "high_hz")).default,
+                get(band_name(i, "gain_db")).default)
+            if i <= len(bands) and not lo < hi:
+                raise ParameterError(f"band {i}: low_hz ({_fmt(lo)}) must be below high_hz ({_fmt(hi)})")
+            new.update({band_name(i, "low_hz"): lo, band_name(i, "high_hz"): hi, band_name(i, "gain_db"): g})
+        self.update(new)
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self._v.items() if v != BY_NAME[k].default}
+        return f"ParamSet({changed})"
+
+
+def parse_bands(text: str) -> list[tuple[float, float, float]]:
+    """Parse the CLI shorthand ``LOW-HIGH[:GAIN_DB],...`` (e.g. ``120-8000,8000-16000:-6``)."""
+    bands = []
+    for part in text.split(","):
+        part = part.strip()
+        rng, _, gain = part.partition(":")
+        lo, sep, hi = rng.partition("-")
+        if not sep:
+            raise ParameterError(f"bands: {part!r} is not LOW-HIGH[:GAIN_DB]")
+        bands.append((parse_number(lo, "bands low"), parse_number(hi, "bands high"),
+                      parse_number(gain, "bands gain") if gain else 0.0))
+    return bands

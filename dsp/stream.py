@@ -1,0 +1,184 @@
+"""The streaming overlap-add STFT kernel: any block size in, the same samples out.
+
+Input samples go into a sliding frame; every ``hop`` samples one frame is analysed, masked and
+overlap-added. Output sample ``i`` is always input sample ``i - latency`` processed, with
+``latency = fft_size - 1`` (the last sample of a frame must arrive before the frame can be
+transformed), so the result cannot depend on how the host cut the stream into blocks.
+
+Real-time safe: ``process_block`` writes into buffers the engine allocated in ``prepare``; the
+FFTs are rocket-fft's low-level ``r2c``/``c2r`` into those buffers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from rocket_fft import c2r, r2c
+
+from .mask import band_table, slice_mask
+
+# Layout of the integer state vector ``st``.
+ST_POS = 0        # samples in the current hop (0 .. hop-1)
+ST_FRAMES = 1     # frames processed since reset
+ST_BANDS_DIRTY = 2
+ST_BANDS_UNIFORM = 3
+ST_SIZE = 4
+
+# Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
+PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
+
+
+class Buffers:
+    """Everything the kernel reads and writes, allocated once in ``Engine.prepare``."""
+
+    def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int):
+        n, nb = fft_size, fft_size // 2 + 1
+        self.st = np.zeros(ST_SIZE, np.int64)
+        self.frame = np.zeros((2, n))            # sliding input frame
+        self.xw = np.zeros((2, n))               # windowed frame
+        self.spec = np.zeros((2, nb), np.complex128)
+        self.work = np.zeros((2, nb), np.complex128)
+        self.u = np.zeros((2, n))                # inverse FFT of the masked frame
+        self.t = np.zeros((2, n))                # inverse FFT with per-band gains
+        self.acc = np.zeros((2, 2, n))           # overlap-add: [target|rest, channel, sample]
+        self.ready = np.zeros((2, 2, hop))       # the finished hop being played out
+        self.mask = np.zeros(nb)
+        self.band_w = np.zeros(nb)
+        self.band_g = np.ones(nb)
+        self.lows = np.zeros(max_bands)
+        self.highs = np.zeros(max_bands)
+        self.gains = np.ones(max_bands)
+        self.cur = np.zeros(n_params)            # smoothed values (kernel units)
+        self.tgt = np.zeros(n_params)            # target values (kernel units)
+        self.coef = np.ones(n_params)            # one-pole coefficient per hop
+        self.freqs = freqs
+        self.axes = np.array([1], np.int64)
+
+    def reset(self) -> None:
+        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask):
+            a[...] = 0
+        self.cur[:] = self.tgt
+        self.st[ST_BANDS_DIRTY] = 1
+
+
+@njit(cache=True)
+def _smooth(cur, tgt, coef, pidx):
+    """Advance every parameter one hop toward its target; True if a band value moved."""
+    bands_moved = False
+    for i in range(cur.shape[0]):
+        c = cur[i]
+        t = tgt[i]
+        if c != t:
+            c += (t - c) * coef[i]
+            if abs(t - c) <= 1e-6 * (abs(t) + 1e-3):
+                c = t
+            cur[i] = c
+            if i >= pidx[PI_BCOUNT]:
+                bands_moved = True
+    return bands_moved
+
+
+@njit(cache=True)
+def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
+                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity):
+    n = b_frame.shape[1]
+    nb = spec.shape[1]
+    hop = ready.shape[2]
+
+    if _smooth(cur, tgt, coef, pidx) or st[ST_BANDS_DIRTY]:
+        count = int(cur[pidx[PI_BCOUNT]] + 0.5)
+        b0 = pidx[PI_BAND0]
+        for b in range(count):
+            lows[b] = cur[b0 + 3 * b]
+            highs[b] = cur[b0 + 3 * b + 1]
+            gains[b] = cur[b0 + 3 * b + 2]
+        st[ST_BANDS_UNIFORM] = band_table(freqs, lows, highs, gains, count, band_w, band_g)
+        st[ST_BANDS_DIRTY] = 0
+
+    for c in range(2):
+        for j in range(n):
+            xw[c, j] = b_frame[c, j] * wa[j]
+    r2c(xw, spec, axes, True, 1.0, 1)
+
+    slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
+               cur[pidx[PI_PHASE]], band_w, mask)
+
+    if unity:
+        tg = 1.0
+        rg = 1.0
+        per_band = False
+    else:
+        tg = cur[pidx[PI_TGAIN]]
+        rg = cur[pidx[PI_RGAIN]]
+        per_band = st[ST_BANDS_UNIFORM] == 0
+    inv_n = 1.0 / n
+    for c in range(2):
+        for k in range(nb):
+            work[c, k] = spec[c, k] * mask[k]
+    c2r(work, u, axes, False, inv_n, 1)
+    if per_band:
+        for c in range(2):
+            for k in range(nb):
+                work[c, k] = spec[c, k] * (mask[k] * band_g[k])
+        c2r(work, tt, axes, False, inv_n, 1)
+    elif not unity:
+        # All bands share one gain: fold it into the target gain.
+        for k in range(nb):
+            if band_w[k] > 0.0:
+                tg *= band_g[k]
+                break
+
+    # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
+    # in the common case, and target + rest == input exactly at unity gains.
+    for c in range(2):
+        for j in range(n):
+            t = tt[c, j] * tg if per_band else u[c, j] * tg
+            acc[0, c, j] += ws[j] * t
+            acc[1, c, j] += ws[j] * (rg * (xw[c, j] - u[c, j]))
+    for o in range(2):
+        for c in range(2):
+            for j in range(hop):
+                ready[o, c, j] = acc[o, c, j]
+            for j in range(n - hop):
+                acc[o, c, j] = acc[o, c, j + hop]
+            for j in range(n - hop, n):
+                acc[o, c, j] = 0.0
+    for c in range(2):
+        for j in range(n - hop):
+            b_frame[c, j] = b_frame[c, j + hop]
+    st[ST_FRAMES] += 1
+
+
+@njit(cache=True)
+def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
+                  lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity):
+    """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
+
+    ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
+    outputs separately. Non-finite input samples are treated as silence so that one bad sample
+    cannot poison the overlap-add state.
+    """
+    n_in = x.shape[1]
+    n = frame.shape[1]
+    hop = ready.shape[2]
+    base = n - hop
+    split = out.shape[0] == 2
+    pos = st[ST_POS]
+    for i in range(n_in):
+        for c in range(2):
+            v = x[c, i]
+            frame[c, base + pos] = v if math.isfinite(v) else 0.0
+        pos += 1
+        if pos == hop:
+            _process_frame(frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
+                           lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity)
+            pos = 0
+        for c in range(2):
+            if split:
+                out[0, c, i] = ready[0, c, pos]
+                out[1, c, i] = ready[1, c, pos]
+            else:
+                out[0, c, i] = ready[0, c, pos] + ready[1, c, pos]
+    st[ST_POS] = pos

@@ -1,0 +1,1 @@
+"""panslice.plugin: the host side (presets, bounce, chain, live, OSC, CLI)."""

@@ -1,0 +1,115 @@
+"""Reading and writing audio files safely, through pedalboard.io.AudioFile.
+
+Every failure becomes one :class:`AudioFileError` line that names the file and the problem.
+Writes go to a temporary file beside the target and are renamed into place only when complete,
+so a failed or interrupted render never leaves half a file, and an input is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..dsp.errors import PansliceError
+
+WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
+BIT_DEPTHS = (16, 24, 32)
+
+
+class AudioFileError(PansliceError):
+    """An audio file that cannot be read or written, with the reason."""
+
+
+def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
+    """Read ``path`` as float32 [shape=(2, n)] and its sample rate.
+
+    channels : two 1-based channel numbers to use from a file with more than two channels.
+    Non-finite samples are replaced by 0 with a warning.
+    """
+    from pedalboard.io import AudioFile
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a folder, not an audio file")
+    try:
+        with AudioFile(str(p)) as f:
+            sr = float(f.samplerate)
+            frames, n_ch = int(f.frames), int(f.num_channels)
+            audio = f.read(frames) if frames else np.zeros((n_ch, 0), np.float32)
+    except Exception as e:  # pedalboard raises several types for undecodable files
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioFileError(f"{p}: not a readable audio file ({reason})") from None
+    audio = np.asarray(audio, dtype=np.float32)
+    n_ch, n = audio.shape
+    if n == 0:
+        raise AudioFileError(f"{p}: contains no audio (zero length)")
+    if channels is not None:
+        if len(channels) != 2 or not all(1 <= c <= n_ch for c in channels):
+            raise AudioFileError(f"{p}: --channels must name two of channels 1..{n_ch}, got {list(channels)}")
+        audio = audio[[channels[0] - 1, channels[1] - 1]]
+    elif n_ch == 1:
+        raise AudioFileError(f"{p}: is mono; there is no stereo image to separate")
+    elif n_ch > 2:
+        raise AudioFileError(f"{p}: has {n_ch} channels; pick two with --channels L,R (e.g. --channels 1,2)")
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        warnings.warn(f"{p}: {int(bad.sum())} NaN/Inf samples replaced with silence", stacklevel=2)
+        audio = np.where(bad, np.float32(0), audio)
+    return np.ascontiguousarray(audio), sr
+
+
+def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
+    """Refuse an output that is an input, has no writable format or lives in an unwritable folder."""
+    p = Path(path)
+    if p.suffix.lower() not in WRITE_EXTENSIONS:
+        raise AudioFileError(f"{p}: cannot write '{p.suffix or '(no extension)'}' files "
+                             f"(use one of {', '.join(WRITE_EXTENSIONS)})")
+    for i in inputs:
+        if Path(i).exists() and p.exists() and os.path.samefile(i, p):
+            raise AudioFileError(f"{p}: refusing to overwrite the input file")
+    folder = p.parent if str(p.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AudioFileError(f"{folder}: cannot create output folder ({e.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AudioFileError(f"{folder}: output folder is not writable")
+    return p
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16) -> Iterator[object]:
+    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success."""
+    from pedalboard.io import AudioFile
+
+    p = Path(path)
+    if bit_depth not in BIT_DEPTHS:
+        raise AudioFileError(f"{p}: bit depth {bit_depth} not supported (valid: 16, 24, 32)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".part{p.suffix}", dir=p.parent or ".")
+    os.close(fd)
+    try:
+        kwargs = {"bit_depth": bit_depth} if p.suffix.lower() in (".wav", ".flac", ".aiff", ".aif") else {}
+        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
+            yield f
+        os.replace(tmp, p)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(e, Exception) and not isinstance(e, PansliceError):
+            raise AudioFileError(f"{p}: could not write ({e})") from None
+        raise
+
+
+def write_stereo(path: str | os.PathLike, audio: np.ndarray, sample_rate: float, bit_depth: int = 16) -> None:
+    with atomic_writer(path, sample_rate, bit_depth) as f:
+        f.write(np.ascontiguousarray(audio, dtype=np.float32))

@@ -1,0 +1,151 @@
+"""Named presets: TOML snapshots of registry values, shipped ones and the user's own.
+
+A preset file holds ``format``, ``description``, ``outputs`` (the names of the slice and of the
+rest, used for stem files) and a ``[params]`` table; ``[[bands]]`` lists the bands. Every value
+is validated against the registry when the preset loads, so a bad preset fails with its file
+name, never halfway through a render. Missing values take their defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..dsp import params as P
+from ..dsp.errors import ParameterError, PansliceError
+
+FORMAT = 1
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class PresetError(PansliceError):
+    """A preset that cannot be found, read or validated."""
+
+
+@dataclass
+class Preset:
+    name: str
+    description: str
+    outputs: tuple[str, str]
+    params: P.ParamSet
+    source: str  # 'shipped' or the user file's path
+
+
+def user_dir() -> Path:
+    """The user's preset folder ($XDG_CONFIG_HOME/panslice/presets)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "panslice" / "presets"
+
+
+def check_name(name: str) -> str:
+    """A preset name is a plain file stem: no path separators, no leading dot."""
+    if not NAME_RE.match(name) or name in (".", ".."):
+        raise PresetError(f"bad preset name {name!r}: use letters, digits, '-', '_' or '.' "
+                          "(no path separators, at most 64 characters)")
+    return name
+
+
+def parse(text: str, name: str, source: str) -> Preset:
+    """Validate a preset's TOML text against the registry."""
+    where = source if source != "shipped" else f"shipped preset {name!r}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PresetError(f"{where}: not valid TOML ({e})") from None
+    unknown = set(data) - {"format", "description", "outputs", "params", "bands"}
+    if unknown:
+        raise PresetError(f"{where}: unknown keys {sorted(unknown)}")
+    if data.get("format", FORMAT) != FORMAT:
+        raise PresetError(f"{where}: format {data.get('format')!r} is not supported (expected {FORMAT})")
+    outputs = data.get("outputs", ["target", "rest"])
+    if (not isinstance(outputs, list) or len(outputs) != 2
+            or not all(isinstance(o, str) and NAME_RE.match(o) for o in outputs)
+            or outputs[0] == outputs[1]):
+        raise PresetError(f"{where}: outputs must be two different plain names, got {outputs!r}")
+    ps = P.ParamSet()
+    try:
+        values = data.get("params", {})
+        if not isinstance(values, dict):
+            raise ParameterError("[params] must be a table")
+        if "band_count" in values or any(k.startswith("band.") for k in values):
+            raise ParameterError("give bands as [[bands]] tables, not in [params]")
+        ps.update(values)
+        bands = data.get("bands")
+        if bands is not None:
+            if not isinstance(bands, list) or not all(isinstance(b, dict) for b in bands):
+                raise ParameterError("[[bands]] must be a list of tables")
+            for b in bands:
+                extra = set(b) - set(P.BAND_FIELDS)
+                if extra:
+                    raise ParameterError(f"band has unknown keys {sorted(extra)}")
+            ps.set_bands([(b.get("low_hz", 0.0), b.get("high_hz", 96000.0), b.get("gain_db", 0.0))
+                          for b in bands])
+    except ParameterError as e:
+        raise PresetError(f"{where}: {e}") from None
+    return Preset(name, str(data.get("description", "")), (outputs[0], outputs[1]), ps, source)
+
+
+def to_toml(preset: Preset) -> str:
+    """Write a preset as TOML: only values that differ from the defaults, bands as tables."""
+    def fmt(v: float) -> str:
+        return "-inf" if v == P.NEG_INF else repr(float(v))
+
+    lines = [f"format = {FORMAT}", f"description = {_q(preset.description)}",
+             f"outputs = [{_q(preset.outputs[0])}, {_q(preset.outputs[1])}]", "", "[params]"]
+    for p in P.REGISTRY:
+        if p.name.startswith("band") or preset.params[p.name] == p.default:
+            continue
+        lines.append(f"{p.name} = {fmt(preset.params[p.name])}")
+    for lo, hi, g in preset.params.bands():
+        lines += ["", "[[bands]]", f"low_hz = {fmt(lo)}", f"high_hz = {fmt(hi)}", f"gain_db = {fmt(g)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _q(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def shipped_names() -> list[str]:
+    files = resources.files("panslice.presets").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def user_names() -> list[str]:
+    d = user_dir()
+    return sorted(f.stem for f in d.glob("*.toml")) if d.is_dir() else []
+
+
+def load(name: str) -> Preset:
+    """Load a preset by name: a user preset of that name wins over a shipped one."""
+    check_name(name)
+    path = user_dir() / f"{name}.toml"
+    if path.is_file():
+        return parse(path.read_text(encoding="utf-8"), name, str(path))
+    res = resources.files("panslice.presets") / f"{name}.toml"
+    if res.is_file():
+        return parse(res.read_text(encoding="utf-8"), name, "shipped")
+    known = ", ".join(shipped_names() + user_names())
+    raise PresetError(f"unknown preset {name!r} (known: {known})")
+
+
+def all_presets() -> list[Preset]:
+    seen = {n: load(n) for n in shipped_names()}
+    for n in user_names():
+        seen[n] = load(n)
+    return [seen[n] for n in sorted(seen)]
+
+
+def save_user(preset: Preset) -> Path:
+    """Write ``preset`` to the user folder atomically and return its path."""
+    check_name(preset.name)
+    d = user_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{preset.name}.toml"
+    tmp = d / f".{preset.name}.toml.tmp"
+    tmp.write_text(to_toml(preset), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

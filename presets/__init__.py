@@ -1,0 +1,1 @@
+"""Named presets shipped with panslice (TOML data files)."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: paths, the real tracks in ../shared, and a CLI runner in a clean home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for benchmarks.scoring
+
+from benchmarks import scoring  # noqa: E402
+
+REAL_TRACKS = scoring.tracks()
+needs_real = pytest.mark.skipif(
+    not REAL_TRACKS, reason=f"real test music not found at {scoring.SHARED_REAL} "
+                            "(the ../shared folder exists in CI, not in a user's clone)")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private HOME / XDG config so user presets never touch the real one."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(h / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(h / ".cache"))
+    return h
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "panslice.plugin.cli", *map(str, args)],
+                          capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def noise(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal((2, n))).astype(dtype)
+
+
+def pan(mono: np.ndarray, p: float) -> np.ndarray:
+    t = (p + 1) * np.pi / 4
+    return np.stack([np.cos(t) * mono, np.sin(t) * mono])

@@ -1,0 +1,176 @@
+"""The engine's contracts: block-size invariance, exact latency, transparency, complementarity,
+smooth parameter changes, and the lifecycle rules."""
+
+import numpy as np
+import pytest
+
+from conftest import noise, pan
+from panslice.dsp import Engine
+from panslice.dsp.errors import ParameterError
+
+SR = 44100
+
+
+def stream(engine: Engine, x: np.ndarray, sizes, split=False) -> np.ndarray:
+    outs, pos = [], 0
+    for s in sizes:
+        blk = np.ascontiguousarray(x[:, pos:pos + s])
+        outs.append(engine.process_split(blk) if split else engine.process(blk))
+        pos += s
+    assert pos == x.shape[1]
+    return np.concatenate(outs, axis=-1)
+
+
+def random_partition(n: int, rng, hi=8192) -> list[int]:
+    sizes = []
+    while sum(sizes) < n:
+        sizes.append(int(min(rng.integers(1, hi + 1) if rng.random() < 0.5 else rng.integers(1, 64),
+                             n - sum(sizes))))
+    return sizes
+
+
+@pytest.mark.parametrize("fft_size,overlap", [(2048, 4), (512, 2), (4096, 8)])
+def test_output_does_not_depend_on_block_partition(fft_size, overlap):
+    rng = np.random.default_rng(1)
+    x = noise(40000, seed=2)
+    settings = {"fft_size": fft_size, "overlap": overlap, "width": 0.3, "target_gain_db": -6,
+                "rest_gain_db": 3, "bands": None}
+    settings.pop("bands")
+    ref = Engine(settings).prepare(SR, 8192).process_split(x)
+    for trial in range(4):
+        eng = Engine(settings).prepare(SR, 8192)
+        got = stream(eng, x, random_partition(x.shape[1], rng), split=True)
+        assert np.abs(got - ref).max() <= 1e-6
+    # sizes 1 and 3 and exactly one hop too
+    for size in (1, 3, fft_size // overlap):
+        eng = Engine(settings).prepare(SR, 8192)
+        sizes = [size] * (x.shape[1] // size) + ([x.shape[1] % size] if x.shape[1] % size else [])
+        assert np.abs(stream(eng, x, sizes, split=True) - ref).max() <= 1e-6
+
+
+def test_zero_length_block_is_a_no_op():
+    eng = Engine().prepare(SR, 256)
+    out = eng.process(np.zeros((2, 0), np.float32))
+    assert out.shape == (2, 0)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000, 96000, 192000])
+@pytest.mark.parametrize("fft_size,overlap", [(512, 4), (2048, 4), (8192, 2), (1024, 8)])
+def test_null_test_at_neutral_settings_is_below_minus_100_db(sr, fft_size, overlap):
+    x = noise(3 * fft_size + 1234, seed=3, dtype=np.float64)
+    eng = Engine({"fft_size": fft_size, "overlap": overlap}).prepare(sr, 4096)
+    out = np.empty_like(x)
+    eng.process(x, out)
+    lat = eng.latency_samples
+    assert lat == fft_size - 1
+    err = out[:, lat:] - x[:, :-lat]
+    level = 10 * np.log10(np.sum(err ** 2) / np.sum(x[:, :-lat] ** 2) + 1e-300)
+    assert level <= -100
+
+
+def test_latency_is_exact_for_an_impulse():
+    eng = Engine({"width": 2.0}).prepare(SR, 512)
+    x = np.zeros((2, 8000), np.float32)
+    x[:, 1000] = 1.0
+    y = eng.process(x)
+    assert int(np.argmax(np.abs(y[0]))) == 1000 + eng.latency_samples
+
+
+@pytest.mark.parametrize("tg,rg", [(0.0, 0.0), (6.0, 0.0), (0.0, -np.inf)])
+def test_target_plus_rest_is_the_input_with_the_gains_applied(tg, rg):
+    mono = noise(30000, seed=4)[0]
+    x = (pan(mono, 0.0) + noise(30000, seed=5)).astype(np.float64)
+    settings = {"target_gain_db": tg, "rest_gain_db": rg, "width": 0.2}
+    unity = Engine(settings, unity=True).prepare(SR, 4096)
+    out = np.empty((2, 2, x.shape[1]))
+    unity.process_split(x, out)
+    lat = unity.latency_samples
+    assert np.abs(out.sum(axis=0)[:, lat:] - x[:, :-lat]).max() < 1e-9
+    # the slice is a real split: neither output is empty or the whole input
+    assert 0.05 < np.sum(out[0] ** 2) / np.sum(x ** 2) < 0.95
+    if tg == 0.0 and rg == 0.0:
+        gained = Engine(settings).prepare(SR, 4096)
+        out2 = np.empty_like(out)
+        gained.process_split(x, out2)
+        assert np.abs(out2 - out).max() < 1e-12
+
+
+def test_isolate_keeps_a_centre_source_and_drops_a_side_source():
+    n = 44100
+    t = np.arange(n) / SR
+    centre = np.sin(2 * np.pi * 440 * t)
+    side = np.sin(2 * np.pi * 1320 * t)
+    x = pan(centre, 0.0) + pan(side, 0.9)
+    eng = Engine({"rest_gain_db": -np.inf, "width": 0.2}).prepare(SR, 4096)
+    y = np.empty_like(x)
+    eng.process(x, y)
+    lat = eng.latency_samples
+    y = y[:, lat + 4096:]
+    ref = pan(centre, 0.0)[:, 4096:-lat]
+    assert np.sqrt(np.mean((y - ref) ** 2)) < 0.02 * np.sqrt(np.mean(ref ** 2))
+
+
+def test_band_restricts_the_slice_and_band_gain_scales_it():
+    n = 44100
+    t = np.arange(n) / SR
+    low, high = np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 3000 * t)
+    x = pan(low + high, 0.0)
+    eng = Engine({"rest_gain_db": -np.inf}).prepare(SR, 4096)
+    eng.set_params({"band.1.low_hz": 1000, "band.1.high_hz": 8000, "band.1.gain_db": -6.0})
+    y = np.empty_like(x)
+    eng.process(x, y)
+    y = y[:, 10000:]
+    spec = np.abs(np.fft.rfft(y[0]))
+    f = np.fft.rfftfreq(y.shape[1], 1 / SR)
+    a200 = spec[np.argmin(np.abs(f - 200))]
+    a3k = spec[np.argmin(np.abs(f - 3000))]
+    assert a200 < 0.01 * a3k
+    expect = np.abs(np.fft.rfft(pan(high, 0)[0, 10000 - 2047: n - 2047]))[np.argmin(np.abs(f - 3000))]
+    assert abs(20 * np.log10(a3k / expect) + 6.0) < 0.3
+
+
+def test_gain_step_to_silence_does_not_click():
+    n = 3 * SR
+    t = np.arange(n) / SR
+    x = pan(np.sin(2 * np.pi * 220 * t), 0.0)
+    eng = Engine({"width": 0.3}).prepare(SR, 256)
+    out = np.empty_like(x)
+    first = SR
+    eng.process(x[:, :first], out[:, :first])
+    eng.set("target_gain_db", -np.inf)
+    eng.process(x[:, first:], out[:, first:])
+    own = np.abs(np.diff(x, axis=1)).max()
+    assert np.abs(np.diff(out, axis=1)).max() <= own
+    assert np.abs(out[:, -SR:]).max() < 1e-3  # and it really went silent
+
+
+def test_non_finite_input_does_not_poison_the_state():
+    eng = Engine().prepare(SR, 1024)
+    x = noise(20000, seed=6)
+    x[0, 5000] = np.nan
+    x[1, 6000] = np.inf
+    y = eng.process(x)
+    assert np.isfinite(y).all()
+
+
+def test_reset_restores_the_prepared_state():
+    x = noise(10000, seed=7)
+    eng = Engine({"width": 0.4}).prepare(SR, 1024)
+    a = eng.process(x)
+    eng.reset()
+    b = eng.process(x)
+    assert np.array_equal(a, b)
+
+
+def test_lifecycle_errors_are_clear():
+    with pytest.raises(ParameterError, match="not prepared"):
+        Engine().process(np.zeros((2, 4), np.float32))
+    with pytest.raises(ParameterError, match="sample rate 8000 Hz is not supported"):
+        Engine().prepare(8000, 512)
+    eng = Engine().prepare(SR, 512)
+    with pytest.raises(ParameterError, match=r"shape \(2, n\)"):
+        eng.process(np.zeros((1, 4), np.float32))
+    with pytest.raises(ParameterError, match="fft_size cannot change while running"):
+        eng.set("fft_size", 1024)
+    with pytest.raises(ParameterError, match="width=3 is out of range"):
+        eng.set("width", 3)
