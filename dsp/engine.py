@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from . import params as P
+from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
 from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_PHASE, PI_RGAIN, PI_SOFT, PI_TGAIN,
@@ -63,6 +64,7 @@ class Engine:
         self.max_block = 0
         self._buf: Buffers | None = None
         self._pidx = _pidx()
+        self._edit_rows = np.zeros((0, regions.R_COLS))
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
@@ -86,6 +88,7 @@ class Engine:
             tau = p.smoothing_ms * 1e-3
             b.coef[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
         self._buf = b
+        b.edits = regions.to_kernel(self._edit_rows, sample_rate)
         b.reset()
         return self
 
@@ -139,6 +142,19 @@ class Engine:
         for name in values:
             self.set(name, trial[name])
 
+    def set_edits(self, rows: np.ndarray) -> None:
+        """Hand-edit regions, one row each in the column order of ``regions.R_*``: start and
+        end (s), fade (s), low and high frequency (Hz), low and high azimuth, target and rest
+        gain (dB, -inf allowed). Times count input samples since ``prepare``/``reset``.
+        An empty array removes every edit. Validated and converted here, not per block."""
+        rows = np.array(rows, np.float64)
+        if rows.size == 0:
+            rows = np.zeros((0, regions.R_COLS))
+        kernel = regions.to_kernel(rows, self.sample_rate or 1.0)
+        self._edit_rows = rows
+        if self._buf is not None:
+            self._buf.edits = kernel
+
     # -- audio ----------------------------------------------------------------------------------
     def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Process one block and return the mixed output ``target + rest`` [shape=(2, n)].
@@ -166,7 +182,8 @@ class Engine:
         b = self._buf
         process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
                       b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
-                      b.axes, b.st, self._pidx, self._wa, self._ws, self.unity)
+                      b.axes, b.st, self._pidx, self._wa, self._ws, self.unity,
+                      b.edits, b.edit_t, b.edit_r)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

@@ -18,6 +18,7 @@ from numba import njit
 from rocket_fft import c2r, r2c
 
 from .mask import band_table, slice_mask
+from .regions import R_COLS, edit_gains
 
 # Layout of the integer state vector ``st``.
 ST_POS = 0        # samples in the current hop (0 .. hop-1)
@@ -55,6 +56,10 @@ class Buffers:
         self.coef = np.ones(n_params)            # one-pole coefficient per hop
         self.freqs = freqs
         self.axes = np.array([1], np.int64)
+        # Hand edits (see regions.py): rows set by Engine.set_edits, per-bin gains per frame.
+        self.edits = np.zeros((0, R_COLS))
+        self.edit_t = np.ones(nb)
+        self.edit_r = np.ones(nb)
 
     def reset(self) -> None:
         for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask):
@@ -82,7 +87,8 @@ def _smooth(cur, tgt, coef, pidx):
 
 @njit(cache=True)
 def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
-                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity):
+                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
+                   edits, edit_t, edit_r):
     n = b_frame.shape[1]
     nb = spec.shape[1]
     hop = ready.shape[2]
@@ -130,6 +136,12 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
                 tg *= band_g[k]
                 break
 
+    # Hand edits: frame F covers input samples [(F+1)*hop - n, (F+1)*hop); judged at its centre.
+    if edits.shape[0] > 0 and edit_gains(edits, (st[ST_FRAMES] + 1) * hop - 0.5 * n, spec, freqs,
+                                         edit_t, edit_r):
+        _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, inv_n)
+        per_band = True
+
     # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
     # in the common case, and target + rest == input exactly at unity gains.
     for c in range(2):
@@ -152,8 +164,30 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
 
 
 @njit(cache=True)
+def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, inv_n):
+    """Rewrite the frame's outputs with hand-edit gains: the target and the rest need an
+    inverse FFT each. Leaves the target in ``tt`` and sets ``u`` so that ``xw - u`` is the rest,
+    which is the form the overlap-add below reads."""
+    nb = spec.shape[1]
+    n = u.shape[1]
+    for c in range(2):
+        for k in range(nb):
+            g = mask[k] * band_g[k] if per_band else mask[k]
+            work[c, k] = spec[c, k] * (g * edit_t[k])
+    c2r(work, tt, axes, False, inv_n, 1)
+    for c in range(2):
+        for k in range(nb):
+            work[c, k] = spec[c, k] * ((1.0 - mask[k]) * edit_r[k])
+    c2r(work, u, axes, False, inv_n, 1)
+    for c in range(2):
+        for j in range(n):
+            u[c, j] = xw[c, j] - u[c, j]
+
+
+@njit(cache=True)
 def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
-                  lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity):
+                  lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
+                  edits, edit_t, edit_r):
     """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
 
     ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
@@ -173,7 +207,8 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
         pos += 1
         if pos == hop:
             _process_frame(frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
-                           lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity)
+                           lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
+                           edits, edit_t, edit_r)
             pos = 0
         for c in range(2):
             if split:
