@@ -69,8 +69,8 @@ class Param:
 
 
 def _fmt(v: float) -> str:
-    if v == NEG_INF:
-        return "-inf"
+    if math.isinf(v):
+        return "-inf" if v < 0 else "inf"
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return f"{v:g}"

@@ -134,6 +134,13 @@ def cmd_params(args) -> int:
     return 0
 
 
+def cmd_osc_table(args) -> int:
+    from . import osc
+
+    sys.stdout.write(osc.table_markdown())
+    return 0
+
+
 def _say(args, msg: str) -> None:
     if not getattr(args, "quiet", False):
         print(msg)
@@ -187,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_presets)
     pa = sub.add_parser("params", help="list every parameter with its range, default and unit")
     pa.set_defaults(func=cmd_params)
+    ot = sub.add_parser("osc-table", help="print the OSC address table (markdown), generated from "
+                                          "the parameter registry")
+    ot.set_defaults(func=cmd_osc_table)
     return ap
 
 

@@ -1,0 +1,158 @@
+"""Recorded automation: parameter changes stamped with input sample positions, as a CSV file.
+
+The format (UTF-8 text)::
+
+    # panslice automation 1
+    # sample_rate = 44100
+    # fft_size = 2048
+    # overlap = 4
+    sample,param,value
+    0,center,0.0
+    ...
+    88200,target_gain_db,-inf
+
+The header holds what a replay needs besides the rows: the sample rate the positions count in
+and the structural (not live) parameters. A recording starts with every live parameter at
+sample 0, so a replay reproduces the session whatever preset the bounce starts from. Rows need
+not be sorted; changes at one position apply in file order. Every row is validated against the
+registry when the file loads, and errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..dsp import params as P
+from ..dsp.errors import ParameterError, PansliceError
+
+MAGIC = "# panslice automation 1"
+COLUMNS = "sample,param,value"
+HEADER_KEYS = ("sample_rate",) + tuple(p.name for p in P.REGISTRY if not p.live)
+
+Change = tuple[int, str, float]
+
+
+class AutomationError(PansliceError):
+    """An automation file that cannot be read, validated or used with this input."""
+
+
+@dataclass
+class Automation:
+    sample_rate: float
+    structure: dict[str, float]  # the non-live parameters it was recorded with
+    changes: list[Change]
+    source: str = "automation"
+
+    def check_rate(self, sample_rate: float, what: str) -> None:
+        """Positions count samples at the recorded rate; refuse an input at another rate."""
+        if sample_rate != self.sample_rate:
+            raise AutomationError(f"{self.source}: recorded at {self.sample_rate:g} Hz but {what} is "
+                                  f"{sample_rate:g} Hz; sample positions would land elsewhere")
+
+
+def initial_changes(params: P.ParamSet) -> list[Change]:
+    """Every live parameter at sample 0: the state a recording starts from."""
+    return [(0, p.name, params[p.name]) for p in P.REGISTRY if p.live]
+
+
+def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[Change]) -> str:
+    lines = [MAGIC, f"# sample_rate = {sample_rate:g}"]
+    lines += [f"# {p.name} = {P._fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
+    lines.append(COLUMNS)
+    for pos, name, value in [*initial_changes(params), *changes]:
+        lines.append(f"{int(pos)},{name},{float(value)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
+          changes: Iterable[Change]) -> Path:
+    """Write a recording atomically: the starting ``params`` at sample 0, then ``changes``."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.part")
+    try:
+        tmp.write_text(to_text(sample_rate, params, changes), encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise AutomationError(f"{p}: cannot write automation ({e.strerror})") from None
+    return p
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail before a session starts, not after it, when the recording cannot be saved."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise AutomationError(f"{p}: is a folder, not a file")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise AutomationError(f"{p}: folder {folder} does not exist or is not writable")
+    return p
+
+
+def parse(text: str, source: str) -> Automation:
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != MAGIC:
+        raise AutomationError(f"{source}: not a panslice automation file (first line must be {MAGIC!r})")
+    header: dict[str, float] = {}
+    i = 1
+    while i < len(lines) and lines[i].startswith("#"):
+        key, sep, value = lines[i][1:].partition("=")
+        key = key.strip()
+        if not sep or key not in HEADER_KEYS:
+            raise AutomationError(f"{source}: line {i + 1}: expected '# KEY = VALUE' with KEY one of "
+                                  f"{', '.join(HEADER_KEYS)}")
+        try:
+            header[key] = P.parse_number(value, key) if key == "sample_rate" else P.get(key).validate(value)
+        except ParameterError as e:
+            raise AutomationError(f"{source}: line {i + 1}: {e}") from None
+        i += 1
+    missing = [k for k in HEADER_KEYS if k not in header]
+    if missing:
+        raise AutomationError(f"{source}: header lacks {', '.join(missing)}")
+    if i >= len(lines) or lines[i].strip() != COLUMNS:
+        raise AutomationError(f"{source}: line {i + 1}: expected the column line {COLUMNS!r}")
+    changes: list[Change] = []
+    for n, line in enumerate(lines[i + 1:], start=i + 2):
+        if not line.strip():
+            continue
+        changes.append(_row(line, f"{source}: line {n}"))
+    sr = header.pop("sample_rate")
+    return Automation(sr, header, changes, source)
+
+
+def _row(line: str, where: str) -> Change:
+    parts = line.split(",")
+    if len(parts) != 3:
+        raise AutomationError(f"{where}: expected sample,param,value, got {line!r}")
+    pos_text, name, value = (s.strip() for s in parts)
+    if not pos_text.isdigit():
+        raise AutomationError(f"{where}: sample position {pos_text!r} is not a whole number >= 0")
+    try:
+        p = P.get(name)
+        if not p.live:
+            raise ParameterError(f"{name} cannot change during a render; it is set in the header")
+        v = p.validate(value)
+    except ParameterError as e:
+        raise AutomationError(f"{where}: {e}") from None
+    return int(pos_text), p.name, v
+
+
+def read(path: str | os.PathLike) -> Automation:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AutomationError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise AutomationError(f"{p}: cannot read automation ({e})") from None
+    return parse(text, str(p))
+
+
+def apply_structure(auto: Automation, params: P.ParamSet) -> P.ParamSet:
+    """``params`` with the recording's structural values, so a replay is prepared the same way."""
+    out = params.copy()
+    out.update(auto.structure)
+    return out

@@ -1,0 +1,313 @@
+"""OSC control: one UDP server thread; its address space is generated from the registry.
+
+Every live parameter ``name`` answers at ``/panslice/<name>`` with dots as slashes (so
+``band.2.gain_db`` is ``/panslice/band/2/gain_db``), plus the commands in :data:`COMMANDS`. The
+thread validates each message against the registry, hands accepted changes to a
+:class:`~panslice.plugin.control.Controls` (the audio loop applies them between blocks), echoes
+them to subscribers and sends subscribers level meters. A bad message is answered with
+``/panslice/error`` and a log line; nothing a sender does can raise out of the thread or reach
+the audio thread unvalidated.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+import time
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from ..dsp import params as P
+from ..dsp.errors import PansliceError
+from .control import Controls
+
+PREFIX = "/panslice"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9000
+METER_HZ = 30.0
+MAX_SUBSCRIBERS = 16
+BURST = 256  # packets read before the meters get a look-in, so a flood cannot silence them
+
+log = logging.getLogger("panslice.osc")
+
+
+def address(name: str) -> str:
+    """OSC address of registry parameter ``name``."""
+    return f"{PREFIX}/{name.replace('.', '/')}"
+
+
+PARAM_AT: dict[str, P.Param] = {address(p.name): p for p in P.REGISTRY}
+
+# (address, arguments, what it does): requests a controller sends
+COMMANDS = (
+    (f"{PREFIX}/get", "[i port]", "reply with every parameter (to the sender, or to its host at port)"),
+    (f"{PREFIX}/subscribe", "[i port]", "send echoes of every accepted change and the meters to the "
+                                        "sender (or its host at port); replies with every parameter"),
+    (f"{PREFIX}/unsubscribe", "[i port]", "stop sending to that address"),
+    (f"{PREFIX}/preset/load", "s name", "apply a preset's live values (shipped or user preset)"),
+    (f"{PREFIX}/preset/save", "s name", "save the current values as a user preset"),
+)
+# (address, arguments, what it says): messages panslice sends
+REPLIES = (
+    (f"{PREFIX}/<param>", "f value", "a parameter's value: answers to get/subscribe, echoes of changes"),
+    (f"{PREFIX}/meter/target", "f rms", f"RMS level (linear, 1.0 = full scale) of the slice output, "
+                                        f"up to {METER_HZ:g} times a second, to subscribers"),
+    (f"{PREFIX}/meter/rest", "f rms", "RMS level of the rest output, with the one above"),
+    (f"{PREFIX}/preset/saved", "s name", "a preset/save succeeded"),
+    (f"{PREFIX}/error", "s text", "why a message was rejected (sent to its sender)"),
+)
+
+
+class OscError(PansliceError):
+    """An OSC server that cannot start (address in use, bad host)."""
+
+
+def table_markdown() -> str:
+    """The README's address table, generated from the registry and the command list."""
+    rows = ["| address | arguments | range | default | what it does |", "|---|---|---|---|---|"]
+    seen = set()
+    for p in P.REGISTRY:
+        key = p.name if not p.name.startswith("band.") else "band.<i>." + p.name.split(".")[2]
+        if key in seen:
+            continue
+        seen.add(key)
+        what = p.doc if p.live else f"read-only while running (reported by get). {p.doc}"
+        what = what.replace(f"band {p.name.split('.')[1]}", "band i") if key != p.name else what
+        rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P._fmt(p.default)} | {what} |")
+    for addr, args, what in COMMANDS:
+        rows.append(f"| `{addr}` | `{args}` | | | {what} |")
+    rows += ["", "panslice sends:", "", "| address | arguments | what it says |", "|---|---|---|"]
+    for addr, args, what in REPLIES:
+        rows.append(f"| `{addr}` | `{args}` | {what} |")
+    rows.append("")
+    rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
+                "may be sent as OSC int, float or double; `-inf` is a float.")
+    return "\n".join(rows) + "\n"
+
+
+def _msg(addr: str, *args: object) -> bytes:
+    b = OscMessageBuilder(addr)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+class Rejected(PansliceError):
+    """A message the server answers with /panslice/error."""
+
+
+class OscServer:
+    """The OSC control thread.
+
+    Parameters
+    ----------
+    controls : where accepted changes go (drained by the audio loop).
+    params : the values the session starts from; the server keeps them current as changes are
+        accepted, for ``get`` and ``preset/save``.
+    outputs : the names of the two outputs, stored with a saved preset.
+    port : 0 picks a free port (see :attr:`port`).
+    """
+
+    def __init__(self, controls: Controls, params: P.ParamSet, *, outputs: tuple[str, str] = ("target", "rest"),
+                 host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ):
+        self.controls = controls
+        self.state = params.copy()
+        self.outputs = outputs
+        self.host = host
+        self.port = port
+        self.meter_period = 1.0 / meter_hz
+        self.subscribers: list[tuple[str, int]] = []
+        self.messages = self.accepted = self.rejected = self.malformed = 0
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._next_meter = 0.0
+        self._meter_pos = -1
+        self._commands = {
+            f"{PREFIX}/get": self._get, f"{PREFIX}/subscribe": self._subscribe,
+            f"{PREFIX}/unsubscribe": self._unsubscribe, f"{PREFIX}/preset/load": self._preset_load,
+            f"{PREFIX}/preset/save": self._preset_save,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "OscServer":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((self.host, self.port))
+        except (OSError, OverflowError) as e:
+            sock.close()
+            reason = getattr(e, "strerror", None) or str(e)
+            raise OscError(f"cannot listen for OSC on {self.host}:{self.port} ({reason})") from None
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, name="panslice-osc", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join()
+        if self._sock is not None:
+            self._sock.close()
+
+    def summary(self) -> str:
+        return (f"osc: {self.messages} messages ({self.accepted} accepted, {self.rejected} rejected), "
+                f"{self.malformed} malformed packets")
+
+    def _serve(self) -> None:
+        sock = self._sock
+        while not self._stopping:
+            wait = 0.1
+            if self.subscribers:
+                wait = min(wait, max(0.0, self._next_meter - time.monotonic()))
+            if select.select([sock], [], [], wait)[0]:
+                for _ in range(BURST):
+                    try:
+                        data, sender = sock.recvfrom(65536)
+                    except BlockingIOError:
+                        break
+                    except OSError:
+                        continue  # e.g. an ICMP 'unreachable' for an earlier reply
+                    self.handle_packet(data, sender)
+            if self.subscribers:
+                self._meters()
+
+    # -- incoming -------------------------------------------------------------------------------
+    def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
+        try:
+            msgs = [m.message for m in OscPacket(data).messages]
+        except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
+            self.malformed += 1
+            self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
+            return
+        for m in msgs:
+            self.messages += 1
+            try:
+                self._message(m.address, m.params, sender)
+                self.accepted += 1
+            except PansliceError as e:
+                self._reject(sender, m.address, str(e))
+            except Exception as e:  # a bug of ours must not end control of a running show
+                log.exception("panslice: osc: internal error on %s", m.address)
+                self._reject(sender, m.address, f"internal error ({type(e).__name__})")
+
+    def _message(self, addr: str, args: list, sender: tuple[str, int]) -> None:
+        p = PARAM_AT.get(addr)
+        if p is None:
+            handler = self._commands.get(addr)
+            if handler is None:
+                raise Rejected("unknown address (see 'panslice osc-table')")
+            handler(args, sender)
+            return
+        if len(args) != 1:
+            raise Rejected(f"expects one number, got {len(args)} arguments")
+        v = args[0]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise Rejected(f"expects a number, got {_osc_type(v)}")
+        if not p.live:
+            raise Rejected(f"{p.name} cannot change while running (read-only over OSC)")
+        self._accept(p.name, p.validate(v))
+
+    def _accept(self, name: str, value: float) -> None:
+        self.state.update({name: value})
+        self.controls.submit(name, value)
+        if self.subscribers:
+            self._send_all(_msg(address(name), float(value)))
+
+    def _reply_to(self, args: list, sender: tuple[str, int]) -> tuple[str, int]:
+        if not args:
+            return sender
+        if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) \
+                or not 1 <= args[0] <= 65535:
+            raise Rejected(f"expects no argument or one int port 1..65535, got {_describe(args)}")
+        return sender[0], args[0]
+
+    def _get(self, args: list, sender: tuple[str, int]) -> None:
+        to = self._reply_to(args, sender)
+        for name, value in self.state.items():
+            self._send(_msg(address(name), float(value)), to)
+
+    def _subscribe(self, args: list, sender: tuple[str, int]) -> None:
+        to = self._reply_to(args, sender)
+        if to not in self.subscribers:
+            if len(self.subscribers) >= MAX_SUBSCRIBERS:
+                raise Rejected(f"already {MAX_SUBSCRIBERS} subscribers; unsubscribe one first")
+            self.subscribers.append(to)
+            log.info("panslice: osc: %s:%d subscribed", *to)
+        self._get([], to)
+
+    def _unsubscribe(self, args: list, sender: tuple[str, int]) -> None:
+        to = self._reply_to(args, sender)
+        if to in self.subscribers:
+            self.subscribers.remove(to)
+
+    def _name_arg(self, args: list) -> str:
+        if len(args) != 1 or not isinstance(args[0], str):
+            raise Rejected(f"expects one string (a preset name), got {_describe(args)}")
+        return args[0]
+
+    def _preset_load(self, args: list, sender: tuple[str, int]) -> None:
+        from . import presets
+
+        preset = presets.load(self._name_arg(args))
+        fixed = [p for p in P.REGISTRY if not p.live and preset.params[p.name] != self.state[p.name]]
+        for p in P.REGISTRY:
+            if p.live and preset.params[p.name] != self.state[p.name]:
+                self._accept(p.name, preset.params[p.name])
+        if fixed:
+            kept = ", ".join(f"{p.name}={P._fmt(self.state[p.name])}" for p in fixed)
+            raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
+
+    def _preset_save(self, args: list, sender: tuple[str, int]) -> None:
+        from . import presets
+
+        name = self._name_arg(args)
+        try:
+            path = presets.save_user(presets.Preset(name, "saved over OSC", self.outputs,
+                                                    self.state.copy(), "user"))
+        except OSError as e:
+            raise Rejected(f"cannot save preset {name!r} ({e.strerror})") from None
+        log.info("panslice: osc: saved preset %r to %s", name, path)
+        self._send(_msg(f"{PREFIX}/preset/saved", name), sender)
+
+    def _reject(self, sender: tuple[str, int], addr: str, problem: str) -> None:
+        self.rejected += 1
+        log.warning("panslice: osc: rejected %s from %s:%d: %s", addr, sender[0], sender[1], problem)
+        self._send(_msg(f"{PREFIX}/error", f"{addr}: {problem}"), sender)
+
+    # -- outgoing -------------------------------------------------------------------------------
+    def _meters(self) -> None:
+        now = time.monotonic()
+        if now < self._next_meter:
+            return
+        self._next_meter = now + self.meter_period
+        pos = self.controls.sample_pos
+        if pos == self._meter_pos:
+            return  # the audio has not moved since the last meters: nothing new to show
+        self._meter_pos = pos
+        target, rest = self.controls.levels
+        self._send_all(_msg(f"{PREFIX}/meter/target", float(target)))
+        self._send_all(_msg(f"{PREFIX}/meter/rest", float(rest)))
+
+    def _send_all(self, dgram: bytes) -> None:
+        for to in self.subscribers:
+            self._send(dgram, to)
+
+    def _send(self, dgram: bytes, to: tuple[str, int]) -> None:
+        try:
+            self._sock.sendto(dgram, to)
+        except OSError as e:
+            log.debug("panslice: osc: cannot send to %s:%d (%s)", to[0], to[1], e)
+
+
+def _osc_type(v: object) -> str:
+    return {str: "a string", bytes: "a blob", bool: "a boolean", type(None): "nil"}.get(type(v), type(v).__name__)
+
+
+def _describe(args: list) -> str:
+    return f"{len(args)} arguments" if len(args) != 1 else _osc_type(args[0])

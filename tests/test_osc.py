@@ -1,0 +1,309 @@
+"""OSC control: the address space is the registry; bad messages are answered, never obeyed;
+get, subscribe/echo and meters checked with python-osc and with liblo's oscsend/oscdump."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.udp_client import SimpleUDPClient
+
+from conftest import ROOT, noise, pan, run_cli
+from panslice.dsp import params as P
+from panslice.dsp.engine import Engine
+from panslice.plugin import osc
+from panslice.plugin.control import Controls
+
+SR = 44100
+BLOCK = 512
+needs_liblo = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")),
+                                 reason="liblo-tools (oscsend/oscdump) not installed; .ci/run installs it")
+
+
+class MeteredEngine(Engine):
+    """An engine that reports the RMS of its two outputs, as a chain's panslice stage does."""
+
+    def prepare(self, sample_rate, max_block=4096):
+        super().prepare(sample_rate, max_block)
+        self._split = np.zeros((2, 2, max_block), np.float32)
+        self._levels = (0.0, 0.0)
+        return self
+
+    def process(self, audio, out=None):
+        o = self.process_split(audio, self._split[:, :, : audio.shape[1]])
+        self._levels = tuple(float(np.sqrt(np.mean(o[k] ** 2))) for k in (0, 1))
+        return o.sum(axis=0, out=out)
+
+    def levels(self):
+        return self._levels
+
+
+class AudioLoop(threading.Thread):
+    """A stand-in for the live loop: blocks at roughly real-time pace, on_block between them."""
+
+    def __init__(self, controls, engine, audio):
+        super().__init__(daemon=True)
+        self.controls, self.engine, self.audio = controls, engine, audio
+        self.stop = threading.Event()
+        self.out = np.zeros((2, BLOCK), np.float32)
+
+    def run(self):
+        pos = 0
+        n = self.audio.shape[1]
+        while not self.stop.is_set():
+            self.controls.on_block(pos)
+            i = pos % (n - BLOCK)
+            self.engine.process(self.audio[:, i:i + BLOCK], self.out)
+            pos += BLOCK
+            time.sleep(BLOCK / SR)
+
+
+@pytest.fixture
+def rig(home):
+    """An engine, its Controls and an OSC server on a free loopback port."""
+    eng = Engine().prepare(SR, BLOCK)
+    controls = Controls([eng], record=True)
+    server = osc.OscServer(controls, eng.params, outputs=("vocals", "accompaniment"), port=0).start()
+    yield eng, controls, server
+    server.stop()
+
+
+def client(server) -> SimpleUDPClient:
+    return SimpleUDPClient("127.0.0.1", server.port)
+
+
+def replies(cl: SimpleUDPClient, until: str, timeout: float = 10.0) -> list:
+    """Messages arriving at ``cl`` up to and including the first at address ``until``."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = next(iter(cl.get_messages(0.2)), None)
+        except (socket.timeout, TimeoutError):
+            continue
+        if m is None:
+            continue
+        got.append(m)
+        if m.address == until:
+            return got
+    raise AssertionError(f"no {until} within {timeout} s; got {[(m.address, m.params) for m in got]}")
+
+
+def get_all(cl) -> dict[str, float]:
+    """Round trip ``/panslice/get``: the server handles messages in order, so this is a barrier."""
+    cl.send_message("/panslice/get", [])
+    last = osc.address(P.REGISTRY[-1].name)
+    return {m.address: m.params[0] for m in replies(cl, last) if m.address in osc.PARAM_AT}
+
+
+def legal_value(p: P.Param) -> float:
+    """A value different from the default that the registry accepts."""
+    if p.scale == "int":
+        return p.maximum
+    return p.minimum if math.isfinite(p.minimum) and p.minimum != p.default else p.maximum - 1.0
+
+
+def test_address_space_is_generated_from_the_registry(rig):
+    eng, controls, server = rig
+    assert set(osc.PARAM_AT) == {osc.address(p.name) for p in P.REGISTRY}
+    assert osc.PARAM_AT["/panslice/band/3/gain_db"].name == "band.3.gain_db"
+    cl = client(server)
+    live = [p for p in P.REGISTRY if p.live]
+    want = {p.name: legal_value(p) for p in live}
+    for name, v in want.items():
+        cl.send_message(osc.address(name), v)
+    state = get_all(cl)
+    controls.on_block(4096)  # what the audio loop does between blocks
+    for name, v in want.items():
+        assert eng.params[name] == pytest.approx(v), name
+        assert state[osc.address(name)] == pytest.approx(v), name
+    assert len(state) == len(P.REGISTRY)  # get answers with every parameter, live or not
+    assert sorted(c[1] for c in controls.recorded) == sorted(want)
+    assert {c[0] for c in controls.recorded} == {4096}
+    assert server.rejected == 0 and server.accepted == len(live) + 1
+
+
+def _msg(addr, *args) -> bytes:
+    b = OscMessageBuilder(addr)
+    for a in args:
+        b.add_arg(a) if not isinstance(a, tuple) else b.add_arg(a[1], a[0])
+    return b.build().dgram
+
+
+GOOD = _msg("/panslice/center", 0.5)
+BAD = [
+    ("unknown address", _msg("/panslice/centre", 0.5), "unknown address"),
+    ("outside the namespace", _msg("/mixer/fader1", 0.5), "unknown address"),
+    ("no argument", _msg("/panslice/center"), "expects one number, got 0 arguments"),
+    ("two arguments", _msg("/panslice/center", 0.1, 0.2), "got 2 arguments"),
+    ("string", _msg("/panslice/width", "wide"), "expects a number, got a string"),
+    ("numeric string", _msg("/panslice/width", "0.3"), "expects a number, got a string"),
+    ("blob", _msg("/panslice/width", ("b", b"\x01\x02")), "got a blob"),
+    ("boolean", _msg("/panslice/width", True), "got a boolean"),
+    ("out of range", _msg("/panslice/center", 1.5), "center=1.5 is out of range (valid: -1 .. 1)"),
+    ("NaN", _msg("/panslice/width", float("nan")), "NaN is not a value"),
+    ("+inf gain", _msg("/panslice/target_gain_db", float("inf")), "out of range"),
+    ("fractional int", _msg("/panslice/band_count", 2.5), "must be a whole number"),
+    ("band out of range", _msg("/panslice/band/9/gain_db", -6.0), "unknown address"),
+    ("not live", _msg("/panslice/fft_size", 1024), "fft_size cannot change while running"),
+    ("get with a string port", _msg("/panslice/get", "9001"), "one int port 1..65535"),
+    ("subscribe to port 0", _msg("/panslice/subscribe", 0), "one int port 1..65535"),
+    ("unknown preset", _msg("/panslice/preset/load", "nonesuch"), "unknown preset 'nonesuch'"),
+    ("preset path", _msg("/panslice/preset/save", "../evil"), "bad preset name"),
+    ("preset as number", _msg("/panslice/preset/load", 3), "expects one string"),
+    ("garbage packet", b"hello, world", "malformed OSC packet"),
+    ("truncated message", GOOD[:10], "malformed OSC packet"),
+    ("type tag without comma", b"/panslice/center\x00\x00\x00\x00f\x00\x00\x00?\x00\x00\x00",
+     "malformed OSC packet"),
+    ("empty packet", b"", "malformed OSC packet"),
+]
+
+
+@pytest.mark.parametrize("case,data,fragment", BAD, ids=[b[0] for b in BAD])
+def test_bad_messages_are_answered_with_an_error_and_change_nothing(rig, caplog, case, data, fragment):
+    eng, controls, server = rig
+    before = eng.params.as_dict()
+    cl = client(server)
+    cl._sock.sendto(data, ("127.0.0.1", server.port))
+    err = replies(cl, "/panslice/error")[-1]
+    assert fragment in err.params[0]
+    assert "rejected" in caplog.text and fragment in caplog.text
+    controls.on_block(0)
+    assert eng.params.as_dict() == before and not controls.recorded
+    assert server.malformed == (1 if "malformed" in fragment else 0)
+    # the server is still there and still obeys good messages
+    cl._sock.sendto(GOOD, ("127.0.0.1", server.port))
+    assert get_all(cl)["/panslice/center"] == 0.5
+
+
+def test_two_controllers_stay_in_sync_through_echoes(rig):
+    eng, controls, server = rig
+    a, b = client(server), client(server)
+    for cl in (a, b):
+        cl.send_message("/panslice/subscribe", [])
+        replies(cl, osc.address(P.REGISTRY[-1].name))  # subscribing answers with every value
+    a.send_message("/panslice/width", 0.75)
+    for cl in (a, b):
+        echo = [m for m in replies(cl, "/panslice/width") if m.address == "/panslice/width"]
+        assert echo[-1].params == [0.75]
+    b.send_message("/panslice/unsubscribe", [])
+    get_all(b)  # barrier
+    a.send_message("/panslice/softness", 0.25)
+    assert replies(a, "/panslice/softness")[-1].params == [0.25]
+    assert server.subscribers == [("127.0.0.1", a._sock.getsockname()[1])]
+
+
+def test_presets_load_and_save_over_osc(rig, home):
+    eng, controls, server = rig
+    cl = client(server)
+    cl.send_message("/panslice/width", 0.4)
+    cl.send_message("/panslice/preset/save", "mine")
+    assert replies(cl, "/panslice/preset/saved")[-1].params == ["mine"]
+    saved = (home / ".config" / "panslice" / "presets" / "mine.toml").read_text()
+    assert "width = 0.4" in saved and 'outputs = ["vocals", "accompaniment"]' in saved
+
+    cl.send_message("/panslice/preset/load", "karaoke")
+    state = get_all(cl)
+    controls.on_block(0)
+    assert state["/panslice/target_gain_db"] == -math.inf
+    assert eng.params["target_gain_db"] == -math.inf
+    cl.send_message("/panslice/preset/load", "low-latency")  # its fft_size needs a restart
+    err = replies(cl, "/panslice/error")[-1].params[0]
+    assert "applied except fft_size=2048, which need a restart" in err
+    cl.send_message("/panslice/preset/load", "mine")
+    assert get_all(cl)["/panslice/width"] == pytest.approx(0.4)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def oscsend(port, addr, types="", *values):
+    subprocess.run(["oscsend", "127.0.0.1", str(port), addr, types, *map(str, values)], check=True,
+                   timeout=10)
+
+
+def dump_lines(proc, wanted, timeout=15.0) -> list[str]:
+    """oscdump's lines until ``wanted(lines)`` holds (or the time runs out)."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not wanted(lines):
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line.split(" ", 1)[1].strip())  # drop oscdump's timestamp
+    return lines
+
+
+@needs_liblo
+def test_get_subscribe_echo_and_meters_seen_by_oscdump(home):
+    t = np.arange(2 * SR) / SR
+    voice = pan(0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)  # all in the slice
+    eng = MeteredEngine().prepare(SR, BLOCK)
+    controls = Controls([eng])
+    server = osc.OscServer(controls, eng.params, port=0).start()
+    audio = AudioLoop(controls, eng, voice)
+    port = free_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)  # let oscdump bind
+        oscsend(server.port, "/panslice/get", "i", port)
+        got = dump_lines(dump, lambda ls: len(ls) >= len(P.REGISTRY))
+        assert got == [f"{osc.address(p.name)} f {p.default:f}" for p in P.REGISTRY]
+
+        audio.start()
+        oscsend(server.port, "/panslice/subscribe", "i", port)
+        oscsend(server.port, "/panslice/width", "f", 0.5)
+        got = dump_lines(dump, lambda ls: sum("/meter/target" in s for s in ls) >= 10)
+        assert "/panslice/width f 0.500000" in got  # the echo
+        target = [float(s.split()[-1]) for s in got if s.startswith("/panslice/meter/target")]
+        rest = [float(s.split()[-1]) for s in got if s.startswith("/panslice/meter/rest")]
+        assert target[-1] > 0.2 and rest[-1] < 0.05 * target[-1]  # the centre sine is the slice
+
+        oscsend(server.port, "/panslice/target_gain_db", "f", "-inf")
+        t0 = time.monotonic()
+        got = dump_lines(dump, lambda ls: sum("/meter/target" in s for s in ls) >= 20)
+        elapsed = time.monotonic() - t0
+        assert "/panslice/target_gain_db f -inf" in got
+        target = [float(s.split()[-1]) for s in got if s.startswith("/panslice/meter/target")]
+        assert target[-1] < 1e-4  # the meter shows the slice gone
+        # up to 30 Hz (an upper bound only: a loaded machine sends fewer, never more)
+        assert len(target) <= osc.METER_HZ * elapsed + 2
+    finally:
+        audio.stop.set()
+        dump.kill()
+        dump.wait()
+        server.stop()
+    assert server.rejected == 0
+
+
+@needs_liblo
+def test_oscsend_changes_reach_the_engine(rig):
+    eng, controls, server = rig
+    oscsend(server.port, "/panslice/band/2/high_hz", "i", 8000)
+    oscsend(server.port, "/panslice/rest_gain_db", "d", -12.5)
+    cl = client(server)
+    get_all(cl)
+    controls.on_block(1024)
+    assert eng.params["band.2.high_hz"] == 8000 and eng.params["rest_gain_db"] == -12.5
+    assert controls.recorded == [(1024, "band.2.high_hz", 8000.0), (1024, "rest_gain_db", -12.5)]
+
+
+def test_the_port_in_use_is_one_clear_error(rig):
+    eng, controls, server = rig
+    with pytest.raises(osc.OscError, match=f"cannot listen for OSC on 127.0.0.1:{server.port}"):
+        osc.OscServer(controls, eng.params, port=server.port).start()
+
+
+def test_readme_osc_table_is_the_generated_one():
+    r = run_cli("osc-table")
+    assert r.returncode == 0 and r.stdout == osc.table_markdown()
+    assert osc.table_markdown() in (ROOT / "README.md").read_text()
