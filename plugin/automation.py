@@ -7,14 +7,15 @@ The format (UTF-8 text)::
     # fft_size = 2048
     # overlap = 4
     sample,param,value
-    0,center,0.0
+    start,center,0.0
     ...
     88200,target_gain_db,-inf
 
-The header holds what a replay needs besides the rows: the sample rate the positions count in
-and the structural (not live) parameters. A recording starts with every live parameter at
-sample 0, so a replay reproduces the session whatever preset the bounce starts from. Rows need
-not be sorted; changes at one position apply in file order. Every row is validated against the
+The header holds the sample rate the positions count in and the structural (not live)
+parameters. ``start`` rows give the value every live parameter had when the session began (the
+engine starts there, with no glide), so a replay reproduces the session whatever preset the
+bounce was given. The other rows are changes at input sample positions; they need not be
+sorted, and changes at one position apply in file order. Every row is validated against the
 registry when the file loads, and errors name the file and line.
 """
 
@@ -29,6 +30,7 @@ from ..dsp import params as P
 from ..dsp.errors import ParameterError, PansliceError
 
 MAGIC = "# panslice automation 1"
+START = "start"
 COLUMNS = "sample,param,value"
 HEADER_KEYS = ("sample_rate",) + tuple(p.name for p in P.REGISTRY if not p.live)
 
@@ -43,6 +45,7 @@ class AutomationError(PansliceError):
 class Automation:
     sample_rate: float
     structure: dict[str, float]  # the non-live parameters it was recorded with
+    start: dict[str, float]      # the live parameters' values when it began
     changes: list[Change]
     source: str = "automation"
 
@@ -53,23 +56,18 @@ class Automation:
                                   f"{sample_rate:g} Hz; sample positions would land elsewhere")
 
 
-def initial_changes(params: P.ParamSet) -> list[Change]:
-    """Every live parameter at sample 0: the state a recording starts from."""
-    return [(0, p.name, params[p.name]) for p in P.REGISTRY if p.live]
-
-
 def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[Change]) -> str:
     lines = [MAGIC, f"# sample_rate = {sample_rate:g}"]
     lines += [f"# {p.name} = {P._fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
     lines.append(COLUMNS)
-    for pos, name, value in [*initial_changes(params), *changes]:
-        lines.append(f"{int(pos)},{name},{float(value)!r}")
+    lines += [f"{START},{p.name},{params[p.name]!r}" for p in P.REGISTRY if p.live]
+    lines += [f"{int(pos)},{name},{float(value)!r}" for pos, name, value in changes]
     return "\n".join(lines) + "\n"
 
 
 def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
           changes: Iterable[Change]) -> Path:
-    """Write a recording atomically: the starting ``params`` at sample 0, then ``changes``."""
+    """Write a recording atomically: the session's starting ``params``, then ``changes``."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.part")
     try:
@@ -114,22 +112,28 @@ def parse(text: str, source: str) -> Automation:
         raise AutomationError(f"{source}: header lacks {', '.join(missing)}")
     if i >= len(lines) or lines[i].strip() != COLUMNS:
         raise AutomationError(f"{source}: line {i + 1}: expected the column line {COLUMNS!r}")
+    start: dict[str, float] = {}
     changes: list[Change] = []
     for n, line in enumerate(lines[i + 1:], start=i + 2):
         if not line.strip():
             continue
-        changes.append(_row(line, f"{source}: line {n}"))
+        pos, name, value = _row(line, f"{source}: line {n}")
+        if pos is None:
+            start[name] = value
+        else:
+            changes.append((pos, name, value))
     sr = header.pop("sample_rate")
-    return Automation(sr, header, changes, source)
+    return Automation(sr, header, start, changes, source)
 
 
-def _row(line: str, where: str) -> Change:
+def _row(line: str, where: str) -> tuple[int | None, str, float]:
     parts = line.split(",")
     if len(parts) != 3:
         raise AutomationError(f"{where}: expected sample,param,value, got {line!r}")
     pos_text, name, value = (s.strip() for s in parts)
-    if not pos_text.isdigit():
-        raise AutomationError(f"{where}: sample position {pos_text!r} is not a whole number >= 0")
+    if pos_text != START and not pos_text.isdigit():
+        raise AutomationError(f"{where}: sample position {pos_text!r} is not a whole number >= 0 "
+                              f"or {START!r}")
     try:
         p = P.get(name)
         if not p.live:
@@ -137,7 +141,7 @@ def _row(line: str, where: str) -> Change:
         v = p.validate(value)
     except ParameterError as e:
         raise AutomationError(f"{where}: {e}") from None
-    return int(pos_text), p.name, v
+    return (None if pos_text == START else int(pos_text)), p.name, v
 
 
 def read(path: str | os.PathLike) -> Automation:
@@ -151,8 +155,9 @@ def read(path: str | os.PathLike) -> Automation:
     return parse(text, str(p))
 
 
-def apply_structure(auto: Automation, params: P.ParamSet) -> P.ParamSet:
-    """``params`` with the recording's structural values, so a replay is prepared the same way."""
+def start_params(auto: Automation, params: P.ParamSet) -> P.ParamSet:
+    """``params`` with the recording's structure and starting values: a replay is prepared
+    exactly as the session was."""
     out = params.copy()
-    out.update(auto.structure)
+    out.update({**auto.structure, **auto.start})
     return out

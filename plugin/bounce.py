@@ -17,6 +17,7 @@ import numpy as np
 from ..dsp import params as P
 from ..dsp.engine import Engine
 from . import audiofile
+from .automation import Automation
 from .presets import Preset
 
 BLOCK = 8192
@@ -87,6 +88,7 @@ class BounceJob:
     bit_depth: int = 16
     channels: Sequence[int] | None = None
     changes: Sequence[Change] = ()
+    automation: Automation | None = None  # recorded changes: used instead of ``changes``
 
 
 def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:
@@ -99,9 +101,13 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     for t in targets:
         audiofile.check_output(t, [job.input])
     audio, sr = audiofile.read_stereo(job.input, job.channels)
+    changes = job.changes
+    if job.automation is not None:
+        job.automation.check_rate(sr, str(job.input))
+        changes = job.automation.changes
     bar = _progress_bar(audio.shape[1], sr, job.input.name, quiet)
     try:
-        out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=job.changes,
+        out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
                      progress=bar.update_to if bar else None)
     finally:
         if bar:

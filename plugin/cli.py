@@ -61,6 +61,12 @@ def cmd_bounce(args) -> int:
     from . import bounce, presets
 
     preset, ps = _settings(args)
+    auto = None
+    if args.automation:
+        from . import automation
+
+        auto = automation.read(args.automation)
+        ps = automation.start_params(auto, ps)
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
@@ -73,7 +79,7 @@ def cmd_bounce(args) -> int:
         else:
             out = Path(args.output)
         jobs.append(bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                                     channels=args.channels))
+                                     channels=args.channels, automation=auto))
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
@@ -180,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
+    b.add_argument("--automation", metavar="FILE",
+                   help="replay recorded automation (from 'panslice live --record-automation'): "
+                        "its parameter changes land at their exact sample positions")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     b.set_defaults(func=cmd_bounce)
 

@@ -1,0 +1,114 @@
+"""Recorded automation: the file format, its validation, and replay by ``bounce --automation``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, pan, run_cli
+from panslice.dsp import params as P
+from panslice.plugin import automation
+from panslice.plugin.automation import AutomationError
+from panslice.plugin.bounce import render
+
+SR = 44100
+
+
+def write_wav(path, audio, sr=SR):
+    sf.write(str(path), np.asarray(audio).T, sr, subtype="FLOAT")
+    return path
+
+
+def read_wav(path):
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return x.T
+
+
+@pytest.fixture
+def song(tmp_path):
+    t = np.arange(3 * SR) / SR
+    x = 0.4 * pan(np.sin(2 * np.pi * 330 * t), 0.0) + pan(noise(3 * SR)[0], -0.6)
+    return write_wav(tmp_path / "song.wav", x.astype(np.float32))
+
+
+MOVES = [(22050, "target_gain_db", -math.inf), (22050, "width", 0.125), (66150, "center", -0.5),
+         (100000, "target_gain_db", -6.0), (100000, "band.2.high_hz", 8000.0)]
+
+
+def test_round_trip_keeps_every_change_and_starts_from_the_whole_state(tmp_path):
+    ps = P.ParamSet({"width": 0.4, "fft_size": 1024})
+    path = automation.write(tmp_path / "a.csv", SR, ps, MOVES)
+    text = path.read_text()
+    assert text.startswith("# panslice automation 1\n# sample_rate = 44100\n# fft_size = 1024\n")
+    auto = automation.read(path)
+    assert auto.sample_rate == SR and auto.structure == {"fft_size": 1024.0, "overlap": 4.0}
+    assert auto.start == {p.name: ps[p.name] for p in P.REGISTRY if p.live}
+    assert auto.changes == MOVES
+    assert automation.start_params(auto, P.ParamSet({"center": 0.5})).as_dict() == ps.as_dict()
+    assert not list(tmp_path.glob(".*part"))
+
+
+GOOD_HEAD = "# panslice automation 1\n# sample_rate = 44100\n# fft_size = 2048\n# overlap = 4\n"
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("sample,param,value\n", "not a panslice automation file"),
+    ("# panslice automation 1\n# fft_size = 2048\n# overlap = 4\nsample,param,value\n",
+     "header lacks sample_rate"),
+    ("# panslice automation 1\n# sample_rate = 44100\n# fft_size = 1000\n# overlap = 4\n",
+     "line 3: fft_size=1000 is not allowed"),
+    ("# panslice automation 1\n# tempo = 120\n", "line 2: expected '# KEY = VALUE'"),
+    (GOOD_HEAD + "pos,name,value\n", "line 5: expected the column line"),
+    (GOOD_HEAD + "sample,param,value\n0,centre,0.1\n", "line 6: unknown parameter 'centre' (did you mean center"),
+    (GOOD_HEAD + "sample,param,value\n-5,center,0.1\n", "line 6: sample position '-5' is not a whole number >= 0 or 'start'"),
+    (GOOD_HEAD + "sample,param,value\n1.5,center,0.1\n", "line 6: sample position '1.5'"),
+    (GOOD_HEAD + "sample,param,value\n0,center,0.1\n10,center,3\n", "line 7: center=3 is out of range"),
+    (GOOD_HEAD + "sample,param,value\n0,width,nan\n", "line 6: width: NaN is not a value"),
+    (GOOD_HEAD + "sample,param,value\n0,fft_size,1024\n", "fft_size cannot change during a render"),
+    (GOOD_HEAD + "sample,param,value\n0,center\n", "line 6: expected sample,param,value"),
+])
+def test_bad_files_are_one_clear_error_naming_file_and_line(tmp_path, text, fragment):
+    path = tmp_path / "moves.csv"
+    path.write_text(text)
+    with pytest.raises(AutomationError) as e:
+        automation.read(path)
+    assert str(e.value).startswith(f"{path}: ") and fragment in str(e.value)
+
+
+def test_bounce_replays_automation_exactly_from_its_own_start(tmp_path, song):
+    ps = P.ParamSet({"fft_size": 1024, "width": 0.5})
+    moves = automation.write(tmp_path / "moves.csv", SR, ps, MOVES)
+    out = tmp_path / "out.wav"
+    r = run_cli("bounce", song, "--preset", "karaoke", "--automation", moves, "-o", out,
+                "--bit-depth", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    x = read_wav(song)
+    want = render(x, SR, ps, changes=MOVES)  # starts as recorded, not as karaoke
+    y = read_wav(out)
+    assert np.array_equal(y, want)
+    plain = render(x, SR, ps)
+    # nothing moves before the first change reaches the output; after it, the output differs
+    lat = 1023
+    assert np.array_equal(y[:, :22050 - 1024], plain[:, :22050 - 1024])
+    assert np.abs(y[:, 22050 + lat:] - plain[:, 22050 + lat:]).max() > 0.05
+
+
+def test_bounce_refuses_automation_recorded_at_another_rate(tmp_path, song):
+    moves = automation.write(tmp_path / "moves.csv", 48000, P.ParamSet(), MOVES)
+    out = tmp_path / "out.wav"
+    r = run_cli("bounce", song, "--automation", moves, "-o", out)
+    assert r.returncode == 1
+    assert r.stderr.strip() == (f"panslice: error: {moves}: recorded at 48000 Hz but {song} is "
+                                "44100 Hz; sample positions would land elsewhere")
+    assert not out.exists()
+
+
+def test_bounce_with_a_bad_automation_file_writes_nothing(tmp_path, song):
+    moves = tmp_path / "moves.csv"
+    moves.write_text(GOOD_HEAD + "sample,param,value\n0,center,7\n")
+    r = run_cli("bounce", song, "--automation", moves, "-o", tmp_path / "out.wav")
+    assert r.returncode == 1 and "line 6: center=7 is out of range" in r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "out.wav").exists()
