@@ -27,14 +27,19 @@ Change = tuple[int, str, float]  # (input sample position, parameter name, value
 
 def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: bool = False,
            unity: bool = False, changes: Iterable[Change] = (),
-           progress: Callable[[int], None] | None = None) -> np.ndarray:
+           progress: Callable[[int], None] | None = None,
+           edits: np.ndarray | None = None) -> np.ndarray:
     """Process ``audio`` [shape=(2, n)] whole and return the aligned result.
 
     Returns shape (2, n) (the mixed output) or, with ``split``, (2, 2, n): ``[0]`` the slice and
     ``[1]`` the rest. With ``unity`` every gain is ignored, so the two always sum to the input.
     ``progress`` is called with the number of input samples done after each block.
+    ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/edits.py); they apply
+    with ``unity`` too, so edited stems no longer sum to the input inside the regions.
     """
     eng = Engine(params, unity=unity).prepare(sample_rate, BLOCK)
+    if edits is not None:
+        eng.set_edits(edits)
     lat = eng.latency_samples
     n = audio.shape[1]
     total = n + lat
@@ -88,6 +93,7 @@ class BounceJob:
     bit_depth: int = 16
     channels: Sequence[int] | None = None
     changes: Sequence[Change] = ()
+    edits: np.ndarray | None = None
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
 
 
@@ -108,7 +114,7 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     bar = _progress_bar(audio.shape[1], sr, job.input.name, quiet)
     try:
         out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
-                     progress=bar.update_to if bar else None)
+                     progress=bar.update_to if bar else None, edits=job.edits)
     finally:
         if bar:
             bar.close()

