@@ -29,6 +29,7 @@ ST_SIZE = 4
 
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
+PI_MLPRIOR = 8
 
 
 class Buffers:
@@ -60,6 +61,9 @@ class Buffers:
         self.edits = np.zeros((0, R_COLS))
         self.edit_t = np.ones(nb)
         self.edit_r = np.ones(nb)
+        # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
+        self.prior = np.ones((0, nb), np.float32)
+        self.prior_at = np.zeros(1, np.int64)
 
     def reset(self) -> None:
         for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask):
@@ -88,7 +92,7 @@ def _smooth(cur, tgt, coef, pidx):
 @njit(cache=True)
 def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                    lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                   edits, edit_t, edit_r):
+                   edits, edit_t, edit_r, prior, prior_at):
     n = b_frame.shape[1]
     nb = spec.shape[1]
     hop = ready.shape[2]
@@ -110,6 +114,13 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
 
     slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
                cur[pidx[PI_PHASE]], band_w, mask)
+    # ML prior: m = m_slice * ((1 - a) + a * prior), so at a = 1 the slice is the ML mask inside
+    # the azimuth window and the bands; frames without a prior row keep the azimuth mask.
+    a = cur[pidx[PI_MLPRIOR]]
+    row = st[ST_FRAMES] - prior_at[0]
+    if a > 0.0 and 0 <= row < prior.shape[0]:
+        for k in range(nb):
+            mask[k] *= (1.0 - a) + a * prior[row, k]
 
     if unity:
         tg = 1.0
@@ -187,7 +198,7 @@ def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw,
 @njit(cache=True)
 def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                  edits, edit_t, edit_r):
+                  edits, edit_t, edit_r, prior, prior_at):
     """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
 
     ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
@@ -200,20 +211,38 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
     base = n - hop
     split = out.shape[0] == 2
     pos = st[ST_POS]
-    for i in range(n_in):
+    i = 0
+    # One pass per stretch of input up to the next hop boundary. Input sample i lands at
+    # frame[base + pos]; output sample i is ready[pos + 1], or ready[0] of the new frame for
+    # the sample that completes a hop.
+    while i < n_in:
+        take = min(hop - pos, n_in - i)
         for c in range(2):
-            v = x[c, i]
-            frame[c, base + pos] = v if math.isfinite(v) else 0.0
-        pos += 1
-        if pos == hop:
+            for j in range(take):
+                v = x[c, i + j]
+                frame[c, base + pos + j] = v if math.isfinite(v) else 0.0
+        if pos + take == hop:
+            _emit(out, ready, pos + 1, i, take - 1, split)
             _process_frame(frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                            lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                           edits, edit_t, edit_r)
+                           edits, edit_t, edit_r, prior, prior_at)
+            _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
-        for c in range(2):
-            if split:
-                out[0, c, i] = ready[0, c, pos]
-                out[1, c, i] = ready[1, c, pos]
-            else:
-                out[0, c, i] = ready[0, c, pos] + ready[1, c, pos]
+        else:
+            _emit(out, ready, pos + 1, i, take, split)
+            pos += take
+        i += take
     st[ST_POS] = pos
+
+
+@njit(cache=True, inline="always")
+def _emit(out, ready, src, dst, m, split):
+    """out[:, :, dst:dst+m] = ready[:, :, src:src+m], as two outputs or summed into one."""
+    for c in range(2):
+        if split:
+            for j in range(m):
+                out[0, c, dst + j] = ready[0, c, src + j]
+                out[1, c, dst + j] = ready[1, c, src + j]
+        else:
+            for j in range(m):
+                out[0, c, dst + j] = ready[0, c, src + j] + ready[1, c, src + j]
