@@ -67,6 +67,11 @@ def cmd_bounce(args) -> int:
 
         auto = automation.read(args.automation)
         ps = automation.start_params(auto, ps)
+    edit_rows = None
+    if args.edits:
+        from . import edits
+
+        edit_rows = edits.rows(edits.load(args.edits))
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
@@ -79,7 +84,7 @@ def cmd_bounce(args) -> int:
         else:
             out = Path(args.output)
         jobs.append(bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                                     channels=args.channels, automation=auto))
+                                     channels=args.channels, edits=edit_rows, automation=auto))
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
@@ -88,6 +93,45 @@ def cmd_bounce(args) -> int:
         written = bounce.run(job, quiet=args.quiet)
         for w in written:
             _say(args, f"wrote {w}")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    import json
+
+    from ..dsp import panogram
+    from . import analyze, audiofile, bounce, edits, presets
+
+    preset, ps = _settings(args)
+    regions = edits.load(args.edits) if args.edits else []
+    inp = Path(args.input)
+    picture = Path(args.output) if args.output else (
+        None if args.json or args.suggest else inp.parent / f"{inp.with_suffix('').name}-analysis.png")
+    if picture is not None:
+        if picture.suffix.lower() != ".png":
+            raise PansliceError(f"{picture}: the picture is written as PNG; name it *.png")
+        audiofile.check_output(picture.with_suffix(".wav"), [inp])  # folder exists and is writable
+    audio, sr = audiofile.read_stereo(inp, args.channels)
+    a, data = analyze.analyze(audio, sr, ps, str(inp), regions)
+    if picture is not None:
+        rows = edits.rows(regions) if regions else None
+        out = bounce.render(audio, sr, ps, split=True, unity=True, edits=rows)[0]
+        analyze.draw(picture, a, data, panogram.stft(out), ps)
+    if args.json:
+        print(json.dumps(a.report(), indent=2))
+    else:
+        print(a.text())
+        if args.suggest:
+            print(f"--preset {preset.name} " + " ".join(analyze.set_args(a.suggestion)))
+    if args.save_preset:
+        sug = ps.copy()
+        sug.update(a.suggestion)
+        path = presets.save_user(presets.Preset(
+            args.save_preset, f"suggested by 'panslice analyze' for {inp.name}, from {preset.name}",
+            preset.outputs, sug, "user"))
+        print(f"saved the suggestion as preset {args.save_preset!r} to {path}", file=sys.stderr)
+    if picture is not None:
+        print(f"wrote {picture}", file=sys.stderr)
     return 0
 
 
@@ -196,11 +240,35 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
+    b.add_argument("--edits", metavar="FILE",
+                   help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth, "
+                        "gain for the target or the rest); see 'panslice analyze --edits'")
     b.add_argument("--automation", metavar="FILE",
                    help="replay recorded automation (from 'panslice live --record-automation'): "
                         "its parameter changes land at their exact sample positions")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     b.set_defaults(func=cmd_bounce)
+
+    an = sub.add_parser(
+        "analyze", help="picture of the stereo field, a report and suggested settings",
+        description="Measure where the energy of a stereo file sits (azimuth, frequency, time), "
+                    "draw it with the current slice, say whether a slice by azimuth is likely "
+                    "to work, and suggest center and width.")
+    an.add_argument("input", metavar="INPUT", help="audio file: wav, flac, aiff, mp3, ogg")
+    an.add_argument("-o", "--output", metavar="PNG",
+                    help="the picture (default: INPUT-analysis.png beside the input, unless "
+                         "--json or --suggest is given)")
+    _add_settings(an, "acapella")
+    an.add_argument("--json", action="store_true", help="print the report as JSON")
+    an.add_argument("--suggest", action="store_true",
+                    help="print the suggested settings as --set arguments")
+    an.add_argument("--save-preset", metavar="NAME",
+                    help="save the preset with the suggested settings as a user preset")
+    an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
+                                                    "them to the slice's output)")
+    an.add_argument("--channels", type=_channels, metavar="L,R",
+                    help="for files with more than two channels: the two to use (1-based)")
+    an.set_defaults(func=cmd_analyze)
 
     d = sub.add_parser("demo", help="make a small stereo demo mix, bounce it to stems, report how well",
                        description="Runs the main job with no file of yours: builds a demo mix "

@@ -1,0 +1,334 @@
+"""``panslice analyze``: a picture of the stereo field, a report, and suggested settings.
+
+People aim by eye: the picture shows where the energy of the mix sits by azimuth and frequency
+(the panogram) and over time, with the current slice drawn on it, and the spectrogram of the
+input beside the slice's output. The report says how centred the mix is and whether a slice by
+azimuth is likely to work; the suggestion moves ``center`` and ``width`` to where the voice is
+and keeps every other value of the chosen preset, so it follows the preset's improvements.
+
+matplotlib is imported inside :func:`draw` only (Agg backend): it stays off the start-up path of
+``bounce`` and ``live``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..dsp import panogram as pg
+from ..dsp import params as P
+from .edits import Region
+
+NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
+MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
+GUARD = 0.05               # keep the slice's outer edge this far from a neighbouring source
+
+
+@dataclass
+class Analysis:
+    """What analyze measured on one file (the report, and the arrays the picture draws)."""
+
+    input: str
+    sample_rate: float
+    duration_s: float
+    lr_correlation: float
+    near_centre_share: float
+    voice: pg.VoiceEstimate
+    suggestion: dict[str, float]
+    slice_share: float
+    verdict: str
+    because: str
+    current: dict[str, object]
+    regions: list[Region] = field(default_factory=list)
+
+    def report(self) -> dict:
+        """The report as plain data (what ``--json`` prints)."""
+        v = self.voice
+        return {
+            "input": self.input,
+            "sample_rate": self.sample_rate,
+            "duration_s": round(self.duration_s, 3),
+            "lr_correlation": round(self.lr_correlation, 4),
+            "near_centre_share": round(self.near_centre_share, 4),
+            "near_centre_azimuth": NEAR_CENTRE,
+            "voice_band_hz": list(pg.VOICE_BAND_HZ),
+            "voice": {"center": round(v.center, 3), "spread": round(v.spread, 3),
+                      "nearest_other_source": None if math.isinf(v.neighbour) else round(v.neighbour, 3),
+                      "strong_peaks": [round(x, 2) for x in v.peaks]},
+            "suggestion": self.suggestion,
+            "suggestion_args": set_args(self.suggestion),
+            "voice_band_share_in_suggested_slice": round(self.slice_share, 4),
+            "verdict": self.verdict,
+            "because": self.because,
+            "current": self.current,
+            "edits": [r.__dict__ for r in self.regions],
+        }
+
+    def text(self) -> str:
+        v = self.voice
+        near = "none" if math.isinf(v.neighbour) else f"{v.neighbour:.2f} away"
+        lines = [
+            f"{self.input}: {self.duration_s:.1f} s at {self.sample_rate:g} Hz",
+            f"  L/R correlation            {self.lr_correlation:6.3f}   (1 = mono, 0 = unrelated)",
+            f"  mix near the centre        {100 * self.near_centre_share:5.1f} %  of the energy within "
+            f"azimuth +/-{NEAR_CENTRE:g}",
+            f"  voice band ({pg.VOICE_BAND_HZ[0]:g}-{pg.VOICE_BAND_HZ[1]:g} Hz) peaks at "
+            f"{v.center:+.2f}, half-width {v.spread:.2f}; other strong sources: "
+            + (", ".join(f"{x:+.2f}" for x in v.peaks if abs(x - v.center) > 0.05) or "none")
+            + f" (nearest distinct one: {near})",
+            f"  suggested slice            center={self.suggestion['center']:g} "
+            f"width={self.suggestion['width']:g}: holds {100 * self.slice_share:.0f} % of the "
+            f"voice band's energy",
+            f"  verdict: centre removal likely to work {self.verdict}, because {self.because}",
+        ]
+        return "\n".join(lines)
+
+
+def set_args(suggestion: dict[str, float]) -> list[str]:
+    return [f"--set {k}={v:g}" for k, v in suggestion.items()]
+
+
+def suggest(voice: pg.VoiceEstimate, params: P.ParamSet) -> dict[str, float]:
+    """``center`` and ``width`` for the voice; every other value stays the preset's.
+
+    The slice is twice the voice peak's half-width at half height (reverb and doubling widen a
+    voice, and a wider slice then keeps more of it), between 0.08 and 0.5, and narrow enough
+    that its outer (fade) edge stays clear of the nearest distinct other source.
+    """
+    width = float(np.clip(2.0 * voice.spread, MIN_WIDTH, MAX_WIDTH))
+    if math.isfinite(voice.neighbour):
+        room = (voice.neighbour - GUARD) / (1.0 + params["softness"])
+        width = min(width, max(room, 0.05))
+    return {"center": round(float(np.clip(voice.center, -1, 1)), 2) + 0.0, "width": round(width, 2)}
+
+
+def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: float,
+             center: float) -> tuple[str, str]:
+    if corr >= 0.97 and near >= 0.75:
+        return "poorly", (f"the mix is nearly mono (L/R correlation {corr:.2f}, {100 * near:.0f} % "
+                          "of it near the centre): the voice shares its position with most "
+                          "of the band")
+    if slice_share >= 0.85 and not voice.peaks[1:]:
+        return "poorly", (f"{100 * slice_share:.0f} % of the voice band sits at the voice's "
+                          "position: nothing else in that band is panned away from it")
+    if voice.spread > 0.2:
+        return "partly", (f"the voice is spread wide (half-width {voice.spread:.2f}, reverb or "
+                          "doubling), so a slice wide enough to hold it also holds neighbours")
+    others = [x for x in voice.peaks if abs(x - center) > 0.05]
+    where = (f"other sources sit at {', '.join(f'{x:+.2f}' for x in others)}" if others
+             else "the rest of the band is spread around it")
+    return "well", (f"the voice band has a distinct, narrow peak at {center:+.2f} "
+                    f"(half-width {voice.spread:.2f}) and {where}")
+
+
+def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
+            regions: list[Region] | None = None) -> tuple[Analysis, dict]:
+    """Measure ``audio`` [shape=(2, n)]; returns the analysis and the arrays to draw."""
+    spec = pg.stft(audio)
+    az, energy = pg.azimuth_energy(spec)
+    freqs = np.fft.rfftfreq(pg.FFT_SIZE, 1.0 / sample_rate)
+    voice = pg.find_voice(pg.voice_profile(az, energy, freqs))
+    sug = suggest(voice, params)
+    vb = (freqs >= pg.VOICE_BAND_HZ[0]) & (freqs <= pg.VOICE_BAND_HZ[1])
+    slice_share = pg.fraction_within(az[:, vb], energy[:, vb], sug["center"], sug["width"])
+    corr = pg.lr_correlation(audio)
+    near = pg.fraction_within(az, energy, 0.0, NEAR_CENTRE)
+    verdict, because = _verdict(corr, near, voice, slice_share, sug["center"])
+    current = {"center": params["center"], "width": params["width"],
+               "softness": params["softness"], "bands": [list(b) for b in params.bands()]}
+    a = Analysis(name, sample_rate, audio.shape[1] / sample_rate, corr, near, voice, sug,
+                 slice_share, verdict, because, current, list(regions or []))
+    return a, {"spec": spec, "az": az, "energy": energy, "freqs": freqs}
+
+
+# -- the picture ------------------------------------------------------------------------------
+
+AZ_EDGES = np.linspace(-1.0, 1.0, 102)
+LOW_HZ = 30.0
+DB_RANGE = 40.0
+
+
+def _log_rows(freqs: np.ndarray, sr: float, rows: int) -> np.ndarray:
+    return np.geomspace(LOW_HZ, sr / 2, rows + 1)
+
+
+def _spectrogram(spec: np.ndarray, freqs: np.ndarray, f_edges: np.ndarray, max_cols: int = 900):
+    """Power (L+R) on log-frequency rows and at most ``max_cols`` time columns, in dB."""
+    power = (np.abs(spec[0]) ** 2 + np.abs(spec[1]) ** 2)
+    step = max(1, math.ceil(power.shape[0] / max_cols))
+    cols = power.shape[0] // step or 1
+    power = power[: cols * step].reshape(cols, step, -1).mean(axis=1) if power.shape[0] >= step \
+        else power
+    fi = np.digitize(freqs, f_edges) - 1
+    out = np.zeros((len(f_edges) - 1, power.shape[0]))
+    for b in range(len(f_edges) - 1):
+        sel = fi == b
+        if sel.any():
+            out[b] = power[:, sel].mean(axis=1)
+    return 10 * np.log10(_fill_empty_rows(out, f_edges, freqs) + 1e-12), step
+
+
+def _db_per_row(h: np.ndarray, floor_db: float = 60.0) -> np.ndarray:
+    """dB re. each row's own peak, so every row shows where *its* energy sits. Rows more than
+    ``floor_db`` below the loudest row are blank (NaN): normalising silence would paint noise."""
+    peak = h.max(axis=1, keepdims=True)
+    db = 10 * np.log10(np.maximum(h, 1e-30) / np.maximum(peak, 1e-30))
+    db[(peak[:, 0] < peak.max() * 10 ** (-floor_db / 10))] = np.nan
+    return db
+
+
+def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Rows narrower than one FFT bin hold no bin: give them the row of the nearest bin."""
+    fi = np.digitize(freqs, f_edges) - 1
+    has = np.zeros(len(h), bool)
+    has[fi[(fi >= 0) & (fi < len(h))]] = True
+    if has.any():
+        full = np.flatnonzero(has)
+        centres = np.sqrt(f_edges[:-1] * f_edges[1:])
+        for b in np.flatnonzero(~has):
+            h[b] = h[full[np.argmin(np.abs(np.log(centres[full] / centres[b])))]]
+    return h
+
+
+def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P.ParamSet) -> None:
+    """Write the analysis picture (PNG) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    sr, freqs, az, energy = a.sample_rate, data["freqs"], data["az"], data["energy"]
+    hop_s = pg.HOP / sr
+    f_edges = _log_rows(freqs, sr, 72)
+    c, w, s = params["center"], params["width"], params["softness"]
+    sug = a.suggestion
+    cmap = plt.get_cmap("magma").copy()
+    cmap.set_bad("0.25")   # blank (silent) rows and columns: grey, not "loud"
+
+    fig = plt.figure(figsize=(17, 11.5), dpi=100)
+    gs = fig.add_gridspec(3, 2, height_ratios=[0.16, 1, 1], width_ratios=[1, 1.35],
+                          hspace=0.36, wspace=0.3, left=0.055, right=0.97, top=0.97, bottom=0.06)
+    head = fig.add_subplot(gs[0, :])
+    head.axis("off")
+    head.text(0, 1, f"panslice analyze: {a.input}", fontsize=15, weight="bold", va="top")
+    head.text(0, 0.6,
+              f"L/R correlation {a.lr_correlation:.2f}   |   {100 * a.near_centre_share:.0f} % of "
+              f"the energy within azimuth ±{NEAR_CENTRE:g}   |   voice band "
+              f"({pg.VOICE_BAND_HZ[0]:g}-{pg.VOICE_BAND_HZ[1]:g} Hz) peaks at "
+              f"{a.voice.center + 0.0:+.2f}, half-width {a.voice.spread:.2f}", fontsize=11.5, va="top")
+    head.text(0, 0.3,
+              f"current slice (white): center {c:+.2f}, width {w:.2f}, softness {s:.2f}, bands "
+              + ", ".join(f"{lo:g}-{min(hi, sr / 2):g} Hz" for lo, hi, _ in params.bands())
+              + f"     suggested (cyan): center {sug['center']:+.2f}, width {sug['width']:.2f}",
+              fontsize=11.5, va="top")
+    head.text(0, 0.0, f"Centre removal likely to work {a.verdict}, because {a.because}.",
+              fontsize=11, va="top", style="italic", wrap=True)
+
+    # Panogram: energy by azimuth and log frequency over the whole file.
+    ax = fig.add_subplot(gs[1, 0])
+    pano = _db_per_row(_fill_empty_rows(pg.panogram(az, energy, freqs, AZ_EDGES, f_edges),
+                                        f_edges, freqs))
+    m = ax.pcolormesh(AZ_EDGES, f_edges, pano, cmap=cmap, vmin=-DB_RANGE / 1.5, vmax=0,
+                      shading="flat")
+    ax.set_yscale("log")
+    ax.set_ylim(LOW_HZ, sr / 2)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("azimuth (pan position: -1 left, 0 centre, +1 right)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title("Panogram: where each frequency's energy sits (whole file)")
+    _hz_ticks(ax)
+    fig.colorbar(m, ax=ax, pad=0.01, fraction=0.05).set_label("dB re. the loudest azimuth per row")
+    for lo, hi, _g in params.bands():
+        hi = min(hi, sr / 2)
+        lo = max(lo, LOW_HZ)
+        ax.add_patch(Rectangle((c - w, lo), 2 * w, hi - lo, fill=False, ec="white", lw=2.2,
+                               label="current slice (center ± width, bands)"))
+        for x in (c - w * (1 - s), c + w * (1 - s), c - w * (1 + s), c + w * (1 + s)):
+            ax.plot([x, x], [lo, hi], color="white", lw=0.9, ls=":")
+    for x in (sug["center"] - sug["width"], sug["center"] + sug["width"]):
+        ax.axvline(x, color="cyan", lw=1.8, ls="--")
+    ax.plot([], [], color="cyan", ls="--", label="suggested center ± width")
+    ax.plot([], [], color="white", ls=":", lw=0.9, label="slice fade edges (softness)")
+    for i, r in enumerate(a.regions, 1):
+        ax.add_patch(Rectangle((r.az_low, max(r.low_hz, LOW_HZ)), r.az_high - r.az_low,
+                               min(r.high_hz, sr / 2) - max(r.low_hz, LOW_HZ), fill=False,
+                               ec="lime", lw=1.8, ls="-."))
+        ax.text(r.az_low + 0.02, max(r.low_hz, LOW_HZ) * 1.08, _label(i, r), color="lime",
+                fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8.5, framealpha=0.75)
+
+    # Azimuth over time.
+    ax = fig.add_subplot(gs[1, 1])
+    per_col = max(1, round(0.25 / hop_s))
+    aot = pg.azimuth_over_time(az, energy, AZ_EDGES, per_col)
+    t_edges = np.arange(aot.shape[0] + 1) * per_col * hop_s
+    m = ax.pcolormesh(t_edges, AZ_EDGES, _db_per_row(aot).T, cmap=cmap, vmin=-DB_RANGE / 1.5,
+                      vmax=0, shading="flat")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("azimuth (-1 left .. +1 right)")
+    ax.set_title("Azimuth over time (all frequencies)")
+    fig.colorbar(m, ax=ax, pad=0.01, fraction=0.05).set_label("dB re. the loudest azimuth per column")
+    for y in (c - w, c + w):
+        ax.axhline(y, color="white", lw=2, label="current center ± width" if y == c - w else None)
+    for y in (sug["center"] - sug["width"], sug["center"] + sug["width"]):
+        ax.axhline(y, color="cyan", lw=1.6, ls="--",
+                   label="suggested" if y == sug["center"] - sug["width"] else None)
+    ax.legend(loc="upper right", fontsize=8.5, framealpha=0.75)
+    for i, r in enumerate(a.regions, 1):
+        ax.add_patch(Rectangle((r.start, r.az_low), r.end - r.start, r.az_high - r.az_low,
+                               fill=False, ec="lime", lw=1.8, ls="-."))
+        ax.text(r.start, min(r.az_high, 0.93) + 0.02, _label(i, r), color="lime", fontsize=9)
+    ax.set_ylim(-1, 1)
+
+    # Spectrograms: the input and the slice's output, on one colour scale.
+    spec_in, step = _spectrogram(data["spec"], freqs, f_edges)
+    spec_out, _ = _spectrogram(output_spec, freqs, f_edges)
+    top = spec_in.max()
+    for col, (img, title) in enumerate(((spec_in, "Input spectrogram (L+R)"),
+                                        (spec_out, "Slice output (target at unity"
+                                                   + (", with the edits)" if a.regions else ")")))):
+        ax = fig.add_subplot(gs[2, col])
+        t_edges = np.arange(img.shape[1] + 1) * step * hop_s
+        m = ax.pcolormesh(t_edges, f_edges, img, cmap="magma", vmin=top - 70, vmax=top,
+                          shading="flat")
+        ax.set_yscale("log")
+        ax.set_ylim(LOW_HZ, sr / 2)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_title(title)
+        _hz_ticks(ax)
+        fig.colorbar(m, ax=ax, pad=0.01, fraction=0.05).set_label("power (dB, same scale)")
+        for i, r in enumerate(a.regions, 1):
+            lo = max(r.low_hz, LOW_HZ)
+            ax.add_patch(Rectangle((r.start, lo), r.end - r.start, min(r.high_hz, sr / 2) - lo,
+                                   fill=False, ec="lime", lw=1.8, ls="-."))
+            ax.text(r.start, lo * 1.1, _label(i, r), color="lime", fontsize=9)
+
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _label(i: int, r: Region) -> str:
+    gains = []
+    if r.target_gain_db != 0:
+        gains.append(f"target {r.target_gain_db:g} dB")
+    if r.rest_gain_db != 0:
+        gains.append(f"rest {r.rest_gain_db:g} dB")
+    return f"edit {i}" + (f" {r.name}" if r.name else "") + ": " + ", ".join(gains)
+
+
+def _hz_ticks(ax) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ticks = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
