@@ -151,6 +151,16 @@ def band_name(i: int, fld: str) -> str:
     return f"band.{i}.{fld}"
 
 
+def knobs() -> list[tuple[str, Param]]:
+    """One entry per knob, for docs and tables: bands fold into ``band.<i>.<field>`` (shown by
+    band 1's declaration)."""
+    seen: dict[str, Param] = {}
+    for p in REGISTRY:
+        key = p.name if not p.name.startswith("band.") else "band.<i>." + p.name.split(".")[2]
+        seen.setdefault(key, p)
+    return list(seen.items())
+
+
 def defaults() -> dict[str, float]:
     return {p.name: p.default for p in REGISTRY}
 

@@ -27,6 +27,10 @@ ST_BANDS_DIRTY = 2
 ST_BANDS_UNIFORM = 3
 ST_SIZE = 4
 
+# Frames windowed and transformed by one forward FFT call when a block holds several: rocket-fft
+# (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame at a time.
+BATCH = 8
+
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
 PI_MLPRIOR = 8
@@ -39,8 +43,8 @@ class Buffers:
         n, nb = fft_size, fft_size // 2 + 1
         self.st = np.zeros(ST_SIZE, np.int64)
         self.frame = np.zeros((2, n))            # sliding input frame
-        self.xw = np.zeros((2, n))               # windowed frame
-        self.spec = np.zeros((2, nb), np.complex128)
+        self.xw = np.zeros((BATCH, 2, n))        # windowed frames, up to BATCH ahead
+        self.spec = np.zeros((BATCH, 2, nb), np.complex128)
         self.work = np.zeros((2, nb), np.complex128)
         self.u = np.zeros((2, n))                # inverse FFT of the masked frame
         self.t = np.zeros((2, n))                # inverse FFT with per-band gains
@@ -107,11 +111,6 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
         st[ST_BANDS_UNIFORM] = band_table(freqs, lows, highs, gains, count, band_w, band_g)
         st[ST_BANDS_DIRTY] = 0
 
-    for c in range(2):
-        for j in range(n):
-            xw[c, j] = b_frame[c, j] * wa[j]
-    r2c(xw, spec, axes, True, 1.0, 1)
-
     slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
                cur[pidx[PI_PHASE]], band_w, mask)
     # ML prior: m = m_slice * ((1 - a) + a * prior), so at a = 1 the slice is the ML mask inside
@@ -155,19 +154,18 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
 
     # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
     # in the common case, and target + rest == input exactly at unity gains.
+    # Added, played out (the first hop) and shifted one hop in a single pass over acc.
+    src = tt if per_band else u
     for c in range(2):
-        for j in range(n):
-            t = tt[c, j] * tg if per_band else u[c, j] * tg
-            acc[0, c, j] += ws[j] * t
-            acc[1, c, j] += ws[j] * (rg * (xw[c, j] - u[c, j]))
-    for o in range(2):
-        for c in range(2):
-            for j in range(hop):
-                ready[o, c, j] = acc[o, c, j]
-            for j in range(n - hop):
-                acc[o, c, j] = acc[o, c, j + hop]
-            for j in range(n - hop, n):
-                acc[o, c, j] = 0.0
+        for j in range(hop):
+            ready[0, c, j] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
+            ready[1, c, j] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
+        for j in range(hop, n):
+            acc[0, c, j - hop] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
+            acc[1, c, j - hop] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
+        for j in range(n - hop, n):
+            acc[0, c, j] = 0.0
+            acc[1, c, j] = 0.0
     for c in range(2):
         for j in range(n - hop):
             b_frame[c, j] = b_frame[c, j + hop]
@@ -210,29 +208,57 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
     hop = ready.shape[2]
     base = n - hop
     split = out.shape[0] == 2
+    batch = xw.shape[0]
+    nb = spec.shape[2]
     pos = st[ST_POS]
     i = 0
+    f = 0   # slot of the next frame to finish in xw/spec
+    m = 0   # slots windowed and transformed ahead
     # One pass per stretch of input up to the next hop boundary. Input sample i lands at
     # frame[base + pos]; output sample i is ready[pos + 1], or ready[0] of the new frame for
     # the sample that completes a hop.
     while i < n_in:
         take = min(hop - pos, n_in - i)
+        if pos + take == hop and f == m:
+            # Window the frames that complete in this block (up to BATCH) and transform them
+            # with one call.
+            m = min(batch, (pos + n_in - i) // hop)
+            for g in range(m):
+                _window_ahead(frame, base + pos, x, i, i + take + g * hop, wa, xw[g])
+            r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
+            f = 0
         for c in range(2):
             for j in range(take):
                 v = x[c, i + j]
                 frame[c, base + pos + j] = v if math.isfinite(v) else 0.0
         if pos + take == hop:
             _emit(out, ready, pos + 1, i, take - 1, split)
-            _process_frame(frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
+            _process_frame(frame, xw[f], spec[f], work, u, tt, acc, ready, mask, band_w, band_g,
                            lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
                            edits, edit_t, edit_r, prior, prior_at)
             _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
+            f += 1
         else:
             _emit(out, ready, pos + 1, i, take, split)
             pos += take
         i += take
     st[ST_POS] = pos
+
+
+@njit(cache=True, inline="always")
+def _window_ahead(frame, hist, x, i, end, wa, xw):
+    """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
+    before ``x[i]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``."""
+    n = xw.shape[1]
+    start = end - n
+    j0 = min(max(i - start, 0), n)
+    for c in range(2):
+        for j in range(j0):
+            xw[c, j] = frame[c, hist + start - i + j] * wa[j]
+        for j in range(j0, n):
+            v = x[c, start + j]
+            xw[c, j] = (v if math.isfinite(v) else 0.0) * wa[j]
 
 
 @njit(cache=True, inline="always")

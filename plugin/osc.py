@@ -68,12 +68,7 @@ class OscError(PansliceError):
 def table_markdown() -> str:
     """The README's address table, generated from the registry and the command list."""
     rows = ["| address | arguments | range | default | what it does |", "|---|---|---|---|---|"]
-    seen = set()
-    for p in P.REGISTRY:
-        key = p.name if not p.name.startswith("band.") else "band.<i>." + p.name.split(".")[2]
-        if key in seen:
-            continue
-        seen.add(key)
+    for key, p in P.knobs():
         what = p.doc if p.live else f"read-only while running (reported by get). {p.doc}"
         what = what.replace(f"band {p.name.split('.')[1]}", "band i") if key != p.name else what
         rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P._fmt(p.default)} | {what} |")

@@ -306,4 +306,6 @@ def test_the_port_in_use_is_one_clear_error(rig):
 def test_readme_osc_table_is_the_generated_one():
     r = run_cli("osc-table")
     assert r.returncode == 0 and r.stdout == osc.table_markdown()
-    assert osc.table_markdown() in (ROOT / "README.md").read_text()
+    assert osc.table_markdown() in (ROOT / "README.md").read_text(), (
+        "README.md's OSC table is out of date: replace the lines between the osc-table markers "
+        "with the output of 'panslice osc-table'")
