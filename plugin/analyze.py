@@ -44,6 +44,10 @@ class Analysis:
     current: dict[str, object]
     regions: list[Region] = field(default_factory=list)
 
+    @property
+    def verdict_words(self) -> str:
+        return "only partly" if self.verdict == "partly" else self.verdict
+
     def report(self) -> dict:
         """The report as plain data (what ``--json`` prints)."""
         v = self.voice
@@ -82,7 +86,7 @@ class Analysis:
             f"  suggested slice            center={self.suggestion['center']:g} "
             f"width={self.suggestion['width']:g}: holds {100 * self.slice_share:.0f} % of the "
             f"voice band's energy",
-            f"  verdict: centre removal likely to work {self.verdict}, because {self.because}",
+            f"  verdict: centre removal likely to work {self.verdict_words}, because {self.because}",
         ]
         return "\n".join(lines)
 
@@ -107,21 +111,24 @@ def suggest(voice: pg.VoiceEstimate, params: P.ParamSet) -> dict[str, float]:
 
 def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: float,
              center: float) -> tuple[str, str]:
-    if corr >= 0.97 and near >= 0.75:
-        return "poorly", (f"the mix is nearly mono (L/R correlation {corr:.2f}, {100 * near:.0f} % "
-                          "of it near the centre): the voice shares its position with most "
-                          "of the band")
-    if slice_share >= 0.85 and not voice.peaks[1:]:
-        return "poorly", (f"{100 * slice_share:.0f} % of the voice band sits at the voice's "
-                          "position: nothing else in that band is panned away from it")
+    """'well', 'partly' or 'poorly', and why, from how much of the voice band the slice must
+    keep and how the voice and the mix are spread."""
+    if slice_share >= 0.9:
+        return "poorly", (f"{100 * slice_share:.0f} % of the voice band's energy sits inside the "
+                          "slice: the other sources in that band share the voice's position, so "
+                          "the slice keeps them too")
+    if corr >= 0.97:
+        return "partly", (f"the mix is nearly mono (L/R correlation {corr:.2f}, {100 * near:.0f} % "
+                          "of it near the centre): the slice removes only what is panned away "
+                          "from the voice")
     if voice.spread > 0.2:
         return "partly", (f"the voice is spread wide (half-width {voice.spread:.2f}, reverb or "
                           "doubling), so a slice wide enough to hold it also holds neighbours")
     others = [x for x in voice.peaks if abs(x - center) > 0.05]
     where = (f"other sources sit at {', '.join(f'{x:+.2f}' for x in others)}" if others
-             else "the rest of the band is spread around it")
-    return "well", (f"the voice band has a distinct, narrow peak at {center:+.2f} "
-                    f"(half-width {voice.spread:.2f}) and {where}")
+             else f"{100 * (1 - slice_share):.0f} % of the voice band lies outside the slice")
+    return "well", (f"the voice band has a distinct peak at {center:+.2f} (half-width "
+                    f"{voice.spread:.2f}) and {where}")
 
 
 def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
@@ -225,7 +232,7 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
               + ", ".join(f"{lo:g}-{min(hi, sr / 2):g} Hz" for lo, hi, _ in params.bands())
               + f"     suggested (cyan): center {sug['center']:+.2f}, width {sug['width']:.2f}",
               fontsize=11.5, va="top")
-    head.text(0, 0.0, f"Centre removal likely to work {a.verdict}, because {a.because}.",
+    head.text(0, 0.0, f"Centre removal likely to work {a.verdict_words}, because {a.because}.",
               fontsize=11, va="top", style="italic", wrap=True)
 
     # Panogram: energy by azimuth and log frequency over the whole file.
