@@ -93,6 +93,7 @@ class BounceJob:
     bit_depth: int = 16
     channels: Sequence[int] | None = None
     changes: Sequence[Change] = ()
+    chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
     edits: np.ndarray | None = None
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
 
@@ -113,8 +114,11 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
         changes = job.automation.changes
     bar = _progress_bar(audio.shape[1], sr, job.input.name, quiet)
     try:
-        out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
-                     progress=bar.update_to if bar else None, edits=job.edits)
+        if job.chain is not None:
+            out = job.chain.render(audio, sr, changes=changes, progress=bar.update_to if bar else None)
+        else:
+            out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
+                         progress=bar.update_to if bar else None, edits=job.edits)
     finally:
         if bar:
             bar.close()

@@ -72,19 +72,22 @@ def cmd_bounce(args) -> int:
         from . import edits
 
         edit_rows = edits.rows(edits.load(args.edits))
+    chain = _bounce_chain(args, auto) if args.chain else None
+    name = Path(args.chain).stem if chain else preset.name
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
     jobs = []
     for inp in inputs:
         if args.output is None:
-            out = bounce.default_output(inp, preset.name, args.stems)
+            out = bounce.default_output(inp, name, args.stems)
         elif len(inputs) > 1:
-            out = Path(args.output) / bounce.default_output(inp, preset.name, args.stems).name
+            out = Path(args.output) / bounce.default_output(inp, name, args.stems).name
         else:
             out = Path(args.output)
         jobs.append(bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                                     channels=args.channels, edits=edit_rows, automation=auto))
+                                     channels=args.channels, edits=edit_rows, automation=auto,
+                                     chain=chain))
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
@@ -196,6 +199,96 @@ def cmd_osc_table(args) -> int:
     return 0
 
 
+def _chain(args):
+    """The chain to run: ``--chain FILE``, or one panslice stage made of --preset and --set."""
+    from .chain import Chain
+    from .stage import Stage
+
+    if not args.chain:
+        return Chain([Stage(_settings(args)[1])])
+    from . import chainfile
+
+    return chainfile.load(args.chain, preset=args.preset, overrides=_parse_set(args.set or []))
+
+
+def _bounce_chain(args, auto):
+    if args.stems:
+        raise PansliceError("--stems and --chain cannot be combined: a chain has one output")
+    if args.edits:
+        raise PansliceError("--edits and --chain cannot be combined yet: bounce without --chain")
+    chain = _chain(args)
+    if auto is not None:  # every stage starts where the recorded session started
+        for st in chain.stages:
+            st.engine.set_params({**auto.structure, **auto.start})
+    return chain
+
+
+def cmd_live(args) -> int:
+    from . import live
+
+    chain = _chain(args)
+    stream, block, what = live.open_stream(
+        args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
+        input_device=args.input, output_device=args.output, output_file=args.output_file,
+        bit_depth=args.bit_depth, rate=args.rate, jack=args.jack, jack_name=args.jack_name,
+        jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or ())
+    ok = False
+    try:
+        sr = stream.sample_rate
+        chain.prepare(sr, block)
+        lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
+        print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
+              f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        report = live.run(chain, stream, block)
+        ok = True
+    finally:
+        stream.close(commit=ok)
+    print(f"panslice live: {report.summary()}", file=sys.stderr)
+    if args.output_file:
+        print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from . import streams
+
+    ins, outs, def_in, def_out = streams.device_names()
+    for title, names, default in (("inputs", ins, def_in), ("outputs", outs, def_out)):
+        print(f"{title}:")
+        for n in names:
+            print(f"  {n}{'  (default)' if n == default else ''}")
+        if not names:
+            print("  (none found)")
+    try:
+        client = streams.jack_client("panslice-devices", args.jack_server)
+    except streams.StreamError as e:
+        print(f"JACK: {e}")
+        return 0
+    ports = [p.name for p in client.get_ports(is_audio=True)]
+    print(f"JACK: server running at {client.samplerate} Hz, period {client.blocksize}; audio ports: "
+          + (", ".join(ports) or "none"))
+    client.close()
+    return 0
+
+
+def _block(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 8192:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to 8192 samples")
+    return n
+
+
+def _ports(text: str) -> list[str]:
+    ports = [p.strip() for p in text.split(",") if p.strip()]
+    if not 1 <= len(ports) <= 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or two JACK port names, like "
+                                         "system:capture_1,system:capture_2")
+    return ports
+
+
 def _say(args, msg: str) -> None:
     if not getattr(args, "quiet", False):
         print(msg)
@@ -235,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
+    b.add_argument("--chain", metavar="FILE",
+                   help="render through a chain described in a TOML file: pedalboard plugins, "
+                        "VST3s and panslice stages with split routing (see README 'Chains'); "
+                        "--preset and --set apply to its panslice stages")
     b.add_argument("--edits", metavar="FILE",
                    help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth, "
                         "gain for the target or the rest); see 'panslice analyze --edits'")
@@ -292,6 +389,47 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="panslice-demo", metavar="DIR",
                    help="folder for the demo files (default: ./panslice-demo)")
     d.set_defaults(func=cmd_demo)
+
+    lv = sub.add_parser(
+        "live", help="run panslice (or a chain) on live audio: a device, JACK ports or a paced file",
+        description="Live audio through panslice. Input: a device (--input), JACK ports (--jack) "
+                    "or a file played at real-time pace (--input-file). Output: a device (--output), "
+                    "JACK ports, and/or a file of what was heard (--output-file; it is delayed by "
+                    "the latency printed at the start). Ctrl-C stops cleanly; over- and "
+                    "under-runs are counted and reported.")
+    _add_settings(lv, "vocal-lift")
+    lv.add_argument("--chain", metavar="FILE",
+                    help="run a chain described in a TOML file (see README 'Chains')")
+    lv.add_argument("--input", metavar="DEVICE", help="input device name (default: the default "
+                                                      "input; see 'panslice devices')")
+    lv.add_argument("--output", metavar="DEVICE", help="output device name (default: the default "
+                                                       "output; 'none' for no device)")
+    lv.add_argument("--buffer", type=_block, metavar="SAMPLES",
+                    help="block size of the live loop (default: 512, or the JACK period)")
+    lv.add_argument("--rate", type=float, metavar="HZ",
+                    help="sample rate for devices (default: the device's; a file sets its own)")
+    lv.add_argument("--input-file", metavar="SONG", help="play this file as the live input, at "
+                                                         "real-time pace")
+    lv.add_argument("--loop", action="store_true", help="loop --input-file until Ctrl-C")
+    lv.add_argument("--channels", type=_channels, metavar="L,R",
+                    help="for an --input-file with more than two channels: the two to use")
+    lv.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
+    lv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                    help="bits per sample of --output-file (wav/flac/aiff; 32 = float; default 16)")
+    lv.add_argument("--jack", action="store_true",
+                    help="use JACK ports (NAME:in_1/in_2, NAME:out_1/out_2) instead of devices")
+    lv.add_argument("--jack-name", default="panslice", metavar="NAME",
+                    help="JACK client name (default: panslice)")
+    lv.add_argument("--jack-server", metavar="NAME", help="JACK server name (default: $JACK_DEFAULT_SERVER or 'default')")
+    lv.add_argument("--jack-in", type=_ports, metavar="PORT,PORT",
+                    help="connect these JACK ports to panslice's inputs, e.g. system:capture_1,system:capture_2")
+    lv.add_argument("--jack-out", type=_ports, metavar="PORT,PORT",
+                    help="connect panslice's outputs to these JACK ports, e.g. system:playback_1,system:playback_2")
+    lv.set_defaults(func=cmd_live)
+
+    dv = sub.add_parser("devices", help="list audio devices (and whether a JACK server runs)")
+    dv.add_argument("--jack-server", metavar="NAME", help="JACK server to look for")
+    dv.set_defaults(func=cmd_devices)
 
     pr = sub.add_parser("presets", help="list the presets, one line each")
     pr.set_defaults(func=cmd_presets)

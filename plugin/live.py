@@ -1,0 +1,197 @@
+"""The live loop: read a block, apply queued control changes, run the chain, write it; repeat.
+
+There is one loop for every kind of stream (sound card, JACK ports, a file at real-time pace):
+see :mod:`.streams` for the seam. Between blocks, before processing, the loop calls
+``controls.on_block(sample_pos)`` when a controls object is given: that is where OSC changes
+queued by another thread reach the chain and where automation is stamped (``sample_pos`` is
+the input position of the block about to be processed, so a bounce with the same changes at
+the same positions gives the same audio). Buffers are allocated before the loop starts.
+
+Ctrl-C stops at the end of the current block and the session closes cleanly (the file of what
+was heard is kept); a second Ctrl-C stops at once. Over- and under-runs are counted, never
+hidden: the report says how many there were.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import streams
+from .streams import StreamError
+
+DEFAULT_BLOCK = 512
+
+
+@dataclass
+class Report:
+    """What happened in a session: counts of blocks, runs and how close to real time it ran."""
+
+    sample_rate: float
+    block: int
+    blocks: int = 0
+    samples: int = 0
+    overruns: int = 0
+    underruns: int = 0
+    xruns: int = 0           # reported by the audio server itself (JACK)
+    late: int = 0            # blocks whose processing took longer than their own duration
+    peak_load: float = 0.0   # the slowest block's processing time / its duration
+    ended_by: str = ""
+
+    def summary(self) -> str:
+        return (f"{self.samples / self.sample_rate:.1f} s ({self.blocks} blocks of {self.block} at "
+                f"{self.sample_rate:g} Hz), stopped by {self.ended_by}: {self.overruns} overruns, "
+                f"{self.underruns} under-runs, {self.xruns} server xruns, {self.late} late blocks "
+                f"(peak load {100 * self.peak_load:.0f}% of real time)")
+
+
+@contextmanager
+def _ctrl_c_sets(flag: threading.Event, rep: Report):
+    """In the main thread, the first Ctrl-C asks the loop to stop; the second interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        rep.ended_by = rep.ended_by or "Ctrl-C"
+        flag.set()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def run(chain, stream, block: int, *, controls=None, stop: threading.Event | None = None,
+        flush_tail: bool = True) -> Report:
+    """Run ``chain`` on ``stream`` block by block until the input ends, ``stop`` is set or
+    Ctrl-C. When the input ends, ``flush_tail`` plays the chain's latency worth of silence
+    through it, so the last of the input is heard too. Returns the session's :class:`Report`.
+    """
+    sr = stream.sample_rate
+    if chain.sample_rate != sr or chain.max_block < block:
+        chain.prepare(sr, block)
+    stop = stop if stop is not None else threading.Event()
+    rep = Report(sr, block)
+    out = np.zeros((2, block), np.float32)
+    silence = np.zeros((2, block), np.float32)
+    chain.process_block(silence, out)  # compile and touch everything before the clock starts
+    chain.reset()
+    pos = 0
+    clock = time.perf_counter
+    with _ctrl_c_sets(stop, rep):
+        while not stop.is_set():
+            x = stream.read(block)
+            n = x.shape[1]
+            if n == 0:
+                rep.ended_by = rep.ended_by or "end of input"
+                break
+            t = clock()
+            if controls is not None:
+                controls.on_block(pos)
+            o = out[:, :n]
+            chain.process_block(x, o)
+            load = (clock() - t) * sr / n
+            stream.write(o)
+            rep.late += load > 1.0
+            rep.peak_load = max(rep.peak_load, load)
+            rep.blocks += 1
+            pos += n
+            if n < block:
+                rep.ended_by = rep.ended_by or "end of input"
+                break
+        if rep.ended_by == "end of input" and flush_tail:
+            tail = chain.latency_samples
+            while tail > 0 and not stop.is_set():
+                k = min(tail, block)
+                if controls is not None:
+                    controls.on_block(pos)
+                chain.process_block(silence[:, :k], out[:, :k])
+                stream.write(out[:, :k])
+                pos += k
+                tail -= k
+    rep.ended_by = rep.ended_by or "stop"
+    rep.samples = pos
+    rep.overruns = stream.overruns
+    rep.underruns = stream.underruns
+    rep.xruns = getattr(stream, "xruns", 0)
+    return rep
+
+
+def open_stream(block: int | None, *, input_file: str | None = None, loop: bool = False,
+                channels: Sequence[int] | None = None, input_device: str | None = None,
+                output_device: str | None = None, output_file: str | None = None,
+                bit_depth: int = 16, rate: float | None = None, jack: bool = False,
+                jack_name: str = "panslice", jack_server: str | None = None,
+                jack_in: Sequence[str] = (), jack_out: Sequence[str] = ()) -> tuple[streams.Duplex, int, str]:
+    """Open the session's source and sinks as one stream; returns it, the block size and a line
+    saying what it is. ``block`` None means the JACK period with ``jack``, else 512.
+
+    Input: JACK ports, ``input_file`` (paced by its own clock) or a device (the default one
+    unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
+    for no device), plus ``output_file`` (what was heard) when given.
+    """
+    if jack and (input_file or input_device or output_device):
+        raise StreamError("--jack takes its audio from JACK ports: drop --input, --output and --input-file")
+    opened: list = []
+    try:
+        if jack:
+            src = streams.JackStream(block, name=jack_name, server=jack_server,
+                                     connect_in=jack_in, connect_out=jack_out)
+            opened.append(src)
+            block = src.block
+            sinks = [src]
+            text = (f"JACK client '{src.client.name}' (ports in_1, in_2, out_1, out_2; period "
+                    f"{src.period}, +{src.latency_samples} samples of buffering)")
+        else:
+            block = block or DEFAULT_BLOCK
+            ins, outs, def_in, def_out = streams.device_names()
+            if output_device is None:
+                output_device = def_out if outs else None
+            elif output_device == "none":
+                output_device = None
+            if output_device is None and not output_file:
+                raise StreamError("no output device found (see 'panslice devices'): give "
+                                  "--output-file OUT, or use --jack")
+            if input_file:
+                src = streams.FileSource(input_file, block, loop=loop, channels=channels)
+                opened.append(src)
+                sinks = []
+                if output_device:
+                    dev = streams.DeviceStream(None, output_device, sample_rate=src.sample_rate,
+                                               buffer=block)
+                    opened.append(dev)
+                    sinks.append(dev)
+                text = f"file {input_file}{' (looping)' if loop else ''} at real-time pace"
+            else:
+                if input_device is None:
+                    if not ins:
+                        raise StreamError("no input device found (see 'panslice devices'): use "
+                                          "--input-file SONG or --jack")
+                    input_device = def_in or ins[0]
+                src = streams.DeviceStream(input_device, output_device, sample_rate=rate, buffer=block)
+                opened.append(src)
+                sinks = [src] if output_device else []
+                text = f"device {input_device!r}"
+            text += f" -> {('device ' + repr(output_device)) if output_device else 'no device'}"
+        if output_file:
+            sink = streams.FileSink(output_file, src.sample_rate, bit_depth,
+                                    inputs=[input_file] if input_file else [])
+            opened.append(sink)
+            sinks.append(sink)
+            text += f" + file {Path(output_file)}"
+    except BaseException:
+        for s in reversed(opened):
+            s.close(commit=False)
+        raise
+    return streams.Duplex(src, sinks), block, text

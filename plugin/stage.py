@@ -1,0 +1,135 @@
+"""The panslice stage: the engine as one step of a chain, with the routing of its two outputs.
+
+Routing is either *gains* (the engine's ``target_gain_db`` / ``rest_gain_db``; the stage returns
+their sum) or *split*: the slice and the rest each run through their own sub-chain (reverb on
+the vocal only, a compressor on the band only) and are summed back. The branch with less
+latency is delayed to match the other, so the sum stays aligned and the stage reports one
+latency: the engine's plus the slower branch's.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..dsp import params as P
+from ..dsp.engine import Engine
+from .ring import Ring
+
+
+class Stage:
+    """panslice inside a :class:`~panslice.plugin.chain.Chain`.
+
+    Parameters
+    ----------
+    params : mapping or ParamSet, optional
+        Engine parameters (registry names).
+    target, rest : Chain, optional
+        Sub-chains for the slice and for the rest (split routing). Give one or both; an output
+        without a sub-chain passes through (delayed to stay aligned with the other).
+
+    ``set`` changes a parameter between blocks (the engine glides to it); ``levels`` gives the
+    RMS of the two outputs over the last block, for meters.
+    """
+
+    def __init__(self, params: Mapping[str, object] | P.ParamSet | None = None, *,
+                 target=None, rest=None, name: str = "panslice"):
+        self.engine = Engine(params)
+        self.target = target
+        self.rest = rest
+        self.name = name
+        self._levels = (0.0, 0.0)
+        self._parts: np.ndarray | None = None
+        self._branch_latency: int | None = None
+
+    @property
+    def split(self) -> bool:
+        return self.target is not None or self.rest is not None
+
+    @property
+    def params(self) -> P.ParamSet:
+        return self.engine.params
+
+    def _branches(self):
+        return (self.target, self.rest)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare(self, sample_rate: float, max_block: int) -> "Stage":
+        """Allocate for ``sample_rate`` and blocks up to ``max_block`` (sub-chains too)."""
+        self.engine.prepare(sample_rate, max_block)
+        self._parts = np.zeros((2, 2, max_block), np.float32)
+        if self.split:
+            lat = [0 if c is None else c.prepare(sample_rate, max_block).latency_samples
+                   for c in self._branches()]
+            slow = max(lat)
+            self._branch_out = np.zeros((2, 2, max_block), np.float32)
+            self._align = [Ring(slow - L + max_block, prefill=slow - L) if L < slow else None
+                           for L in lat]
+            self._branch_latency = slow
+        else:
+            self._branch_latency = 0
+        self._levels = (0.0, 0.0)
+        return self
+
+    def reset(self) -> None:
+        """Clear the audio state of the engine, the sub-chains and the alignment delays."""
+        self.engine.reset()
+        if self.split:
+            for c in self._branches():
+                if c is not None:
+                    c.reset()
+            for r in self._align:
+                if r is not None:
+                    r.clear()
+        self._levels = (0.0, 0.0)
+
+    @property
+    def latency_samples(self) -> int:
+        """Output sample i is input sample i - latency_samples."""
+        if self._branch_latency is None:
+            raise P.ParameterError("stage is not prepared: its sub-chains' latency is not known yet")
+        return self.engine.latency_samples + self._branch_latency
+
+    # -- control --------------------------------------------------------------------------------
+    def set(self, name: str, value: object) -> None:
+        """Set one engine parameter between blocks (validated by the registry)."""
+        self.engine.set(name, value)
+
+    def levels(self) -> tuple[float, float]:
+        """RMS of (target, rest) over the last block, after the engine's gains."""
+        return self._levels
+
+    # -- audio ----------------------------------------------------------------------------------
+    def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Process ``x`` [shape=(2, n), n <= max_block] into ``out`` (same shape); allocates
+        no buffers."""
+        n = x.shape[1]
+        parts = self._parts[:, :, :n]
+        self.engine.process_split(x, parts)
+        self._levels = (_rms(parts[0]), _rms(parts[1]))
+        if not self.split:
+            np.add(parts[0], parts[1], out=out)
+            return
+        for k, chain in enumerate(self._branches()):
+            y = self._branch_out[k, :, :n]
+            if chain is None:
+                y[:] = parts[k]
+            else:
+                chain.process_block(parts[k], y)
+            delay = self._align[k]
+            if delay is not None:
+                delay.write(y)
+                delay.read(y)
+        np.add(self._branch_out[0, :, :n], self._branch_out[1, :, :n], out=out)
+
+    def __repr__(self) -> str:
+        routing = f", target={self.target!r}, rest={self.rest!r}" if self.split else ""
+        return f"Stage({self.engine.params!r}{routing})"
+
+
+def _rms(x: np.ndarray) -> float:
+    n = x.shape[1]
+    if n == 0:
+        return 0.0
+    return float(np.sqrt((np.dot(x[0], x[0]) + np.dot(x[1], x[1])) / (2 * n)))

@@ -1,0 +1,345 @@
+"""Streams for the live loop: every audio source and sink behind one small seam.
+
+A stream has ``sample_rate``, ``read(n)`` -> float32 [shape=(2, m)] (m == n while audio
+flows, m < n at the end of a file, a view that stays valid until the next read), ``write(block)``,
+``close(commit)`` and two counters: ``overruns`` (input lost, or read so late that a device
+would have lost it) and ``underruns`` (output that ran dry). Sources and sinks:
+
+- :class:`FileSource`: a file played as live input at real-time pace by its own clock (looping
+  if asked); :class:`FileSink`: what was heard, written to a file through the atomic writer;
+- :class:`DeviceStream`: a sound card through ``pedalboard.io.AudioStream``;
+- :class:`JackStream`: stereo JACK ports (JACK-Client), so a DAW can route a bus through panslice;
+- :class:`Duplex`: one source and any number of sinks seen as one stream.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import select
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..dsp.errors import PansliceError
+from . import audiofile
+from .ring import Ring
+
+
+class StreamError(PansliceError):
+    """An audio device, JACK server or file that cannot be opened or stops working."""
+
+
+class FileSource:
+    """A file as live input: block k is handed out when the clock says it has "arrived".
+
+    A read that comes more than one block later than its time counts as an overrun (a sound
+    card with double buffering would have dropped input there); the clock then restarts from
+    now, as a device's would. Nothing is dropped: the file still plays in full.
+    """
+
+    def __init__(self, path: str | os.PathLike, block: int, *, loop: bool = False,
+                 channels: Sequence[int] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.path = Path(path)
+        self.audio, self.sample_rate = audiofile.read_stereo(path, channels)
+        self.loop = loop
+        self._buf = np.zeros((2, block), np.float32)
+        self._clock, self._sleep = clock, sleep
+        self._t0: float | None = None
+        self._pos = 0          # next sample of the file
+        self._delivered = 0    # samples handed out so far (across loops)
+        self.overruns = 0
+        self.underruns = 0
+
+    def read(self, n: int) -> np.ndarray:
+        total = self.audio.shape[1]
+        out = self._buf[:, :n]
+        got = 0
+        while got < n and (self.loop or self._pos < total):
+            k = min(n - got, total - self._pos)
+            out[:, got:got + k] = self.audio[:, self._pos:self._pos + k]
+            got += k
+            self._pos += k
+            if self.loop and self._pos == total:
+                self._pos = 0
+        self._pace(got)
+        return out[:, :got]
+
+    def _pace(self, n: int) -> None:
+        now = self._clock()
+        if self._t0 is None:
+            self._t0 = now
+        self._delivered += n
+        due = self._t0 + self._delivered / self.sample_rate
+        if now < due:
+            self._sleep(due - now)
+        elif now - due > n / self.sample_rate:
+            self.overruns += 1
+            self._t0 += now - due
+
+    def write(self, block: np.ndarray) -> None:
+        raise StreamError(f"{self.path}: a file source cannot play audio")
+
+    def close(self, commit: bool = True) -> None:
+        pass
+
+
+class FileSink:
+    """Writes every block it is given (what was heard) to ``path``; the file appears only when
+    it is closed with ``commit`` (a failed session leaves nothing half-written)."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
+                 inputs: Sequence[str | os.PathLike] = ()):
+        self.path = audiofile.check_output(path, inputs)
+        self.sample_rate = sample_rate
+        self._stack = ExitStack()
+        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth))
+        self.overruns = 0
+        self.underruns = 0
+        self.samples = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self._file.write(block)
+        self.samples += block.shape[1]
+
+    def close(self, commit: bool = True) -> None:
+        if commit:
+            self._stack.close()
+        else:
+            self._stack.__exit__(StreamError, StreamError("session failed"), None)
+
+
+class DeviceStream:
+    """A sound card through ``pedalboard.io.AudioStream`` (input, output or both).
+
+    ``read`` blocks until the device has captured n samples; dropped input is counted as an
+    overrun (one per read that found some). pedalboard does not report output under-runs;
+    the live loop's own count of late blocks stands in for them.
+    """
+
+    def __init__(self, input_name: str | None, output_name: str | None, *,
+                 sample_rate: float | None, buffer: int):
+        from pedalboard.io import AudioStream
+
+        for name, known, kind in ((input_name, AudioStream.input_device_names, "input"),
+                                  (output_name, AudioStream.output_device_names, "output")):
+            if name is not None and name not in known:
+                listed = ", ".join(repr(k) for k in known) or "none found"
+                raise StreamError(f"no {kind} device {name!r} (devices: {listed}; see 'panslice devices')")
+        try:
+            self._s = AudioStream(input_device_name=input_name, output_device_name=output_name,
+                                  sample_rate=sample_rate, buffer_size=buffer,
+                                  num_input_channels=2 if input_name else 1, num_output_channels=2)
+            self._s.ignore_dropped_input = True
+            self._s.__enter__()
+        except Exception as e:
+            raise StreamError(f"cannot open audio device {input_name or output_name!r} ({e})") from None
+        self.sample_rate = float(self._s.sample_rate)
+        self.overruns = 0
+        self.underruns = 0
+
+    def read(self, n: int) -> np.ndarray:
+        x = self._s.read(n)
+        if self._s.dropped_input_frame_count:
+            self.overruns += 1
+        return x
+
+    def write(self, block: np.ndarray) -> None:
+        self._s.write(block, self.sample_rate)
+
+    def close(self, commit: bool = True) -> None:
+        self._s.__exit__(None, None, None)
+
+
+def device_names() -> tuple[list[str], list[str], str | None, str | None]:
+    """(inputs, outputs, default input, default output) as pedalboard's AudioStream sees them."""
+    from pedalboard.io import AudioStream
+
+    return (list(AudioStream.input_device_names), list(AudioStream.output_device_names),
+            AudioStream.default_input_device_name, AudioStream.default_output_device_name)
+
+
+def _import_jack():
+    try:
+        import jack
+    except (ImportError, OSError) as e:
+        raise StreamError(f"JACK support needs the JACK-Client package and libjack ({e})") from None
+    return jack
+
+
+def jack_client(name: str, server: str | None = None):
+    """A JACK client on a running server (never starts one); libjack's own complaints are
+    replaced by one line."""
+    jack = _import_jack()
+    jack.set_error_function(lambda msg: None)
+    try:
+        return jack.Client(name, no_start_server=True, servername=server)
+    except jack.JackError:
+        where = f"JACK server {server!r}" if server else "a JACK server"
+        raise StreamError(f"cannot connect to {where}: is one running? (for example "
+                          "'jackd -d alsa', or qjackctl)") from None
+    finally:
+        jack.set_error_function(None)
+
+
+class JackStream:
+    """Stereo JACK ports: ``<name>:in_1``/``in_2`` in, ``<name>:out_1``/``out_2`` out.
+
+    JACK's process callback only copies: input ports into one ring, the other ring into the
+    output ports. The live loop reads and writes those rings like any stream. The output ring
+    starts with ``latency_samples`` of silence (two blocks, rounded up to JACK periods), which
+    gives the loop one block plus one period to process each block; a callback that finds it
+    empty plays silence and counts an under-run. The client starts on the first ``read``.
+    """
+
+    def __init__(self, block: int | None, *, name: str = "panslice", server: str | None = None,
+                 connect_in: Sequence[str] = (), connect_out: Sequence[str] = ()):
+        jack = _import_jack()
+        self._jack = jack
+        self.client = jack_client(name, server)
+        self.sample_rate = float(self.client.samplerate)
+        self.period = int(self.client.blocksize)
+        self.block = block = block or self.period
+        chunk = math.ceil(block / self.period) * self.period
+        self.latency_samples = 2 * chunk
+        cap = self.latency_samples + 4 * chunk
+        self._in = Ring(cap)
+        self._out = Ring(cap, prefill=self.latency_samples)
+        self._in_stage = np.zeros((2, self.period), np.float32)
+        self._out_stage = np.zeros((2, self.period), np.float32)
+        self._read_buf = np.zeros((2, block), np.float32)
+        self._ins = [self.client.inports.register(f"in_{i}") for i in (1, 2)]
+        self._outs = [self.client.outports.register(f"out_{i}") for i in (1, 2)]
+        self._connect_in, self._connect_out = list(connect_in), list(connect_out)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self.overruns = 0
+        self.underruns = 0
+        self.xruns = 0
+        self._gone: str | None = None
+        self._started = False
+        self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
+        self.client.set_shutdown_callback(self._shutdown)
+        self.client.set_blocksize_callback(self._blocksize)
+
+    # -- JACK's thread: copy, count, wake the loop; nothing that waits ------------------------
+    def _process(self, frames: int) -> None:
+        stage = self._in_stage[:, :frames]
+        stage[0] = self._ins[0].get_array()
+        stage[1] = self._ins[1].get_array()
+        if not self._in.write(stage):
+            self.overruns += 1
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass
+        out = self._out_stage[:, :frames]
+        if not self._out.read(out):
+            out[:] = 0.0
+            self.underruns += 1
+        self._outs[0].get_array()[:] = out[0]
+        self._outs[1].get_array()[:] = out[1]
+
+    def _xrun(self, delay_usecs: float) -> None:
+        self.xruns += 1
+
+    def _shutdown(self, status, reason: str) -> None:
+        self._gone = reason or "the server shut down"
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass
+
+    def _blocksize(self, frames: int) -> None:
+        if frames != self.period:
+            self._gone = f"the JACK period changed from {self.period} to {frames} while running"
+
+    # -- the live loop's side -------------------------------------------------------------------
+    def start(self) -> None:
+        self.client.activate()
+        self._started = True
+        jack = self._jack
+        pairs = [(src, dst.name) for src, dst in zip(self._connect_in, self._ins)]
+        pairs += [(src.name, dst) for src, dst in zip(self._outs, self._connect_out)]
+        for src, dst in pairs:
+            try:
+                self.client.connect(src, dst)
+            except jack.JackError as e:
+                raise StreamError(f"JACK: cannot connect {src} -> {dst} ({e})") from None
+
+    def read(self, n: int) -> np.ndarray:
+        if not self._started:
+            self.start()
+        out = self._read_buf[:, :n]
+        waited = 0.0
+        while not self._in.read(out):
+            if self._gone:
+                raise StreamError(f"JACK: {self._gone}")
+            ready, _, _ = select.select([self._wake_r], [], [], 0.25)
+            if ready:
+                os.read(self._wake_r, 4096)
+                waited = 0.0
+            else:
+                waited += 0.25
+                if waited >= 2.0:
+                    raise StreamError("JACK: no audio for 2 s (is the server still running?)")
+        return out
+
+    def write(self, block: np.ndarray) -> None:
+        if not self._out.write(block):  # reads pace the loop, so only a stalled server gets here
+            raise StreamError("JACK: the output buffer is full (the server stopped taking audio)")
+
+    def close(self, commit: bool = True) -> None:
+        if self._started and not self._gone:
+            self.client.deactivate()
+        self.client.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+class Duplex:
+    """One source and several sinks (an output device, a file of what was heard) as one stream."""
+
+    def __init__(self, source, sinks: Sequence[object]):
+        self.source = source
+        self.sinks = list(sinks)
+        self.sample_rate = source.sample_rate
+
+    @property
+    def overruns(self) -> int:
+        return sum(s.overruns for s in self._all())
+
+    @property
+    def underruns(self) -> int:
+        return sum(s.underruns for s in self._all())
+
+    @property
+    def xruns(self) -> int:
+        """xruns the audio server itself reported (JACK only)."""
+        return sum(getattr(s, "xruns", 0) for s in self._all())
+
+    def _all(self):
+        return [self.source] + [s for s in self.sinks if s is not self.source]
+
+    def read(self, n: int) -> np.ndarray:
+        return self.source.read(n)
+
+    def write(self, block: np.ndarray) -> None:
+        for s in self.sinks:
+            s.write(block)
+
+    def close(self, commit: bool = True) -> None:
+        errors = []
+        for s in self._all():
+            try:
+                s.close(commit)
+            except Exception as e:  # close every stream even if one fails
+                errors.append(e)
+        if errors:
+            raise errors[0]
