@@ -145,7 +145,8 @@ class Engine:
     def set_edits(self, rows: np.ndarray) -> None:
         """Hand-edit regions, one row each in the column order of ``regions.R_*``: start and
         end (s), fade (s), low and high frequency (Hz), low and high azimuth, target and rest
-        gain (dB, -inf allowed). Times count input samples since ``prepare``/``reset``.
+        gain (dB, -inf allowed), move (+1 into the target, -1 into the rest, 0 none). Times
+        count input samples since ``prepare``/``reset``.
         An empty array removes every edit. Validated and converted here, not per block."""
         rows = np.array(rows, np.float64)
         if rows.size == 0:

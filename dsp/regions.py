@@ -1,7 +1,9 @@
 """Hand-edit regions in the kernel: per-bin target and rest gains for one STFT frame.
 
 A region is a box in time x frequency x azimuth with a gain for the target and one for the
-rest; it is held as one row of a float64 array in kernel units (input samples, Hz, linear gain).
+rest, and optionally a move: its bins go wholly into the target (+1) or the rest (-1), which
+keeps target + rest == input. It is held as one row of a float64 array in kernel units (input
+samples, Hz, linear gain).
 The streaming kernel asks :func:`edit_gains` once per frame; with no rows it is never called,
 so a bounce without edits pays nothing.
 
@@ -22,8 +24,8 @@ from .errors import ParameterError
 from .mask import azimuth
 
 # Columns of a region row (kernel units).
-R_T0, R_T1, R_FADE, R_FLO, R_FHI, R_AZLO, R_AZHI, R_TGAIN, R_RGAIN = range(9)
-R_COLS = 9
+R_T0, R_T1, R_FADE, R_FLO, R_FHI, R_AZLO, R_AZHI, R_TGAIN, R_RGAIN, R_MOVE = range(10)
+R_COLS = 10
 
 
 def to_kernel(rows: np.ndarray, sample_rate: float) -> np.ndarray:
@@ -38,7 +40,7 @@ def to_kernel(rows: np.ndarray, sample_rate: float) -> np.ndarray:
         raise ParameterError(f"edit regions must have shape (E, {R_COLS}), got {a.shape}")
     for i, r in enumerate(a):
         where = f"edit region {i + 1}"
-        if np.isnan(r).any() or np.isinf(r[:R_TGAIN]).any() or (r[R_TGAIN:] == np.inf).any():
+        if np.isnan(r).any() or np.isinf(r[:R_TGAIN]).any() or (r[R_TGAIN:R_MOVE] == np.inf).any():
             raise ParameterError(f"{where}: values must be finite numbers (gains may be -inf)")
         if not 0.0 <= r[R_T0] < r[R_T1]:
             raise ParameterError(f"{where}: time range {r[R_T0]:g}..{r[R_T1]:g} s must have 0 <= start < end")
@@ -48,11 +50,14 @@ def to_kernel(rows: np.ndarray, sample_rate: float) -> np.ndarray:
             raise ParameterError(f"{where}: frequency range {r[R_FLO]:g}..{r[R_FHI]:g} Hz must have 0 <= low < high")
         if not -1.0 <= r[R_AZLO] < r[R_AZHI] <= 1.0:
             raise ParameterError(f"{where}: azimuth range {r[R_AZLO]:g}..{r[R_AZHI]:g} must have -1 <= low < high <= 1")
-        if (r[R_TGAIN:] > 24.0).any():
+        if (r[R_TGAIN:R_MOVE] > 24.0).any():
             raise ParameterError(f"{where}: gains must be at most +24 dB")
+        if r[R_MOVE] not in (-1.0, 0.0, 1.0):
+            raise ParameterError(f"{where}: move must be -1 (to the rest), 0 or +1 (to the target)")
     k = a.copy()
     k[:, [R_T0, R_T1, R_FADE]] *= sample_rate
-    k[:, R_TGAIN:] = np.where(np.isneginf(a[:, R_TGAIN:]), 0.0, 10.0 ** (a[:, R_TGAIN:] / 20.0))
+    g = a[:, R_TGAIN:R_MOVE]
+    k[:, R_TGAIN:R_MOVE] = np.where(np.isneginf(g), 0.0, 10.0 ** (g / 20.0))
     return np.ascontiguousarray(k)
 
 
@@ -75,12 +80,13 @@ def time_weight(pos, t0, t1, fade):
 
 
 @njit(cache=True)
-def edit_gains(regions, pos, spec, freqs, g_t, g_r):
-    """Write per-bin target/rest gains for the frame centred on input sample ``pos``.
+def edit_gains(regions, pos, spec, freqs, mask, g_t, g_r):
+    """Write per-bin target/rest gains for the frame centred on input sample ``pos``, and move
+    bins of moving regions into the target or the rest by changing the frame's ``mask``.
 
-    Returns False, leaving ``g_t``/``g_r`` untouched, when no region reaches this frame. A bin
-    is in a region when its frequency and its azimuth (from the frame's spectrum ``spec``) lie
-    inside the region's ranges.
+    Returns False, leaving everything untouched, when no region reaches this frame. A bin is in
+    a region when its frequency and its azimuth (from the frame's spectrum ``spec``) lie inside
+    the region's ranges.
     """
     active = False
     nb = spec.shape[1]
@@ -99,6 +105,7 @@ def edit_gains(regions, pos, spec, freqs, g_t, g_r):
         fhi = regions[e, R_FHI]
         alo = regions[e, R_AZLO]
         ahi = regions[e, R_AZHI]
+        move = regions[e, R_MOVE]
         for k in range(nb):
             f = freqs[k]
             if f < flo or f > fhi:
@@ -110,4 +117,8 @@ def edit_gains(regions, pos, spec, freqs, g_t, g_r):
                 continue
             g_t[k] *= gt
             g_r[k] *= gr
+            if move > 0.0:
+                mask[k] += w * (1.0 - mask[k])
+            elif move < 0.0:
+                mask[k] -= w * mask[k]
     return active

@@ -148,7 +148,7 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
 
     # Hand edits: frame F covers input samples [(F+1)*hop - n, (F+1)*hop); judged at its centre.
     if edits.shape[0] > 0 and edit_gains(edits, (st[ST_FRAMES] + 1) * hop - 0.5 * n, spec, freqs,
-                                         edit_t, edit_r):
+                                         mask, edit_t, edit_r):
         _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, inv_n)
         per_band = True
 

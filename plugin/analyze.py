@@ -272,7 +272,7 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
 
     # Azimuth over time.
     ax = fig.add_subplot(gs[1, 1])
-    per_col = max(1, round(0.25 / hop_s))
+    per_col = max(2, min(round(0.25 / hop_s), az.shape[0] // 150))   # 0.25 s, finer if short
     aot = pg.azimuth_over_time(az, energy, AZ_EDGES, per_col)
     t_edges = np.arange(aot.shape[0] + 1) * per_col * hop_s
     m = ax.pcolormesh(t_edges, AZ_EDGES, _db_per_row(aot).T, cmap=cmap, vmin=-DB_RANGE / 1.5,
@@ -329,6 +329,8 @@ def _label(i: int, r: Region) -> str:
         gains.append(f"target {r.target_gain_db:g} dB")
     if r.rest_gain_db != 0:
         gains.append(f"rest {r.rest_gain_db:g} dB")
+    if r.move_to:
+        gains.append(f"move to {r.move_to}")
     return f"edit {i}" + (f" {r.name}" if r.name else "") + ": " + ", ".join(gains)
 
 

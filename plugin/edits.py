@@ -13,9 +13,13 @@ is written down as a region and applied in the bounce, per time-frequency bin, b
     azimuth = [-0.3, 0.3]            # default [-1, 1]
     target_gain_db = -inf            # default 0; -inf removes
     rest_gain_db = 0                 # default 0
+    move_to = "rest"                 # optional: the region's bins go wholly to "target"/"rest"
     fade = 0.02                      # seconds, default 0.02; centred on each time edge
 
-Overlapping regions multiply. Every problem is reported as one line naming the file and region.
+Gains scale; ``move_to`` reassigns the region's bins between the two outputs (so stems still
+sum to the input): "take the kick out of the vocal" is ``move_to = "rest"``, "keep the backing
+vocal at -0.6" is ``azimuth = [-0.7, -0.5]`` with ``move_to = "target"``. Overlapping regions
+multiply (moves apply in file order). Every problem is reported as one line naming the file and region.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import numpy as np
 
 from ..dsp.errors import PansliceError
 from ..dsp.params import NEG_INF, parse_number
+from ..dsp.regions import R_COLS
 
 FORMAT = 1
 DEFAULT_FADE_S = 0.02
 MAX_GAIN_DB = 24.0
 TOP_HZ = 96000.0
 KEYS = ("name", "start", "end", "low_hz", "high_hz", "azimuth", "target_gain_db",
-        "rest_gain_db", "fade")
+        "rest_gain_db", "move_to", "fade")
+MOVES = {"": 0.0, "target": 1.0, "rest": -1.0}
 
 
 class EditsError(PansliceError):
@@ -58,16 +64,17 @@ class Region:
     rest_gain_db: float = 0.0
     fade: float = DEFAULT_FADE_S
     name: str = ""
+    move_to: str = ""          # "", "target" or "rest"
 
     def row(self) -> list[float]:
         """The engine's row (column order of ``panslice.dsp.regions.R_*``)."""
         return [self.start, self.end, self.fade, self.low_hz, self.high_hz, self.az_low,
-                self.az_high, self.target_gain_db, self.rest_gain_db]
+                self.az_high, self.target_gain_db, self.rest_gain_db, MOVES[self.move_to]]
 
 
 def rows(regions: list[Region]) -> np.ndarray:
     """The regions as the float64 array ``Engine.set_edits`` takes."""
-    return np.array([r.row() for r in regions], np.float64).reshape(len(regions), 9)
+    return np.array([r.row() for r in regions], np.float64).reshape(len(regions), R_COLS)
 
 
 def load(path: str | Path) -> list[Region]:
@@ -154,9 +161,12 @@ def _region(d: dict, where: str) -> Region:
         if not (g == NEG_INF or -120.0 <= g <= MAX_GAIN_DB):
             fail(f"{key}={g:g} is out of range (valid: -inf, or -120 .. {MAX_GAIN_DB:g} dB)")
         gains.append(g)
-    if gains == [0.0, 0.0]:
-        fail("changes nothing: give target_gain_db and/or rest_gain_db")
-    return Region(start, end, lo, hi, a0, a1, gains[0], gains[1], fade, name)
+    move = d.get("move_to", "")
+    if move not in ("target", "rest") and "move_to" in d:
+        fail(f"move_to={move!r} must be \"target\" or \"rest\"")
+    if gains == [0.0, 0.0] and not move:
+        fail("changes nothing: give target_gain_db, rest_gain_db and/or move_to")
+    return Region(start, end, lo, hi, a0, a1, gains[0], gains[1], fade, name, move)
 
 
 def _time(value: object, key: str, fail) -> float:

@@ -42,7 +42,7 @@ def test_a_good_file_parses_in_toml_and_json(tmp_path):
                                           "target_gain_db": "-inf"}]}))
     (r,) = edits.load(j)
     assert (r.start, r.end, r.low_hz, r.high_hz, r.target_gain_db) == (1, 2, 200, 900, float("-inf"))
-    assert edits.rows(regions).shape == (2, 9)
+    assert edits.rows(regions).shape == (2, 10)
 
 
 @pytest.mark.parametrize("body,needle", [
@@ -53,6 +53,7 @@ def test_a_good_file_parses_in_toml_and_json(tmp_path):
     ("[[regions]]\nstart = 0\nend = 2\ntarget_gain_db = 40", "target_gain_db=40 is out of range"),
     ("[[regions]]\nstart = 0\nend = 2\ntarget_gain = -6", "unknown key 'target_gain' (did you mean 'target_gain_db'?)"),
     ("[[regions]]\nstart = 0\nend = 2", "changes nothing"),
+    ("[[regions]]\nstart = 0\nend = 2\nmove_to = 'vocal'", "move_to='vocal' must be \"target\" or \"rest\""),
     ("[[regions]]\nstart = 'soon'\nend = 2\ntarget_gain_db = -6", "start='soon' is not a time"),
     ("[[regions]]\nend = 2\ntarget_gain_db = -6", "missing 'start'"),
     ("[[regions]]\nstart = 0\nend = 2\nfade = -1\ntarget_gain_db = -6", "fade=-1 s is out of range"),
@@ -88,8 +89,8 @@ def test_bounce_with_a_bad_edits_file_fails_cleanly(tmp_path, home):
 
 def test_engine_rejects_bad_rows_and_edits_are_block_size_invariant():
     with pytest.raises(ParameterError, match="edit region 1: time range"):
-        Engine().set_edits([[2.0, 1.0, 0.0, 0, 1000, -1, 1, -6, 0]])
-    with pytest.raises(ParameterError, match=r"shape \(E, 9\)"):
+        Engine().set_edits([[2.0, 1.0, 0.0, 0, 1000, -1, 1, -6, 0, 0]])
+    with pytest.raises(ParameterError, match=r"shape \(E, 10\)"):
         Engine().set_edits([[0.0, 1.0]])
     x = noise(3 * SR, seed=5)
     rows = edits.rows([edits.Region(0.5, 1.7, 100, 3000, -0.5, 0.5, -12.0, 3.0, 0.05),
@@ -141,9 +142,11 @@ def test_edits_change_the_region_and_nothing_outside_it_on_a_real_track():
     ps = presets.load("acapella").params
     fade = 0.05
     # A: the low end out of the accompaniment (rest) from 1.0 to 2.5 s; B: the centre of the
-    # vocal (target) 12 dB down between 500 and 2000 Hz from 4.0 to 5.5 s.
+    # vocal (target) 12 dB down between 500 and 2000 Hz from 4.0 to 5.5 s; C: the low end
+    # moved into the vocal from 6.2 to 7.5 s.
     regions = [edits.Region(1.0, 2.5, 0, 150, -1, 1, 0.0, float("-inf"), fade, "A"),
-               edits.Region(4.0, 5.5, 500, 2000, -0.1, 0.1, -12.0, 0.0, fade, "B")]
+               edits.Region(4.0, 5.5, 500, 2000, -0.1, 0.1, -12.0, 0.0, fade, "B"),
+               edits.Region(6.2, 7.5, 0, 150, -1, 1, 0.0, 0.0, fade, "C", "target")]
     plain = render(mix, sr, ps, split=True, unity=True)
     edited = render(mix, sr, ps, split=True, unity=True, edits=edits.rows(regions))
     reach = fade / 2 + 2048 / sr      # the fade's half plus one analysis frame
@@ -151,10 +154,14 @@ def test_edits_change_the_region_and_nothing_outside_it_on_a_real_track():
     diff = np.abs(edited - plain).max(axis=1)            # [target|rest, sample]
     in_a = (t >= 1.0 - reach) & (t < 2.5 + reach)
     in_b = (t >= 4.0 - reach) & (t < 5.5 + reach)
-    print(f"{track.name}: max change outside the regions: target {diff[0][~in_b].max():.1e}, "
-          f"rest {diff[1][~in_a].max():.1e}")
-    assert diff[0][~in_b].max() <= 1e-5       # the target changes only inside B
-    assert diff[1][~in_a].max() <= 1e-5       # the rest only inside A
+    in_c = (t >= 6.2 - reach) & (t < 7.5 + reach)
+    print(f"{track.name}: max change outside the regions: target {diff[0][~(in_b | in_c)].max():.1e}, "
+          f"rest {diff[1][~(in_a | in_c)].max():.1e}")
+    assert diff[0][~(in_b | in_c)].max() <= 1e-5      # the target changes only inside B and C
+    assert diff[1][~(in_a | in_c)].max() <= 1e-5      # the rest only inside A and C
+    # A move keeps target + rest == input; the gain edits A and B do not, by design.
+    err = np.abs(edited.sum(axis=0) - mix).max(axis=0)
+    assert err[~(in_a | in_b)].max() <= 1e-5 and err[in_a].max() > 0.01
 
     # Inside: the boxes lose what the edits say; the same times outside the boxes' frequencies
     # keep their level.
@@ -164,11 +171,17 @@ def test_edits_change_the_region_and_nothing_outside_it_on_a_real_track():
     drop_b = _box_db(tgt_plain, sr, 4.1, 5.4, 550, 1900) - _box_db(tgt_ed, sr, 4.1, 5.4, 550, 1900)
     keep_a = _box_db(rest_plain, sr, 1.1, 2.4, 300, 8000) - _box_db(rest_ed, sr, 1.1, 2.4, 300, 8000)
     keep_b = _box_db(tgt_plain, sr, 4.1, 5.4, 3000, 10000) - _box_db(tgt_ed, sr, 4.1, 5.4, 3000, 10000)
+    mix_c = _box_db(panogram.stft(mix), sr, 6.3, 7.4, 20, 120)
+    gap_c = mix_c - _box_db(tgt_ed, sr, 6.3, 7.4, 20, 120)
+    rest_c = _box_db(rest_plain, sr, 6.3, 7.4, 20, 120) - _box_db(panogram.stft(edited[1]), sr, 6.3, 7.4, 20, 120)
     print(f"box A (rest, <120 Hz) down {drop_a:.1f} dB, above 300 Hz {keep_a:+.2f} dB; "
-          f"box B (target, centre 550-1900 Hz) down {drop_b:.1f} dB, 3-10 kHz {keep_b:+.2f} dB")
+          f"box B (target, centre 550-1900 Hz) down {drop_b:.1f} dB, 3-10 kHz {keep_b:+.2f} dB; "
+          f"box C (<120 Hz moved to the target): target within {gap_c:.2f} dB of the mix, "
+          f"rest down {rest_c:.1f} dB")
     assert drop_a >= 30.0
     assert 3.0 <= drop_b <= 12.5          # only the bins at azimuth -0.1..0.1 take the -12 dB
     assert abs(keep_a) <= 0.2 and abs(keep_b) <= 0.2
+    assert abs(gap_c) <= 0.5 and rest_c >= 30.0
 
 
 def test_analyze_draws_the_edit_regions(tmp_path, home):
