@@ -106,6 +106,8 @@ def cmd_analyze(args) -> int:
     from . import analyze, audiofile, bounce, edits, presets
 
     preset, ps = _settings(args)
+    if args.save_preset:
+        presets.check_name(args.save_preset)
     regions = edits.load(args.edits) if args.edits else []
     inp = Path(args.input)
     picture = Path(args.output) if args.output else (
@@ -340,48 +342,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "its parameter changes land at their exact sample positions")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     b.set_defaults(func=cmd_bounce)
-
-    an = sub.add_parser(
-        "analyze", help="picture of the stereo field, a report and suggested settings",
-        description="Measure where the energy of a stereo file sits (azimuth, frequency, time), "
-                    "draw it with the current slice, say whether a slice by azimuth is likely "
-                    "to work, and suggest center and width.")
-    an.add_argument("input", metavar="INPUT", help="audio file: wav, flac, aiff, mp3, ogg")
-    an.add_argument("-o", "--output", metavar="PNG",
-                    help="the picture (default: INPUT-analysis.png beside the input, unless "
-                         "--json or --suggest is given)")
-    _add_settings(an, "acapella")
-    an.add_argument("--json", action="store_true", help="print the report as JSON")
-    an.add_argument("--suggest", action="store_true",
-                    help="print the suggested settings as --set arguments")
-    an.add_argument("--save-preset", metavar="NAME",
-                    help="save the preset with the suggested settings as a user preset")
-    an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
-                                                    "them to the slice's output)")
-    an.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for files with more than two channels: the two to use (1-based)")
-    an.set_defaults(func=cmd_analyze)
-
-    an = sub.add_parser(
-        "analyze", help="picture of the stereo field, a report and suggested settings",
-        description="Measure where the energy of a stereo file sits (azimuth, frequency, time), "
-                    "draw it with the current slice, say whether a slice by azimuth is likely "
-                    "to work, and suggest center and width.")
-    an.add_argument("input", metavar="INPUT", help="audio file: wav, flac, aiff, mp3, ogg")
-    an.add_argument("-o", "--output", metavar="PNG",
-                    help="the picture (default: INPUT-analysis.png beside the input, unless "
-                         "--json or --suggest is given)")
-    _add_settings(an, "acapella")
-    an.add_argument("--json", action="store_true", help="print the report as JSON")
-    an.add_argument("--suggest", action="store_true",
-                    help="print the suggested settings as --set arguments")
-    an.add_argument("--save-preset", metavar="NAME",
-                    help="save the preset with the suggested settings as a user preset")
-    an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
-                                                    "them to the slice's output)")
-    an.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for files with more than two channels: the two to use (1-based)")
-    an.set_defaults(func=cmd_analyze)
 
     an = sub.add_parser(
         "analyze", help="picture of the stereo field, a report and suggested settings",
