@@ -92,11 +92,20 @@ def cmd_bounce(args) -> int:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
         _say(args, f"saved preset {args.save_preset!r} to {path}")
-    for job in jobs:
-        written = bounce.run(job, quiet=args.quiet)
-        for w in written:
+    from . import batch
+
+    failed = 0
+    workers = args.jobs or batch.default_workers()
+    for job, result in batch.run_many(jobs, workers, quiet=args.quiet or workers > 1):
+        if isinstance(result, str):
+            print(f"panslice: error: {result}", file=sys.stderr)
+            failed += 1
+            continue
+        for w in result:
             _say(args, f"wrote {w}")
-    return 0
+    if failed and len(jobs) > 1:
+        print(f"panslice: {failed} of {len(jobs)} files failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_analyze(args) -> int:
@@ -296,6 +305,16 @@ def _say(args, msg: str) -> None:
         print(msg)
 
 
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs (0 or more)")
+    return n
+
+
 def _channels(text: str) -> list[int]:
     try:
         chans = [int(c) for c in text.split(",")]
@@ -341,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay recorded automation (from 'panslice live --record-automation'): "
                         "its parameter changes land at their exact sample positions")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    b.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
+                   help="bounce up to N inputs at once in parallel processes (0 = one per CPU; "
+                        "default 1); a file that fails is reported and the others go on")
     b.set_defaults(func=cmd_bounce)
 
     an = sub.add_parser(

@@ -1,0 +1,114 @@
+"""Real-time safety without clocks: a block in steady state allocates nothing that stays, no
+array at all, and the numba kernel allocates nothing per frame. (How long a block takes is a
+benchmark figure, benchmarks/speed.py, never a test.)"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from conftest import noise
+from panslice.dsp import Engine
+
+SR = 44100
+SETTINGS = {"width": 0.3, "target_gain_db": -6.0, "band_count": 2, "band.1.high_hz": 2000.0,
+            "band.2.low_hz": 3000.0, "band.2.gain_db": -3.0}  # per-band path: two inverse FFTs
+
+
+def traced_bytes(process, blocks: int) -> tuple[int, int]:
+    """(bytes still held after ``blocks`` calls, largest transient rise during them)."""
+    tracemalloc.start()
+    try:
+        process(0)  # settle anything tracemalloc itself allocates on first sight
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for i in range(blocks):
+            process(i)
+        cur, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return cur - base, peak - base
+
+
+@pytest.mark.parametrize("block", [64, 2048])
+@pytest.mark.parametrize("split", [False, True])
+def test_engine_block_allocates_no_array_and_keeps_nothing(block, split):
+    eng = Engine(SETTINGS).prepare(SR, block)
+    x = noise(block * 64, seed=1)
+    out = np.empty((2, 2, block) if split else (2, block), np.float32)
+    run = eng.process_split if split else eng.process
+
+    def process(i):
+        k = i % 64
+        run(x[:, k * block:(k + 1) * block], out)
+
+    for i in range(128):  # compile, fill the frame, reach steady state
+        process(i)
+    held_short, _ = traced_bytes(process, 200)
+    held_long, transient = traced_bytes(process, 2000)
+    assert held_long <= held_short + 64 and held_long < 1024  # nothing accumulates per block
+    # the only transients are small Python objects (views, argument tuples), never an array:
+    # one (2, 2048) float32 block alone is 16 KiB
+    assert transient < 8192
+
+
+def test_chain_block_keeps_nothing():
+    chain_mod = pytest.importorskip("panslice.plugin.chain")
+    stage_mod = pytest.importorskip("panslice.plugin.stage")
+    block = 2048
+    chain = chain_mod.Chain([stage_mod.Stage(SETTINGS)]).prepare(SR, block)
+    x = noise(block * 64, seed=2)
+    out = np.empty((2, block), np.float32)
+
+    def process(i):
+        k = i % 64
+        chain.process_block(x[:, k * block:(k + 1) * block], out)
+
+    for i in range(256):
+        process(i)
+    held_short, _ = traced_bytes(process, 200)
+    held_long, transient = traced_bytes(process, 2000)
+    assert held_long <= held_short + 64 and held_long < 1024
+    assert transient < 8192  # a (2, 2048) float32 block alone is 16 KiB
+
+
+KERNEL_PROBE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from numba.core.runtime import rtsys
+    from panslice.dsp import Engine
+    settings = json.loads(sys.argv[1])
+    counts = {}
+    for block in (128, 8192):
+        eng = Engine(settings).prepare(44100, 8192)
+        x = (0.1 * np.random.default_rng(0).standard_normal((2, block * 40))).astype(np.float32)
+        out = np.empty((2, block), np.float32)
+        for i in range(10):
+            eng.process(x[:, i * block:(i + 1) * block], out)
+        a = rtsys.get_allocation_stats()
+        for i in range(10, 40):
+            eng.process(x[:, i * block:(i + 1) * block], out)
+        b = rtsys.get_allocation_stats()
+        counts[block] = [b.alloc - a.alloc, b.free - a.free, eng.frames_processed]
+    print(json.dumps(counts))
+""")
+
+
+def test_kernel_allocates_nothing_per_frame():
+    """numba's runtime counts every allocation. Calling the kernel wraps each array argument
+    (a fixed count per call); inside, frames must allocate nothing: 30 calls of 8192 samples
+    (480 frames) allocate exactly as often as 30 calls of 128 samples (7 frames)."""
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    r = subprocess.run([sys.executable, "-c", KERNEL_PROBE, json.dumps(SETTINGS)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(r.stdout)
+    small, large = counts["128"], counts["8192"]
+    assert large[2] > 10 * small[2]  # many more frames ran with large blocks
+    assert small[0] == small[1] and large[0] == large[1]  # everything allocated was freed
+    assert large[0] == small[0]  # and the count is per call, not per frame
