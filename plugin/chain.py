@@ -166,8 +166,9 @@ class Chain:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = DEFAULT_BLOCK) -> "Chain":
-        """Allocate every step for ``sample_rate`` and blocks up to ``max_block``; measure the
-        latency of each pedalboard plugin."""
+        """Allocate every step for ``sample_rate`` and blocks up to ``max_block``, measure the
+        latency of each pedalboard plugin and run one block of silence through it all (so the
+        first block of a live session does not pay for compiling). Not real-time safe."""
         import pedalboard
 
         if not 1 <= max_block <= MAX_BLOCK:
@@ -186,6 +187,10 @@ class Chain:
         self.sample_rate = float(sample_rate)
         self.max_block = int(max_block)
         self._pingpong = np.zeros((2, 2, max_block), np.float32)
+        # one block of silence compiles and touches everything now, not in the first live block
+        silence = np.zeros((2, max_block), np.float32)
+        self.process_block(silence, silence.copy())
+        self.reset()
         return self
 
     def _require(self) -> None:

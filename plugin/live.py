@@ -85,8 +85,6 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     rep = Report(sr, block)
     out = np.zeros((2, block), np.float32)
     silence = np.zeros((2, block), np.float32)
-    chain.process_block(silence, out)  # compile and touch everything before the clock starts
-    chain.reset()
     pos = 0
     clock = time.perf_counter
     with _ctrl_c_sets(stop, rep):
