@@ -17,8 +17,8 @@ from . import params as P
 from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
-from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_PHASE, PI_RGAIN, PI_SOFT, PI_TGAIN,
-                     PI_WIDTH, ST_BANDS_DIRTY, ST_POS, Buffers, process_block)
+from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PHASE, PI_RGAIN, PI_SOFT,
+                     PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY, ST_POS, Buffers, process_block)
 
 MIN_SAMPLE_RATE = 22050.0
 MAX_SAMPLE_RATE = 192000.0
@@ -34,8 +34,9 @@ def _kernel_value(p: P.Param, value: float) -> float:
 
 def _pidx() -> np.ndarray:
     names = ("center", "width", "softness", "phase_tolerance", "target_gain_db", "rest_gain_db",
-             "band_count", P.band_name(1, "low_hz"))
-    order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0)
+             "band_count", P.band_name(1, "low_hz"), "ml_prior")
+    order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0,
+             PI_MLPRIOR)
     idx = np.zeros(len(names), np.int64)
     for slot, name in zip(order, names):
         idx[slot] = P.INDEX[name]
@@ -65,6 +66,7 @@ class Engine:
         self._buf: Buffers | None = None
         self._pidx = _pidx()
         self._edit_rows = np.zeros((0, regions.R_COLS))
+        self._prior: tuple[np.ndarray, int] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
@@ -89,6 +91,8 @@ class Engine:
             b.coef[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
         self._buf = b
         b.edits = regions.to_kernel(self._edit_rows, sample_rate)
+        if self._prior is not None and self._prior[0].shape[1] == n // 2 + 1:
+            b.prior, b.prior_at[0] = self._prior
         b.reset()
         return self
 
@@ -156,6 +160,21 @@ class Engine:
         if self._buf is not None:
             self._buf.edits = kernel
 
+    def set_prior(self, rows: np.ndarray, start_frame: int = 0) -> None:
+        """The ML prior: vocal-mask rows (0..1) [shape=(R, fft_size//2 + 1)] for frames
+        ``start_frame`` .. ``start_frame + R`` (frames count from ``prepare``/``reset``; frame F
+        covers input samples ``[(F+1)*hop - fft_size, (F+1)*hop)``). ``ml_prior`` sets how much
+        they shape the slice; frames outside them use the azimuth mask alone. Call between
+        blocks (it converts ``rows`` once; the kernel then reads them without copying)."""
+        rows = np.ascontiguousarray(rows, np.float32)
+        nb = self.fft_size // 2 + 1
+        if rows.ndim != 2 or rows.shape[1] != nb:
+            raise ParameterError(f"prior rows must have shape (R, {nb}), got {rows.shape}")
+        self._prior = (rows, int(start_frame))
+        if self._buf is not None:
+            self._buf.prior = rows
+            self._buf.prior_at[0] = int(start_frame)
+
     # -- audio ----------------------------------------------------------------------------------
     def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Process one block and return the mixed output ``target + rest`` [shape=(2, n)].
@@ -184,7 +203,7 @@ class Engine:
         process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
                       b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
                       b.axes, b.st, self._pidx, self._wa, self._ws, self.unity,
-                      b.edits, b.edit_t, b.edit_r)
+                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

@@ -113,6 +113,10 @@ def _declare() -> tuple[Param, ...]:
         Param("overlap", 2, 8, 4, "x", "choice", 0.0,
               "Frames per FFT length (hop = fft_size / overlap).",
               choices=(2.0, 4.0, 8.0), live=False),
+        Param("ml_prior", 0.0, 1.0, 0.0, "", "linear", 30.0,
+              "How much the ML vocal mask (Spleeter 2-stems, offline bounce only) shapes the slice: "
+              "0 ignores it, 1 makes the slice the ML mask, still restricted by the azimuth, "
+              "bands, gains and edits. Needs 'panslice model install' once."),
     ]
     bands = []
     for i in range(1, MAX_BANDS + 1):

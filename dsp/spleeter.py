@@ -269,8 +269,8 @@ def prior_rows(patch_mask: np.ndarray, t0: int, frames: np.ndarray, fft_size: in
     in time and frequency, the two channels' masks averaged. Returns (frame indices, rows
     [shape=(len, fft_size//2+1), float32]).
     """
-    centre_s = ((frames + 1) * hop - fft_size / 2) / sample_rate
-    t = centre_s * SAMPLE_RATE / HOP + FRAME / (2 * HOP)      # fractional Spleeter frame
+    centre = ((frames + 1) * hop - fft_size / 2) * (SAMPLE_RATE / sample_rate)  # at 44.1 kHz
+    t = centre / HOP + FRAME / (2 * HOP)                      # fractional Spleeter frame
     rows = patch_mask.shape[0]
     keep = (t >= t0) & (t < t0 + rows)
     frames = frames[keep]

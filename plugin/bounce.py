@@ -48,6 +48,11 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
     block_out = np.zeros((outs, 2, BLOCK), np.float32)
     pad = np.zeros((2, BLOCK), np.float32)
     pending = sorted(changes, key=lambda c: c[0])
+    feed = None
+    if params["ml_prior"] > 0 or any(c[1] == "ml_prior" and c[2] > 0 for c in pending):
+        from .ml_prior import PriorFeed  # Spleeter's vocal mask, patch by patch (needs the model)
+
+        feed = PriorFeed(eng, audio, sample_rate)
     ci = 0
     pos = 0
     while pos < total:
@@ -64,6 +69,8 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
             x = np.concatenate([audio[:, pos:], pad[:, : end - n]], axis=1)
         else:
             x = audio[:, pos:end]
+        if feed is not None:
+            feed.cover(end)
         o = block_out[:, :, :m]
         x = np.ascontiguousarray(x)
         if split:

@@ -237,12 +237,47 @@ def _bounce_chain(args, auto):
 def cmd_live(args) -> int:
     from . import live
 
+    if args.no_osc and args.record_automation:
+        raise PansliceError("--record-automation records OSC changes: drop --no-osc")
     chain = _chain(args)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
         bit_depth=args.bit_depth, rate=args.rate, jack=args.jack, jack_name=args.jack_name,
         jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or ())
+    return _run_live(args, chain, stream, block, what)
+
+
+def cmd_serve(args) -> int:
+    from . import live, streams
+
+    chain = _chain(args)
+    block = args.buffer or live.DEFAULT_BLOCK
+    src = streams.FileSource(args.input, block, loop=args.loop)
+    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
+             ] if args.output_file else []
+    what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
+            + (f" + file {args.output_file}" if args.output_file else ""))
+    return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
+
+
+def _control(args, chain, sample_rate: float):
+    """The session's OSC server and automation recording (nothing with --no-osc)."""
+    from contextlib import nullcontext
+
+    from . import presets
+    from .session import ControlSession
+
+    if getattr(args, "no_osc", False):
+        return nullcontext()
+    return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
+                          record_to=args.record_automation, outputs=presets.load(args.preset).outputs)
+
+
+def _run_live(args, chain, stream, block: int, what: str) -> int:
+    """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
+    from . import live
+
     ok = False
     try:
         sr = stream.sample_rate
@@ -250,7 +285,8 @@ def cmd_live(args) -> int:
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
         print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
               f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
-        report = live.run(chain, stream, block)
+        with _control(args, chain, sr) as ctl:
+            report = live.run(chain, stream, block, controls=ctl.controls if ctl else None)
         ok = True
     finally:
         stream.close(commit=ok)
@@ -298,6 +334,16 @@ def _ports(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{text!r}: give one or two JACK port names, like "
                                          "system:capture_1,system:capture_2")
     return ports
+
+
+def _add_osc(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--osc-host", metavar="ADDR",
+                   help="listen for OSC on this address (default 127.0.0.1; 0.0.0.0 lets other "
+                        "machines in); addresses: 'panslice osc-table'")
+    p.add_argument("--osc-port", type=int, metavar="PORT", help="UDP port for OSC (default 9000)")
+    p.add_argument("--record-automation", metavar="FILE",
+                   help="write every OSC change with its sample position to FILE (CSV) when the "
+                        "session ends; replay it with 'panslice bounce --automation FILE'")
 
 
 def _say(args, msg: str) -> None:
@@ -428,7 +474,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="connect these JACK ports to panslice's inputs, e.g. system:capture_1,system:capture_2")
     lv.add_argument("--jack-out", type=_ports, metavar="PORT,PORT",
                     help="connect panslice's outputs to these JACK ports, e.g. system:playback_1,system:playback_2")
+    _add_osc(lv)
+    lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
     lv.set_defaults(func=cmd_live)
+
+    sv = sub.add_parser(
+        "serve", help="headless: play a file at real-time pace through panslice, steered over OSC",
+        description="A file plays as live input at real-time pace through panslice (or a chain), "
+                    "with no sound card: OSC is the way in, meters and echoes the way out, and "
+                    "--output-file keeps what was played. Ctrl-C stops cleanly.")
+    sv.add_argument("input", metavar="INPUT", help="audio file played as the live input")
+    sv.add_argument("-o", "--output-file", metavar="OUT", help="write what was played to this file")
+    _add_settings(sv, "vocal-lift")
+    sv.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
+    sv.add_argument("--loop", action="store_true", help="loop INPUT until Ctrl-C")
+    sv.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
+    sv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                    help="bits per sample of --output-file (32 = float; default 16)")
+    _add_osc(sv)
+    sv.set_defaults(func=cmd_serve)
 
     dv = sub.add_parser("devices", help="list audio devices (and whether a JACK server runs)")
     dv.add_argument("--jack-server", metavar="NAME", help="JACK server to look for")

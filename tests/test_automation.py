@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import noise, pan, run_cli
 from panslice.dsp import params as P
@@ -112,3 +119,109 @@ def test_bounce_with_a_bad_automation_file_writes_nothing(tmp_path, song):
     r = run_cli("bounce", song, "--automation", moves, "-o", tmp_path / "out.wav")
     assert r.returncode == 1 and "line 6: center=7 is out of range" in r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "out.wav").exists()
+
+
+# -- file-driven live sessions steered over real UDP -------------------------------------------
+
+needs_liblo = pytest.mark.skipif(not shutil.which("oscsend"),
+                                 reason="liblo-tools (oscsend) not installed; .ci/run installs it")
+
+CHAIN = """format = 1
+[[step]]
+plugin = "HighpassFilter"
+cutoff_frequency_hz = 40
+[[step]]
+plugin = "panslice"
+  [[step.target]]
+  plugin = "Gain"
+  gain_db = 3
+[[step]]
+plugin = "Compressor"
+ratio = 2
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_audio(port: int, proc, timeout: float = 120.0) -> SimpleUDPClient:
+    """Subscribe until the session answers, then wait for a meter: the audio is running."""
+    cl = SimpleUDPClient("127.0.0.1", port)
+    deadline = time.monotonic() + timeout
+    subscribed = False
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        if not subscribed:
+            cl.send_message("/panslice/subscribe", [])
+        for m in cl.get_messages(0.2):
+            subscribed = True
+            if m.address == "/panslice/meter/target":
+                return cl
+    raise AssertionError("the live session never sent a meter")
+
+
+def live_session(tmp_path, song, extra, sends):
+    """Run file-driven `panslice live`; ``sends`` is [(seconds after the audio started,
+    oscsend args)]. Returns (heard audio, automation, latency, [send offsets in s])."""
+    port = free_port()
+    heard, moves = tmp_path / "heard.wav", tmp_path / "moves.csv"
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
+           "--output", "none", "--output-file", str(heard), "--bit-depth", "32",
+           "--record-automation", str(moves), "--osc-port", str(port), *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_audio(port, proc)
+        t0 = time.monotonic()
+        sent_at = []
+        for at, args in sends:
+            time.sleep(max(0.0, t0 + at - time.monotonic()))
+            sent_at.append(time.monotonic() - t0)
+            subprocess.run(["oscsend", "127.0.0.1", str(port), *args], check=True, timeout=10)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lat = int(re.search(r"latency (\d+) samples", err).group(1))
+    return read_wav(heard), automation.read(moves), lat, sent_at, err
+
+
+@needs_liblo
+def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly(tmp_path, song):
+    (tmp_path / "revival.toml").write_text(CHAIN)
+    sends = [(0.6, ["/panslice/target_gain_db", "f", "-inf"]),
+             (1.2, ["/panslice/center", "f", "-0.6"]),
+             (1.2, ["/panslice/nonsense", "f", "1"])]  # rejected: changes nothing, stops nothing
+    heard, auto, lat, sent_at, err = live_session(tmp_path, song, ["--chain", str(tmp_path / "revival.toml"),
+                                                                 "--preset", "vocal-lift"], sends)
+    assert " 1 rejected" in err and "rejected /panslice/nonsense" in err
+    x = read_wav(song)
+    n = x.shape[1]
+    assert heard.shape == (2, n + lat)
+    assert [c[1:] for c in auto.changes] == [("target_gain_db", -math.inf), ("center", pytest.approx(-0.6))]
+    (p1, _, _), (p2, _, _) = auto.changes
+    assert 0 < p1 < p2 < n
+    gap = (p2 - p1) / SR - (sent_at[1] - sent_at[0])
+    print(f"\nchanges recorded at {p1 / SR:.3f} s and {p2 / SR:.3f} s of the input; sent "
+          f"{sent_at[1] - sent_at[0]:.3f} s apart, recorded {(p2 - p1) / SR:.3f} s apart ({gap:+.3f} s)")
+
+    # the bounce of the recording is what was heard, sample for sample
+    replay = tmp_path / "replay.wav"
+    r = run_cli("bounce", song, "--chain", tmp_path / "revival.toml", "--automation", tmp_path / "moves.csv",
+                "-o", replay, "--bit-depth", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    y = read_wav(replay)
+    assert np.array_equal(heard[:, lat:], y)
+
+    # and the changes are audible from where they were recorded, not before
+    plain = tmp_path / "plain.wav"
+    r = run_cli("bounce", song, "--chain", tmp_path / "revival.toml", "--preset", "vocal-lift", "-o", plain,
+                "--bit-depth", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    z = read_wav(plain)
+    assert np.array_equal(y[:, :p1 - 2048], z[:, :p1 - 2048])  # before the change reaches the output
+    after = slice(p1 + 2048 + 4410, p2)
+    assert np.sum(y[:, after] ** 2) < 0.5 * np.sum(z[:, after] ** 2)  # the centre sine is gone

@@ -1,0 +1,55 @@
+"""The control side of one live session: the OSC server, the change bridge the live loop drains,
+and the automation recording written when the session ends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..dsp import params as P
+from . import automation, osc
+from .control import Controls
+from .osc import OscServer
+
+
+class ControlSession:
+    """``with ControlSession(chain, sr, ...) as s: live.run(..., controls=s.controls)``.
+
+    OSC changes go to every panslice stage of ``chain``; ``get`` and ``preset/save`` report the
+    first stage's values. With ``record_to``, every applied change is written there when the
+    session ends (also after Ctrl-C), starting from the values the session began with. Without
+    an explicit ``port``, a taken default port falls back to a free one (printed).
+    """
+
+    def __init__(self, chain, sample_rate: float, *, host: str | None = None, port: int | None = None,
+                 record_to: str | None = None, outputs: tuple[str, str] = ("target", "rest")):
+        stages = chain.stages
+        self.start = stages[0].params.copy() if stages else P.ParamSet()
+        self.sample_rate = sample_rate
+        self.record_to = automation.check_writable(record_to) if record_to else None
+        self.controls = Controls(stages, record=record_to is not None)
+        self._default_port = port is None
+        self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
+                                port=osc.DEFAULT_PORT if port is None else port)
+
+    def __enter__(self) -> "ControlSession":
+        try:
+            self.server.start()
+        except osc.OscError:
+            if not self._default_port:
+                raise
+            self.server.port = 0  # a second session on this machine still runs, and says where
+            self.server.start()
+            print(f"panslice: warning: OSC port {osc.DEFAULT_PORT} is taken (another panslice?)",
+                  file=sys.stderr)
+        print(f"panslice: OSC on udp://{self.server.host}:{self.server.port} "
+              "(see 'panslice osc-table')", file=sys.stderr)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+        print(f"panslice: {self.server.summary()}", file=sys.stderr)
+        if self.record_to is not None:
+            path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)
+            print(f"panslice: recorded {len(self.controls.recorded)} changes to {Path(path)}",
+                  file=sys.stderr)
