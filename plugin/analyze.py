@@ -49,9 +49,10 @@ class Analysis:
         return "only partly" if self.verdict == "partly" else self.verdict
 
     def report(self) -> dict:
-        """The report as plain data (what ``--json`` prints)."""
+        """The report as plain data (what ``--json`` prints); -inf gains become "-inf" so the
+        JSON stays strict."""
         v = self.voice
-        return {
+        return _strict({
             "input": self.input,
             "sample_rate": self.sample_rate,
             "duration_s": round(self.duration_s, 3),
@@ -68,8 +69,8 @@ class Analysis:
             "verdict": self.verdict,
             "because": self.because,
             "current": self.current,
-            "edits": [r.__dict__ for r in self.regions],
-        }
+            "edits": [dict(r.__dict__) for r in self.regions],
+        })
 
     def text(self) -> str:
         v = self.voice
@@ -89,6 +90,16 @@ class Analysis:
             f"  verdict: centre removal likely to work {self.verdict_words}, because {self.because}",
         ]
         return "\n".join(lines)
+
+
+def _strict(x):
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return P._fmt(x) if x < 0 else str(x)
+    return x
 
 
 def set_args(suggestion: dict[str, float]) -> list[str]:

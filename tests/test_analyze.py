@@ -88,7 +88,7 @@ def test_analyze_cli_suggests_saves_a_preset_and_draws(tmp_path, home):
     r = run_cli("analyze", wav, "--suggest", "--save-preset", "my-song", "--set", "softness=0.3")
     assert r.returncode == 0, r.stderr
     line = r.stdout.strip().splitlines()[-1]
-    assert line.startswith("--preset acapella --set center=0.")
+    assert line.startswith("--preset acapella --set softness=0.3 --set center=0.")
     assert "centre removal likely to work" in r.stdout
     center = float(line.split("center=")[1].split()[0])
     assert abs(center - 0.4) <= 0.1
@@ -99,9 +99,10 @@ def test_analyze_cli_suggests_saves_a_preset_and_draws(tmp_path, home):
     assert not list(tmp_path.glob("*.png"))                        # --suggest alone: no picture
 
     png = tmp_path / "pic.png"
-    r = run_cli("analyze", wav, "-o", png, "--json")
+    r = run_cli("analyze", wav, "-o", png, "--json", "--set", "band.1.gain_db=-inf")
     assert r.returncode == 0, r.stderr
-    rep = json.loads(r.stdout)
+    rep = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert rep["current"]["bands"][0][2] == "-inf"
     assert {"lr_correlation", "near_centre_share", "voice", "suggestion", "verdict", "because"} <= set(rep)
     assert rep["suggestion_args"][0].startswith("--set center=")
     head = png.read_bytes()[:24]
