@@ -135,8 +135,10 @@ def cmd_analyze(args) -> int:
         print(json.dumps(a.report(), indent=2))
     else:
         print(a.text())
-        if args.suggest:
-            print(f"--preset {preset.name} " + " ".join(analyze.set_args(a.suggestion)))
+        if args.suggest:   # the user's own --set values first, then the suggestion
+            own = [f"--set {item}" for item in args.set or []
+                   if item.partition("=")[0].strip() not in a.suggestion]
+            print(" ".join([f"--preset {preset.name}", *own, *analyze.set_args(a.suggestion)]))
     if args.save_preset:
         sug = ps.copy()
         sug.update(a.suggestion)
