@@ -17,8 +17,9 @@ from . import params as P
 from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
-from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PHASE, PI_RGAIN, PI_SOFT,
-                     PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY, ST_POS, Buffers, process_block)
+from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE, PI_RGAIN,
+                     PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY,
+                     ST_POS, Buffers, process_block)
 
 MIN_SAMPLE_RATE = 22050.0
 MAX_SAMPLE_RATE = 192000.0
@@ -34,9 +35,10 @@ def _kernel_value(p: P.Param, value: float) -> float:
 
 def _pidx() -> np.ndarray:
     names = ("center", "width", "softness", "phase_tolerance", "target_gain_db", "rest_gain_db",
-             "band_count", P.band_name(1, "low_hz"), "ml_prior")
+             "band_count", P.band_name(1, "low_hz"), "ml_prior", "percussion_reject",
+             "smooth_ms", "smooth_hz")
     order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0,
-             PI_MLPRIOR)
+             PI_MLPRIOR, PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ)
     idx = np.zeros(len(names), np.int64)
     for slot, name in zip(order, names):
         idx[slot] = P.INDEX[name]
@@ -203,7 +205,7 @@ class Engine:
         process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
                       b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
                       b.axes, b.st, self._pidx, self._wa, self._ws, self.unity,
-                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at)
+                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at, b.refine)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

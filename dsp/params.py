@@ -117,6 +117,15 @@ def _declare() -> tuple[Param, ...]:
               "How much the ML vocal mask (Spleeter 2-stems, offline bounce only) shapes the slice: "
               "0 ignores it, 1 makes the slice the ML mask, still restricted by the azimuth, "
               "bands, gains and edits. Needs 'panslice model install' once."),
+        Param("percussion_reject", 0.0, 1.0, 0.0, "", "linear", 30.0,
+              "How strongly percussive bins (broadband bursts: kick, snare, hats) are kept out of "
+              "the slice, even at its azimuth: 0 off, 1 full. Voices and sustained notes stay."),
+        Param("smooth_ms", 0.0, 200.0, 0.0, "ms", "linear", 30.0,
+              "Wiener-like refinement of the slice: how long each bin's target and rest powers "
+              "are averaged over time (0 = per frame). Less warble, slightly slower edges."),
+        Param("smooth_hz", 0.0, 500.0, 0.0, "Hz", "linear", 30.0,
+              "Wiener-like refinement of the slice: half-width of the average over neighbouring "
+              "frequencies (0 = per bin). Fills holes in a voice, removes isolated bins."),
     ]
     bands = []
     for i in range(1, MAX_BANDS + 1):

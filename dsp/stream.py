@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import band_table, slice_mask
+from .mask import RF_ROWS, band_table, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
 # Layout of the integer state vector ``st``.
@@ -34,6 +34,7 @@ BATCH = 8
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
 PI_MLPRIOR = 8
+PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ = 9, 10, 11
 
 
 class Buffers:
@@ -68,9 +69,12 @@ class Buffers:
         # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
         self.prior = np.ones((0, nb), np.float32)
         self.prior_at = np.zeros(1, np.int64)
+        # Per-bin memories and scratch of the mask refinement (mask.refine_mask).
+        self.refine = np.zeros((RF_ROWS, nb))
 
     def reset(self) -> None:
-        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask):
+        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask,
+                  self.refine):
             a[...] = 0
         self.cur[:] = self.tgt
         self.st[ST_BANDS_DIRTY] = 1
@@ -88,7 +92,7 @@ def _smooth(cur, tgt, coef, pidx):
             if abs(t - c) <= 1e-6 * (abs(t) + 1e-3):
                 c = t
             cur[i] = c
-            if i >= pidx[PI_BCOUNT]:
+            if i == pidx[PI_BCOUNT] or i >= pidx[PI_BAND0]:
                 bands_moved = True
     return bands_moved
 
@@ -96,7 +100,7 @@ def _smooth(cur, tgt, coef, pidx):
 @njit(cache=True)
 def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                    lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                   edits, edit_t, edit_r, prior, prior_at):
+                   edits, edit_t, edit_r, prior, prior_at, refine):
     n = b_frame.shape[1]
     nb = spec.shape[1]
     hop = ready.shape[2]
@@ -113,6 +117,8 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
 
     slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
                cur[pidx[PI_PHASE]], band_w, mask)
+    refine_mask(spec, cur[pidx[PI_PERC]], cur[pidx[PI_SMOOTH_MS]], cur[pidx[PI_SMOOTH_HZ]], hop,
+                freqs, band_w, refine, mask)
     # ML prior: m = m_slice * ((1 - a) + a * prior), so at a = 1 the slice is the ML mask inside
     # the azimuth window and the bands; frames without a prior row keep the azimuth mask.
     a = cur[pidx[PI_MLPRIOR]]
@@ -196,7 +202,7 @@ def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw,
 @njit(cache=True)
 def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                  edits, edit_t, edit_r, prior, prior_at):
+                  edits, edit_t, edit_r, prior, prior_at, refine):
     """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
 
     ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
@@ -235,7 +241,7 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
             _emit(out, ready, pos + 1, i, take - 1, split)
             _process_frame(frame, xw[f], spec[f], work, u, tt, acc, ready, mask, band_w, band_g,
                            lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                           edits, edit_t, edit_r, prior, prior_at)
+                           edits, edit_t, edit_r, prior, prior_at, refine)
             _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
             f += 1
