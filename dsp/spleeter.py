@@ -47,26 +47,46 @@ def _named(base: str, i: int) -> str:
     return base + (f"_{i}" if i else "")
 
 
+class _Scratch:
+    """Work arrays kept from patch to patch, one per (role, shape): the layers' big
+    intermediates (tens of MB) then cost no fresh memory pages per patch. Created zeroed, so
+    the padding borders stay zero (only interiors are ever written)."""
+
+    def __init__(self):
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, role: str, shape: tuple[int, ...]) -> np.ndarray:
+        a = self._arrays.get((role, shape))
+        if a is None:
+            a = self._arrays[(role, shape)] = np.zeros(shape, np.float32)
+        return a
+
+
 # -- the layers: (H, W, C) float32 images ------------------------------------------------------
-def _conv_s2(x: np.ndarray, k: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _conv_s2(x: np.ndarray, k: np.ndarray, b: np.ndarray, ws: _Scratch) -> np.ndarray:
     """5x5 stride-2 'same' convolution (TensorFlow pads 1 before, 2 after)."""
     h, w, c = x.shape
-    xp = np.zeros((h + 3, w + 3, c), np.float32)
+    xp = ws("pad", (h + 3, w + 3, c))
     xp[1:h + 1, 1:w + 1] = x
     s0, s1, s2 = xp.strides
-    cols = as_strided(xp, (h // 2, w // 2, 5, 5, c), (2 * s0, 2 * s1, s0, s1, s2))
-    y = cols.reshape(-1, 25 * c) @ k
+    cols = ws("cols", (h // 2, w // 2, 5, 5, c))
+    cols[...] = as_strided(xp, cols.shape, (2 * s0, 2 * s1, s0, s1, s2))
+    y = ws("conv", ((h // 2) * (w // 2), k.shape[1]))
+    np.matmul(cols.reshape(-1, 25 * c), k, out=y)
     y += b
     return y.reshape(h // 2, w // 2, -1)
 
 
-def _deconv_s2(x: np.ndarray, k: np.ndarray, out_ch: int, bias: np.ndarray | None = None) -> np.ndarray:
+def _deconv_s2(x: np.ndarray, k: np.ndarray, out_ch: int, bias: np.ndarray | None,
+               ws: _Scratch) -> np.ndarray:
     """5x5 stride-2 'same' transposed convolution: out[2i+ky-1] += x[i] k[ky], plus ``bias``
     (an image of the output's shape) when given."""
     h, w, c = x.shape
-    y = (x.reshape(-1, c) @ k).reshape(h, w, 5, 5, out_ch)
-    out = np.zeros((2 * h, 2 * w, out_ch), np.float32) if bias is None else bias.copy()
-    _overlap_add(y, out)
+    y = ws("deconv", (h * w, 25 * out_ch))
+    np.matmul(x.reshape(-1, c), k, out=y)
+    out = ws("up", (2 * h, 2 * w, out_ch))
+    out[...] = 0.0 if bias is None else bias
+    _overlap_add(y.reshape(h, w, 5, 5, out_ch), out)
     return out
 
 
@@ -158,8 +178,8 @@ class _UNet:
                 shift[in_ch - n:] = prev[1]
             km = (k.transpose(3, 0, 1, 2) * scale[:, None, None, None]).reshape(in_ch, -1).astype(f32)
             kraw = k.transpose(3, 0, 1, 2).reshape(in_ch, -1).astype(f32)
-            bias = _deconv_s2(np.broadcast_to(shift, (h, wd, in_ch)).astype(f32), kraw, out_ch)
-            bias += w[name + "/bias"]
+            bias = _deconv_s2(np.broadcast_to(shift, (h, wd, in_ch)).astype(f32), kraw, out_ch,
+                              None, _Scratch()) + w[name + "/bias"]
             self.dec.append((km, bias, out_ch))
             prev = _bn(w, 12 * u + _DEPTH + i)
             h, wd = 2 * h, 2 * wd
@@ -170,23 +190,31 @@ class _UNet:
         raw = k.astype(f32)
         self.last_bias = _conv_dil(np.full((h, wd, 1), t[0], f32), raw) + w[name + "/bias"]
 
-    def __call__(self, z1: np.ndarray) -> np.ndarray:
+    def __call__(self, z1: np.ndarray, ws: _Scratch) -> np.ndarray:
         """Soft mask (sigmoid) for a (PATCH, BINS, 2) patch, given its first convolution ``z1``
         (shared by the stems: see ``Spleeter.masks``)."""
         skips = []
         z = z1
         for layer, (k, b, s, t) in enumerate(self.enc):
             if layer:
-                z = _conv_s2(a, k, b)
+                z = _conv_s2(a, k, b, ws)
             skips.append(z)
-            a = z * s + t
-            np.maximum(a, 0.2 * a, out=a)                 # LeakyReLU(0.2)
+            a = ws("act", z.shape)
+            np.multiply(z, s, out=a)
+            a += t
+            a2 = ws("act2", z.shape)
+            np.multiply(a, 0.2, out=a2)
+            np.maximum(a, a2, out=a)                      # LeakyReLU(0.2)
         y = skips.pop()                                   # conv6, before its batch norm
         for km, bias, out_ch in self.dec:
-            y = _deconv_s2(y, km, out_ch, bias)
+            y = _deconv_s2(y, km, out_ch, bias, ws)
             np.maximum(y, 0.0, out=y)                     # ReLU (its batch norm is folded ahead)
             if skips:
-                y = np.concatenate([skips.pop(), y], axis=2)
+                skip = skips.pop()
+                cat = ws("cat", y.shape[:2] + (skip.shape[2] + y.shape[2],))
+                cat[:, :, :skip.shape[2]] = skip
+                cat[:, :, skip.shape[2]:] = y
+                y = cat
         z = _conv_dil(y, self.last)
         z += self.last_bias
         return 0.5 + 0.5 * np.tanh(0.5 * z)               # the sigmoid, without overflow
@@ -203,6 +231,7 @@ class Spleeter:
             self.nets = [_UNet(weights, u) for u in range(len(STEMS))]
         except KeyError as e:
             raise ValueError(f"Spleeter weights lack the variable {e}") from None
+        self._ws = _Scratch()
         # Both stems' first convolutions read the same input: run them as one.
         self.first_k = np.concatenate([net.enc[0][0] for net in self.nets], axis=3)
         self.first_b = np.concatenate([net.enc[0][1] for net in self.nets])
@@ -241,7 +270,8 @@ class Spleeter:
                 mag = np.concatenate([mag, np.zeros((PATCH - mag.shape[0], BINS, 2), np.float32)])
             z1 = _conv_first(mag, self.first_k, self.first_b)
             c = z1.shape[2] // 2
-            v, a = (net(z1[:, :, i * c:(i + 1) * c]) * mag for i, net in enumerate(self.nets))
+            v, a = (net(z1[:, :, i * c:(i + 1) * c], self._ws) * mag
+                    for i, net in enumerate(self.nets))
             v *= v
             a *= a
             yield t0, (v + EPS / 2) / (v + a + EPS)
