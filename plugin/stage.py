@@ -58,7 +58,10 @@ class Stage:
     def prepare(self, sample_rate: float, max_block: int) -> "Stage":
         """Allocate for ``sample_rate`` and blocks up to ``max_block`` (sub-chains too)."""
         self.engine.prepare(sample_rate, max_block)
-        self._parts = np.zeros((2, 2, max_block), np.float32)
+        # flat buffers: a view of the first n samples is C-contiguous for every n, so the
+        # engine's compiled kernel sees one array layout and a short block never compiles anew
+        self._x = np.zeros(2 * max_block, np.float32)
+        self._parts = np.zeros(4 * max_block, np.float32)
         if self.split:
             lat = [0 if c is None else c.prepare(sample_rate, max_block).latency_samples
                    for c in self._branches()]
@@ -105,8 +108,10 @@ class Stage:
         """Process ``x`` [shape=(2, n), n <= max_block] into ``out`` (same shape); allocates
         no buffers."""
         n = x.shape[1]
-        parts = self._parts[:, :, :n]
-        self.engine.process_split(x, parts)
+        xin = self._x[:2 * n].reshape(2, n)
+        xin[...] = x
+        parts = self._parts[:4 * n].reshape(2, 2, n)
+        self.engine.process_split(xin, parts)
         self._levels = (_rms(parts[0]), _rms(parts[1]))
         if not self.split:
             np.add(parts[0], parts[1], out=out)

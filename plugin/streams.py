@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import select
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -202,6 +203,9 @@ class JackStream:
         jack = _import_jack()
         self._jack = jack
         self.client = jack_client(name, server)
+        # JACK's callback needs the GIL within a period (5.8 ms at 256/44.1k); Python's default
+        # 5 ms switch interval could spend most of that waiting for the live loop's thread
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self.sample_rate = float(self.client.samplerate)
         self.period = int(self.client.blocksize)
         self.block = block = block or self.period
