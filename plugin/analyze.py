@@ -92,6 +92,25 @@ class Analysis:
         return "\n".join(lines)
 
 
+def check_picture(path: Path, inp: Path) -> None:
+    """Refuse a picture path that is not .png, is the input, or lies in an unwritable folder."""
+    import os
+
+    from ..dsp.errors import PansliceError
+
+    if path.suffix.lower() != ".png":
+        raise PansliceError(f"{path}: the picture is written as PNG; name it *.png")
+    if path.exists() and inp.exists() and os.path.samefile(path, inp):
+        raise PansliceError(f"{path}: refusing to overwrite the input file")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PansliceError(f"{folder}: cannot create output folder ({e.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PansliceError(f"{folder}: output folder is not writable")
+
+
 def _strict(x):
     if isinstance(x, dict):
         return {k: _strict(v) for k, v in x.items()}

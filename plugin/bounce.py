@@ -115,6 +115,13 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     for t in targets:
         audiofile.check_output(t, [job.input])
     audio, sr = audiofile.read_stereo(job.input, job.channels)
+    if job.edits is not None:
+        import warnings
+
+        from .edits import past_end
+
+        for msg in past_end(job.edits, audio.shape[1] / sr, str(job.input)):
+            warnings.warn(msg)
     changes = job.changes
     if job.automation is not None:
         job.automation.check_rate(sr, str(job.input))

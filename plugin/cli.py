@@ -122,10 +122,10 @@ def cmd_analyze(args) -> int:
     picture = Path(args.output) if args.output else (
         None if args.json or args.suggest else inp.parent / f"{inp.with_suffix('').name}-analysis.png")
     if picture is not None:
-        if picture.suffix.lower() != ".png":
-            raise PansliceError(f"{picture}: the picture is written as PNG; name it *.png")
-        audiofile.check_output(picture.with_suffix(".wav"), [inp])  # folder exists and is writable
+        analyze.check_picture(picture, inp)
     audio, sr = audiofile.read_stereo(inp, args.channels)
+    for msg in edits.past_end(edits.rows(regions), audio.shape[1] / sr, str(inp)):
+        print(f"panslice: warning: {msg}", file=sys.stderr)
     a, data = analyze.analyze(audio, sr, ps, str(inp), regions)
     if picture is not None:
         rows = edits.rows(regions) if regions else None

@@ -77,6 +77,13 @@ def rows(regions: list[Region]) -> np.ndarray:
     return np.array([r.row() for r in regions], np.float64).reshape(len(regions), R_COLS)
 
 
+def past_end(rows_: np.ndarray, duration_s: float, where: str) -> list[str]:
+    """Warnings for regions that start at or after the end of a ``duration_s`` long input."""
+    return [f"{where}: edit region {i} starts at {r[0]:g} s, after the end of the input "
+            f"({duration_s:.2f} s); it changes nothing" for i, r in enumerate(rows_, 1)
+            if r[0] >= duration_s]
+
+
 def load(path: str | Path) -> list[Region]:
     """Read and validate an edits file (``.toml`` or ``.json``)."""
     path = Path(path)

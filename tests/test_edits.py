@@ -197,3 +197,14 @@ def test_analyze_draws_the_edit_regions(tmp_path, home):
     report = json.loads(r.stdout)
     assert report["edits"][0]["name"] == "cut" and report["edits"][0]["high_hz"] == 300
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_region_past_the_end_of_the_input_warns(tmp_path, home):
+    import soundfile as sf
+
+    sf.write(tmp_path / "in.wav", noise(SR, seed=9).T, SR)
+    e = tmp_path / "e.toml"
+    e.write_text("[[regions]]\nstart = 5\nend = 6\ntarget_gain_db = -6\n")
+    r = run_cli("bounce", tmp_path / "in.wav", "--edits", e, "-o", tmp_path / "out.wav")
+    assert r.returncode == 0, r.stderr
+    assert "edit region 1 starts at 5 s, after the end of the input (1.00 s)" in r.stderr
