@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
@@ -30,6 +31,7 @@ DEFAULT_PORT = 9000
 METER_HZ = 30.0
 MAX_SUBSCRIBERS = 16
 BURST = 256  # packets read before the meters get a look-in, so a flood cannot silence them
+RECV_BUFFER = 4 << 20  # room for bursts while the thread waits for the GIL (capped by rmem_max)
 
 log = logging.getLogger("panslice.osc")
 
@@ -109,7 +111,7 @@ class OscServer:
     def __init__(self, controls: Controls, params: P.ParamSet, *, outputs: tuple[str, str] = ("target", "rest"),
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ):
         self.controls = controls
-        self.state = params.copy()
+        self.state = params.as_dict()  # validated values only: kept current as changes are accepted
         self.outputs = outputs
         self.host = host
         self.port = port
@@ -137,6 +139,7 @@ class OscServer:
             reason = getattr(e, "strerror", None) or str(e)
             raise OscError(f"cannot listen for OSC on {self.host}:{self.port} ({reason})") from None
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         self.port = sock.getsockname()[1]
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="panslice-osc", daemon=True)
@@ -175,7 +178,10 @@ class OscServer:
     # -- incoming -------------------------------------------------------------------------------
     def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
         try:
-            msgs = [m.message for m in OscPacket(data).messages]
+            if data[:1] == b"/":  # a plain message: skip the bundle machinery
+                msgs = [OscMessage(data)]
+            else:
+                msgs = [m.message for m in OscPacket(data).messages]
         except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
             self.malformed += 1
             self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
@@ -209,7 +215,7 @@ class OscServer:
         self._accept(p.name, p.validate(v))
 
     def _accept(self, name: str, value: float) -> None:
-        self.state.update({name: value})
+        self.state[name] = value
         self.controls.submit(name, value)
         if self.subscribers:
             self._send_all(_msg(address(name), float(value)))
@@ -264,7 +270,7 @@ class OscServer:
         name = self._name_arg(args)
         try:
             path = presets.save_user(presets.Preset(name, "saved over OSC", self.outputs,
-                                                    self.state.copy(), "user"))
+                                                    P.ParamSet(self.state), "user"))
         except OSError as e:
             raise Rejected(f"cannot save preset {name!r} ({e.strerror})") from None
         log.info("panslice: osc: saved preset %r to %s", name, path)

@@ -11,6 +11,8 @@ from . import automation, osc
 from .control import Controls
 from .osc import OscServer
 
+SWITCH_INTERVAL_S = 0.0005
+
 
 class ControlSession:
     """``with ControlSession(chain, sr, ...) as s: live.run(..., controls=s.controls)``.
@@ -42,12 +44,17 @@ class ControlSession:
             self.server.start()
             print(f"panslice: warning: OSC port {osc.DEFAULT_PORT} is taken (another panslice?)",
                   file=sys.stderr)
+        # The OSC thread competes with the audio loop for the GIL; a short switch interval
+        # bounds how long the loop can wait for it after each sleep or system call.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         print(f"panslice: OSC on udp://{self.server.host}:{self.server.port} "
               "(see 'panslice osc-table')", file=sys.stderr)
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.stop()
+        sys.setswitchinterval(self._switch)
         print(f"panslice: {self.server.summary()}", file=sys.stderr)
         if self.record_to is not None:
             path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)

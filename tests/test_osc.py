@@ -12,14 +12,17 @@ import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from conftest import ROOT, noise, pan, run_cli
+from conftest import ROOT, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
-from panslice.plugin import osc
+from panslice.plugin import live, osc, streams
+from panslice.plugin.chain import Chain
 from panslice.plugin.control import Controls
+from panslice.plugin.stage import Stage
 
 SR = 44100
 BLOCK = 512
@@ -27,42 +30,15 @@ needs_liblo = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("
                                  reason="liblo-tools (oscsend/oscdump) not installed; .ci/run installs it")
 
 
-class MeteredEngine(Engine):
-    """An engine that reports the RMS of its two outputs, as a chain's panslice stage does."""
-
-    def prepare(self, sample_rate, max_block=4096):
-        super().prepare(sample_rate, max_block)
-        self._split = np.zeros((2, 2, max_block), np.float32)
-        self._levels = (0.0, 0.0)
-        return self
-
-    def process(self, audio, out=None):
-        o = self.process_split(audio, self._split[:, :, : audio.shape[1]])
-        self._levels = tuple(float(np.sqrt(np.mean(o[k] ** 2))) for k in (0, 1))
-        return o.sum(axis=0, out=out)
-
-    def levels(self):
-        return self._levels
-
-
-class AudioLoop(threading.Thread):
-    """A stand-in for the live loop: blocks at roughly real-time pace, on_block between them."""
-
-    def __init__(self, controls, engine, audio):
-        super().__init__(daemon=True)
-        self.controls, self.engine, self.audio = controls, engine, audio
-        self.stop = threading.Event()
-        self.out = np.zeros((2, BLOCK), np.float32)
-
-    def run(self):
-        pos = 0
-        n = self.audio.shape[1]
-        while not self.stop.is_set():
-            self.controls.on_block(pos)
-            i = pos % (n - BLOCK)
-            self.engine.process(self.audio[:, i:i + BLOCK], self.out)
-            pos += BLOCK
-            time.sleep(BLOCK / SR)
+def start_live(chain, path, controls):
+    """The real live loop in a thread: ``path`` looped at real-time pace, no output device."""
+    stop = threading.Event()
+    stream = streams.Duplex(streams.FileSource(path, BLOCK, loop=True), [])
+    chain.prepare(stream.sample_rate, BLOCK)
+    th = threading.Thread(target=live.run, args=(chain, stream, BLOCK),
+                          kwargs={"controls": controls, "stop": stop}, daemon=True)
+    th.start()
+    return stop, th
 
 
 @pytest.fixture
@@ -244,22 +220,22 @@ def dump_lines(proc, wanted, timeout=15.0) -> list[str]:
 
 
 @needs_liblo
-def test_get_subscribe_echo_and_meters_seen_by_oscdump(home):
+def test_get_subscribe_echo_and_meters_seen_by_oscdump(home, tmp_path):
     t = np.arange(2 * SR) / SR
     voice = pan(0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)  # all in the slice
-    eng = MeteredEngine().prepare(SR, BLOCK)
-    controls = Controls([eng])
-    server = osc.OscServer(controls, eng.params, port=0).start()
-    audio = AudioLoop(controls, eng, voice)
+    sf.write(str(tmp_path / "voice.wav"), voice.T, SR, subtype="FLOAT")
+    chain = Chain([Stage()])
+    controls = Controls(chain.stages)
+    server = osc.OscServer(controls, chain.stages[0].params, port=0).start()
     port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    stop, loop = start_live(chain, tmp_path / "voice.wav", controls)
     try:
         time.sleep(0.3)  # let oscdump bind
         oscsend(server.port, "/panslice/get", "i", port)
         got = dump_lines(dump, lambda ls: len(ls) >= len(P.REGISTRY))
         assert got == [f"{osc.address(p.name)} f {p.default:f}" for p in P.REGISTRY]
 
-        audio.start()
         oscsend(server.port, "/panslice/subscribe", "i", port)
         oscsend(server.port, "/panslice/width", "f", 0.5)
         got = dump_lines(dump, lambda ls: sum("/meter/target" in s for s in ls) >= 10)
@@ -278,7 +254,8 @@ def test_get_subscribe_echo_and_meters_seen_by_oscdump(home):
         # up to 30 Hz (an upper bound only: a loaded machine sends fewer, never more)
         assert len(target) <= osc.METER_HZ * elapsed + 2
     finally:
-        audio.stop.set()
+        stop.set()
+        loop.join()
         dump.kill()
         dump.wait()
         server.stop()

@@ -1,0 +1,162 @@
+"""OSC flood: does a storm of control messages disturb file-driven `panslice live`?
+
+Runs `panslice live --input-file` on a real track (or a synthetic mix when ../shared is absent)
+twice: once quiet, once while this script sends valid parameter changes over UDP at a fixed
+rate. Prints, for each run, the messages sent and handled (and their rates) and the live
+loop's own counts: overruns (input read late), under-runs (output ran dry), blocks whose
+processing took longer than their duration, and the peak load. Figures, not a pass/fail: on a
+shared machine they move with its load, so the quiet run is the yardstick. Writes its section
+of benchmarks/RESULTS.md.
+
+    python3 benchmarks/osc_flood.py [--rate 10000] [--seconds 10] [--buffer 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import scoring  # noqa: E402
+from benchmarks.ml_quality import write_section  # noqa: E402
+
+# Valid changes, cycled: continuous knobs that the engine glides, as a controller's faders do.
+CYCLE = [("/panslice/width", "f"), ("/panslice/center", "f"), ("/panslice/target_gain_db", "f"),
+         ("/panslice/band/1/gain_db", "f"), ("/panslice/softness", "f")]
+
+
+def excerpt(seconds: float, folder: Path) -> tuple[Path, str]:
+    import soundfile as sf
+
+    tracks = scoring.tracks()
+    if tracks:
+        x, sr = scoring.load(tracks[0] / "mixture.wav")
+        name = tracks[0].name
+    else:
+        sr = 44100.0
+        rng = np.random.default_rng(0)
+        x = (0.1 * rng.standard_normal((2, int(seconds * sr)))).astype(np.float32)
+        name = "synthetic noise (../shared absent)"
+    n = int(seconds * sr)
+    x = np.tile(x, (1, -(-n // x.shape[1])))[:, :n]
+    path = folder / "excerpt.wav"
+    sf.write(str(path), x.T, int(sr), subtype="FLOAT")
+    return path, name
+
+
+def messages(n: int) -> list[bytes]:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    out = []
+    for i in range(n):
+        addr, _ = CYCLE[i % len(CYCLE)]
+        b = OscMessageBuilder(addr)
+        b.add_arg(float(0.1 + 0.4 * ((i * 7919) % 1000) / 1000.0) * (-1 if "gain" in addr else 1))
+        out.append(b.build().dgram)
+    return out
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the server answers /panslice/get (the loop starts right after it listens)."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    get = OscMessageBuilder("/panslice/get").build().dgram
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"panslice live exited early: {proc.stderr.read()}")
+            s.sendto(get, ("127.0.0.1", port))
+            try:
+                s.recv(4096)
+                return
+            except (socket.timeout, TimeoutError):
+                continue
+    raise RuntimeError("panslice live did not answer OSC in time")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def session(song: Path, out: Path, rate: float, buffer: int) -> dict:
+    port = free_port()
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
+           "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
+           "--osc-port", str(port), "--preset", "vocal-lift"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sent = 0
+    flood_s = 0.0
+    try:
+        wait_ready(port, proc)
+        if rate > 0:
+            msgs = messages(1000)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                t0 = time.monotonic()
+                tick = 0.005
+                while proc.poll() is None:
+                    due = int((time.monotonic() - t0) * rate)
+                    while sent < due:
+                        s.sendto(msgs[sent % len(msgs)], ("127.0.0.1", port))
+                        sent += 1
+                    time.sleep(tick)
+                flood_s = time.monotonic() - t0
+        _, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if proc.returncode != 0:
+        raise RuntimeError(f"panslice live failed: {err}")
+    osc = re.search(r"osc: (\d+) messages \((\d+) accepted, (\d+) rejected\), (\d+) malformed", err)
+    live = re.search(r"(\d+) overruns, (\d+) under-runs, (\d+) server xruns, (\d+) late blocks "
+                     r"\(peak load (\d+)%", err)
+    if not (osc and live):
+        raise RuntimeError(f"could not read the session report:\n{err}")
+    handled = int(osc.group(1))
+    return {"sent": sent, "flood_s": flood_s, "handled": handled, "rejected": int(osc.group(3)),
+            "overruns": int(live.group(1)), "underruns": int(live.group(2)),
+            "late": int(live.group(4)), "peak": int(live.group(5))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=10000.0, help="messages per second (default 10000)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the session (default 10)")
+    ap.add_argument("--buffer", type=int, default=512, help="live block size (default 512)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        song, name = excerpt(args.seconds, Path(tmp))
+        rows = []
+        for rate in (0.0, args.rate):
+            r = session(song, Path(tmp) / "heard.wav", rate, args.buffer)
+            rows.append((rate, r))
+    lines = [f"`panslice live --input-file` ({args.seconds:g} s of {name}, preset vocal-lift, "
+             f"blocks of {args.buffer}, no device), valid changes sent over UDP loopback by "
+             f"`benchmarks/osc_flood.py`; {os.cpu_count()} CPUs, load average "
+             f"{os.getloadavg()[0]:.1f} at the end.", "",
+             "| flood | sent | sent/s | handled | handled/s | rejected | overruns | under-runs "
+             "| late blocks | peak load |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for rate, r in rows:
+        per_s = r["sent"] / r["flood_s"] if r["flood_s"] else 0.0
+        handled_s = r["handled"] / r["flood_s"] if r["flood_s"] else 0.0
+        lines.append(f"| {rate:.0f}/s | {r['sent']} | {per_s:.0f} | {r['handled']} | {handled_s:.0f} | "
+                     f"{r['rejected']} | {r['overruns']} | {r['underruns']} | {r['late']} | {r['peak']}% |")
+    body = "\n".join(lines)
+    print(body)
+    write_section("osc_flood", "## OSC flood\n\n" + body)
+
+
+if __name__ == "__main__":
+    main()
