@@ -43,13 +43,15 @@ class Report:
     xruns: int = 0           # reported by the audio server itself (JACK)
     late: int = 0            # blocks whose processing took longer than their own duration
     peak_load: float = 0.0   # the slowest block's processing time / its duration
+    dropouts: int = 0        # samples of silence put in for a plugin that held back too much
     ended_by: str = ""
 
     def summary(self) -> str:
         return (f"{self.samples / self.sample_rate:.1f} s ({self.blocks} blocks of {self.block} at "
                 f"{self.sample_rate:g} Hz), stopped by {self.ended_by}: {self.overruns} overruns, "
                 f"{self.underruns} under-runs, {self.xruns} server xruns, {self.late} late blocks "
-                f"(peak load {100 * self.peak_load:.0f}% of real time)")
+                f"(peak load {100 * self.peak_load:.0f}% of real time)"
+                + (f"; plugins dropped out for {self.dropouts} samples" if self.dropouts else ""))
 
 
 @contextmanager
@@ -123,6 +125,7 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     rep.overruns = stream.overruns
     rep.underruns = stream.underruns
     rep.xruns = getattr(stream, "xruns", 0)
+    rep.dropouts = chain.dropouts
     return rep
 
 

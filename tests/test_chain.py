@@ -10,7 +10,7 @@ from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
 from panslice.plugin import presets
 from panslice.plugin.bounce import render
-from panslice.plugin.chain import Chain, ChainError
+from panslice.plugin.chain import Chain, ChainError, _PluginNode
 from panslice.plugin.chainfile import ChainFileError, load
 from panslice.plugin.stage import Stage
 
@@ -95,6 +95,45 @@ def split_by_hand(params, x, target_steps, rest_steps):
     t = Chain(target_steps).process(parts[0], SR) if target_steps else parts[0]
     r = Chain(rest_steps).process(parts[1], SR) if rest_steps else parts[1]
     return (t + r)[:, lat:lat + x.shape[1]]
+
+
+class HoldingBack:
+    """Behaves like a pedalboard plugin with latency streamed with reset=False: it returns its
+    input, aligned, minus the last ``hold`` samples, which come later. ``hold`` grows from 100
+    to 300 once more than ``grow_at`` samples went in, then shrinks back."""
+
+    def __init__(self, grow_at):
+        self.grow_at = grow_at
+        self.reset()
+
+    def reset(self):
+        self.buf = np.zeros((2, 0), np.float32)
+        self.fed = 0
+
+    def process(self, x, sample_rate, reset=True):
+        self.buf = np.concatenate([self.buf, x], axis=1)
+        self.fed += x.shape[1]
+        hold = 300 if self.grow_at < self.fed < self.grow_at + 2000 else 100
+        k = max(self.buf.shape[1] - hold, 0)
+        out, self.buf = self.buf[:, :k], self.buf[:, k:]
+        return out
+
+
+def test_a_plugin_holding_back_more_than_probed_drops_out_but_stays_aligned(mix):
+    node = _PluginNode(HoldingBack(grow_at=10 ** 9)).prepare(SR, 256)
+    assert node.latency_samples == 100  # what the probe saw
+    node.plugin.grow_at = 20000
+    node.reset()
+    out = np.zeros_like(mix)
+    for pos in range(0, mix.shape[1], 256):
+        node.process_block(mix[:, pos:pos + 256], out[:, pos:pos + 256])
+    lat = node.latency_samples
+    gap = np.all(out[:, lat:] == 0, axis=0)
+    # short blocks while it held back 300 (2000 samples of input): silence, counted ...
+    assert 0 < node.dropouts == gap.sum() < 2000 + 256
+    # ... and everything else exactly where it belongs: the latency never changed
+    ok = ~gap
+    assert np.array_equal(out[:, lat:][:, ok], mix[:, :-lat][:, ok])
 
 
 def test_split_routing_runs_each_output_through_its_own_chain(mix):

@@ -169,7 +169,7 @@ def test_jack_ports_carry_the_offline_bounce(tmp_path, jack_server):
     tail = latency + 2 * 2048  # the engine is back to silence before the next pass
     pr = PlayerRecorder(jack_server, x, PASSES * (SECONDS + tail / SR) + 20)
     env = {**os.environ, "JACK_DEFAULT_SERVER": jack_server}
-    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--jack", "--jack-name", "slicer",
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--no-osc", "--jack", "--jack-name", "slicer",
            "--jack-in", "player:out_1,player:out_2", "--jack-out", "recorder:in_1,recorder:in_2",
            *SETTINGS, "--buffer", str(BLOCK)]
     live = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)

@@ -161,7 +161,7 @@ def excerpt(tmp_path, seconds):
 def test_file_driven_live_writes_what_the_bounce_renders(tmp_path):
     song, x = excerpt(tmp_path, 2.0)
     heard = tmp_path / "heard.wav"
-    r = run_cli("live", "--input-file", song, "--output-file", heard, "--output", "none",
+    r = run_cli("live", "--no-osc", "--input-file", song, "--output-file", heard, "--output", "none",
                 "--preset", "karaoke", "--set", "width=0.3", "--buffer", "1024", "--bit-depth", "32")
     assert r.returncode == 0, r.stderr
     assert "stopped by end of input" in r.stderr and "under-runs" in r.stderr
@@ -181,8 +181,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
     f = tmp_path / "song.wav"
     sf.write(str(f), song.T, SR, subtype="FLOAT")
     heard = tmp_path / "heard.wav"
-    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(f), "--loop",
-           "--output-file", str(heard), "--output", "none", "--bit-depth", "32"]
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--no-osc", "--input-file", str(f),
+           "--loop", "--output-file", str(heard), "--output", "none", "--bit-depth", "32"]
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     first = p.stderr.readline() + p.stderr.readline()
     assert "Ctrl-C stops" in first, first
@@ -216,9 +216,9 @@ def test_audiostream_on_an_alsa_null_device(tmp_path, song):
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     f = tmp_path / "song.wav"
     sf.write(str(f), song[:, :SR // 2].T, SR, subtype="FLOAT")
-    r = run_cli("live", "--input-file", f, "--output-file", tmp_path / "heard.wav", env=env)
+    r = run_cli("live", "--no-osc", "--input-file", f, "--output-file", tmp_path / "heard.wav", env=env)
     assert r.returncode == 0 and "-> device 'default'" in r.stderr, r.stderr
     y, _ = sf.read(str(tmp_path / "heard.wav"), dtype="float32")
     assert y.shape[0] == SR // 2 + 2047
-    r = run_cli("live", "--input-file", f, "--output", "nosuchcard", env=env)
+    r = run_cli("live", "--no-osc", "--input-file", f, "--output", "nosuchcard", env=env)
     assert r.returncode == 1 and "no output device 'nosuchcard'" in r.stderr, r.stderr
