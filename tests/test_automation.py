@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -163,14 +164,14 @@ def wait_for_audio(port: int, proc, timeout: float = 120.0) -> SimpleUDPClient:
     raise AssertionError("the live session never sent a meter")
 
 
-def live_session(tmp_path, song, extra, sends):
-    """Run file-driven `panslice live`; ``sends`` is [(seconds after the audio started,
-    oscsend args)]. Returns (heard audio, automation, latency, [send offsets in s])."""
+def session(tmp_path, head, sends, interrupt=False):
+    """Run `panslice HEAD...` recording automation, with OSC on a free port; ``sends`` is
+    [(seconds after the audio started, oscsend args)]; ``interrupt`` sends Ctrl-C after them.
+    Returns (heard audio, automation, latency, [send offsets in s], stderr)."""
     port = free_port()
-    heard, moves = tmp_path / "heard.wav", tmp_path / "moves.csv"
-    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
-           "--output", "none", "--output-file", str(heard), "--bit-depth", "32",
-           "--record-automation", str(moves), "--osc-port", str(port), *extra]
+    moves = tmp_path / "moves.csv"
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", *map(str, head), "--bit-depth", "32",
+           "--record-automation", str(moves), "--osc-port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_audio(port, proc)
@@ -180,13 +181,16 @@ def live_session(tmp_path, song, extra, sends):
             time.sleep(max(0.0, t0 + at - time.monotonic()))
             sent_at.append(time.monotonic() - t0)
             subprocess.run(["oscsend", "127.0.0.1", str(port), *args], check=True, timeout=10)
+        if interrupt:
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     lat = int(re.search(r"latency (\d+) samples", err).group(1))
-    return read_wav(heard), automation.read(moves), lat, sent_at, err
+    return read_wav(tmp_path / "heard.wav"), automation.read(moves), lat, sent_at, err
 
 
 @needs_liblo
@@ -195,8 +199,9 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
     sends = [(0.6, ["/panslice/target_gain_db", "f", "-inf"]),
              (1.2, ["/panslice/center", "f", "-0.6"]),
              (1.2, ["/panslice/nonsense", "f", "1"])]  # rejected: changes nothing, stops nothing
-    heard, auto, lat, sent_at, err = live_session(tmp_path, song, ["--chain", str(tmp_path / "revival.toml"),
-                                                                 "--preset", "vocal-lift"], sends)
+    heard, auto, lat, sent_at, err = session(
+        tmp_path, ["live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "heard.wav",
+                   "--chain", tmp_path / "revival.toml", "--preset", "vocal-lift"], sends)
     assert " 1 rejected" in err and "rejected /panslice/nonsense" in err
     x = read_wav(song)
     n = x.shape[1]
@@ -225,3 +230,39 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
     assert np.array_equal(y[:, :p1 - 2048], z[:, :p1 - 2048])  # before the change reaches the output
     after = slice(p1 + 2048 + 4410, p2)
     assert np.sum(y[:, after] ** 2) < 0.5 * np.sum(z[:, after] ** 2)  # the centre sine is gone
+
+
+@needs_liblo
+def test_serve_runs_headless_and_ctrl_c_keeps_audio_and_recording(tmp_path, song):
+    heard, auto, lat, _, err = session(
+        tmp_path, ["serve", song, "--loop", "-o", tmp_path / "heard.wav", "--preset", "karaoke"],
+        [(0.3, ["/panslice/width", "f", "0.75"]), (0.6, ["/panslice/target_gain_db", "f", "0"])],
+        interrupt=True)
+    assert "stopped by Ctrl-C" in err and "Traceback" not in err
+    assert [c[1:] for c in auto.changes] == [("width", 0.75), ("target_gain_db", 0.0)]
+    assert auto.start["target_gain_db"] == -math.inf  # karaoke is where it began
+    # replay the looped input that was heard: the same audio (the bounce without --chain renders
+    # the engine's mixed output, the live stage sums its two outputs: float32 rounding apart)
+    m = heard.shape[1]
+    looped = np.tile(read_wav(song), (1, -(-m // (3 * SR))))[:, :m]
+    write_wav(tmp_path / "looped.wav", looped)
+    r = run_cli("bounce", tmp_path / "looped.wav", "--automation", tmp_path / "moves.csv",
+                "-o", tmp_path / "replay.wav", "--bit-depth", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    y = read_wav(tmp_path / "replay.wav")
+    assert np.abs(heard[:, lat:] - y[:, :m - lat]).max() < 1e-6
+
+
+def test_live_osc_errors_come_before_any_audio(tmp_path, song):
+    r = run_cli("live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "o.wav",
+                "--no-osc", "--record-automation", tmp_path / "m.csv")
+    assert r.returncode == 1 and "--record-automation records OSC changes: drop --no-osc" in r.stderr
+    r = run_cli("serve", song, "-o", tmp_path / "o.wav", "--record-automation", tmp_path / "nope" / "m.csv")
+    assert r.returncode == 1 and "nope/m.csv: folder" in r.stderr and "not writable" in r.stderr
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        r = run_cli("serve", song, "-o", tmp_path / "o.wav", "--osc-port", port)
+    assert r.returncode == 1
+    assert f"cannot listen for OSC on 127.0.0.1:{port} (Address already in use)" in r.stderr
+    assert not list(tmp_path.glob("o.wav")) and not list(tmp_path.glob(".o*"))
