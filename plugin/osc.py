@@ -31,6 +31,7 @@ DEFAULT_PORT = 9000
 METER_HZ = 30.0
 MAX_SUBSCRIBERS = 16
 BURST = 256  # packets read before the meters get a look-in, so a flood cannot silence them
+LOG_PER_S = 20  # rejection lines per second; a flood of bad messages is summed up, not spelt out
 RECV_BUFFER = 4 << 20  # room for bursts while the thread waits for the GIL (capped by rmem_max)
 
 log = logging.getLogger("panslice.osc")
@@ -123,6 +124,7 @@ class OscServer:
         self._stopping = False
         self._next_meter = 0.0
         self._meter_pos = -1
+        self._log_window, self._logged, self._unlogged = 0.0, 0, 0
         self._commands = {
             f"{PREFIX}/get": self._get, f"{PREFIX}/subscribe": self._subscribe,
             f"{PREFIX}/unsubscribe": self._unsubscribe, f"{PREFIX}/preset/load": self._preset_load,
@@ -152,6 +154,9 @@ class OscServer:
             self._thread.join()
         if self._sock is not None:
             self._sock.close()
+        if self._unlogged:
+            log.warning("panslice: osc: %d more rejected messages not shown", self._unlogged)
+            self._unlogged = 0
 
     def summary(self) -> str:
         return (f"osc: {self.messages} messages ({self.accepted} accepted, {self.rejected} rejected), "
@@ -278,7 +283,16 @@ class OscServer:
 
     def _reject(self, sender: tuple[str, int], addr: str, problem: str) -> None:
         self.rejected += 1
-        log.warning("panslice: osc: rejected %s from %s:%d: %s", addr, sender[0], sender[1], problem)
+        now = time.monotonic()
+        if now >= self._log_window + 1.0:
+            if self._unlogged:
+                log.warning("panslice: osc: %d more rejected messages not shown", self._unlogged)
+            self._log_window, self._logged, self._unlogged = now, 0, 0
+        if self._logged < LOG_PER_S:
+            self._logged += 1
+            log.warning("panslice: osc: rejected %s from %s:%d: %s", addr, sender[0], sender[1], problem)
+        else:
+            self._unlogged += 1
         self._send(_msg(f"{PREFIX}/error", f"{addr}: {problem}"), sender)
 
     # -- outgoing -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ get, subscribe/echo and meters checked with python-osc and with liblo's oscsend/
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import socket
 import subprocess
@@ -286,3 +287,31 @@ def test_readme_osc_table_is_the_generated_one():
     assert osc.table_markdown() in (ROOT / "README.md").read_text(), (
         "README.md's OSC table is out of date: replace the lines between the osc-table markers "
         "with the output of 'panslice osc-table'")
+
+
+def test_a_bundle_applies_all_its_messages(rig):
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+
+    eng, controls, server = rig
+    b = OscBundleBuilder(IMMEDIATELY)
+    for addr, v in (("/panslice/width", 0.5), ("/panslice/band/1/low_hz", 200.0)):
+        m = OscMessageBuilder(addr)
+        m.add_arg(v)
+        b.add_content(m.build())
+    cl = client(server)
+    cl.send(b.build())
+    get_all(cl)
+    controls.on_block(512)
+    assert eng.params["width"] == 0.5 and eng.params["band.1.low_hz"] == 200.0
+
+
+def test_a_flood_of_bad_messages_is_summed_up_in_the_log(rig, caplog):
+    eng, controls, server = rig
+    cl = client(server)
+    for _ in range(200):
+        cl._sock.sendto(_msg("/panslice/center", 9.0), ("127.0.0.1", server.port))
+    get_all(cl)  # barrier: all 200 handled
+    server.stop()
+    shown = caplog.text.count("rejected /panslice/center")
+    hidden = sum(int(n) for n in re.findall(r"(\d+) more rejected messages not shown", caplog.text))
+    assert server.rejected == 200 and shown + hidden == 200 and shown < 200
