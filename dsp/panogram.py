@@ -1,8 +1,11 @@
 """Whole-file stereo-field analysis: where the energy sits by azimuth, frequency and time.
 
-Offline numpy (not the streaming kernel): a short-time spectrum of the whole file, each bin's
-azimuth on the engine's scale (:func:`panslice.dsp.mask.azimuth`'s pan law, vectorised), and
-energy histograms over it. ``analyze`` draws these and turns :func:`find_voice` into settings.
+Offline numpy (not the streaming kernel): a short-time spectrum of the file, each bin's azimuth
+on the engine's scale (:func:`panslice.dsp.mask.azimuth`'s pan law, vectorised), and energy
+histograms over it. :func:`measure` works through the file a slice of frames at a time and
+keeps only the histograms, so memory grows with the number of frames times ~100 bins, not times
+the FFT size: an hour of music needs about 100 MB. ``analyze`` draws the histograms and turns
+:func:`find_voice` into settings.
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ FFT_SIZE = 4096
 HOP = 1024
 VOICE_BAND_HZ = (200.0, 4000.0)   # where a singing or speaking voice carries most of its energy
 GRID = np.linspace(-1.0, 1.0, 201)   # fine azimuth grid for the voice profile (0.01 steps)
+AZ_BINS = 101                        # azimuth bins of the pictures
+CHUNK = 256                          # frames per slice
 
 
-def stft(x: np.ndarray, fft_size: int = FFT_SIZE, hop: int = HOP) -> np.ndarray:
-    """Hann-windowed spectrum of a stereo signal [shape=(2, n)] -> complex64 (2, frames, bins)."""
+def frames(n: int, fft_size: int = FFT_SIZE, hop: int = HOP) -> int:
+    return 1 + (max(n, fft_size) - fft_size) // hop
+
+
+def stft(x: np.ndarray, fft_size: int = FFT_SIZE, hop: int = HOP, start: int = 0,
+         stop: int | None = None) -> np.ndarray:
+    """Hann-windowed spectrum of frames ``start..stop`` of a stereo signal [shape=(2, n)] ->
+    complex64 (2, frames, bins). Frame f starts at sample f * hop."""
     n = x.shape[1]
     if n < fft_size:
         x = np.pad(x, ((0, 0), (0, fft_size - n)))
-    frames = 1 + (x.shape[1] - fft_size) // hop
+    stop = frames(n, fft_size, hop) if stop is None else stop
     w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(fft_size) / fft_size)).astype(np.float32)
-    out = np.empty((2, frames, fft_size // 2 + 1), np.complex64)
-    step = 256
-    for f0 in range(0, frames, step):   # in slices, so a long file never holds frames x fft_size
-        idx = np.arange(fft_size)[None, :] + hop * np.arange(f0, min(f0 + step, frames))[:, None]
-        out[:, f0:f0 + idx.shape[0]] = np.fft.rfft(x[:, idx].astype(np.float32) * w, axis=-1)
-    return out
+    idx = np.arange(fft_size)[None, :] + hop * np.arange(start, stop)[:, None]
+    return np.fft.rfft(x[:, idx].astype(np.float32) * w, axis=-1).astype(np.complex64)
 
 
 def azimuth_energy(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,28 +47,70 @@ def azimuth_energy(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return az, ml * ml + mr * mr
 
 
-def panogram(az: np.ndarray, energy: np.ndarray, freqs: np.ndarray, az_edges: np.ndarray,
-             f_edges: np.ndarray) -> np.ndarray:
-    """Energy by (frequency band, azimuth bin) over the whole file [shape=(len(f_edges)-1,
-    len(az_edges)-1)]."""
-    fi = np.digitize(freqs, f_edges) - 1
-    out = np.zeros((len(f_edges) - 1, len(az_edges) - 1))
-    for b in range(len(f_edges) - 1):
-        cols = fi == b
-        if cols.any():
-            out[b] = np.histogram(az[:, cols], az_edges, weights=energy[:, cols])[0]
-    return out
+@dataclass
+class Field:
+    """The histograms of one file. Rows are log-frequency rows (``row_edges``, Hz)."""
+
+    row_edges: np.ndarray
+    panogram: np.ndarray     # energy [row, azimuth bin] over the whole file
+    by_frame: np.ndarray     # energy [frame, azimuth bin] over all frequencies
+    power: np.ndarray        # mean L+R power [frame, row] (0 where a row holds no FFT bin)
+    voice: np.ndarray        # voice-band energy on GRID
+    whole: np.ndarray        # all energy on GRID
 
 
-def azimuth_over_time(az: np.ndarray, energy: np.ndarray, az_edges: np.ndarray,
-                      frames_per_column: int) -> np.ndarray:
-    """Energy by (time column, azimuth bin); each column sums ``frames_per_column`` frames."""
-    cols = max(1, az.shape[0] // frames_per_column)
-    out = np.zeros((cols, len(az_edges) - 1))
-    for c in range(cols):
-        sl = slice(c * frames_per_column, (c + 1) * frames_per_column)
-        out[c] = np.histogram(az[sl], az_edges, weights=energy[sl])[0]
-    return out
+def _row_index(freqs: np.ndarray, row_edges: np.ndarray) -> np.ndarray:
+    ri = np.digitize(freqs, row_edges) - 1
+    ri[(ri < 0) | (ri >= len(row_edges) - 1)] = -1
+    return ri
+
+
+def _az_index(az: np.ndarray, bins: int) -> np.ndarray:
+    return np.clip(((az + 1.0) * (0.5 * bins)).astype(np.int64), 0, bins - 1)
+
+
+def power_rows(x: np.ndarray, sample_rate: float, row_edges: np.ndarray) -> np.ndarray:
+    """Mean L+R power per frame and log-frequency row [shape=(frames, rows)]."""
+    return measure(x, sample_rate, row_edges, power_only=True).power
+
+
+def measure(x: np.ndarray, sample_rate: float, row_edges: np.ndarray,
+            power_only: bool = False) -> Field:
+    """Every histogram analyze needs, from a stereo signal [shape=(2, n)], slice by slice."""
+    freqs = np.fft.rfftfreq(FFT_SIZE, 1.0 / sample_rate)
+    ri = _row_index(freqs, row_edges)
+    rows = len(row_edges) - 1
+    in_row = ri >= 0
+    per_row = np.maximum(np.bincount(ri[in_row], minlength=rows), 1)
+    vb = (freqs >= VOICE_BAND_HZ[0]) & (freqs <= VOICE_BAND_HZ[1])
+    total = frames(x.shape[1])
+    pano = np.zeros(rows * AZ_BINS)
+    by_frame = np.zeros((total, AZ_BINS))
+    power = np.zeros((total, rows))
+    voice = np.zeros(len(GRID))
+    whole = np.zeros(len(GRID))
+    for f0 in range(0, total, CHUNK):
+        f1 = min(f0 + CHUNK, total)
+        spec = stft(x, start=f0, stop=f1)
+        m = f1 - f0
+        fr = np.arange(m)[:, None]
+        if power_only:
+            e = (np.abs(spec[0]) ** 2 + np.abs(spec[1]) ** 2)[:, in_row]
+            key = (fr * rows + ri[in_row][None, :]).ravel()
+            power[f0:f1] = np.bincount(key, e.ravel(), m * rows).reshape(m, rows) / per_row
+            continue
+        az, e = azimuth_energy(spec)
+        ai = _az_index(az, AZ_BINS)
+        gi = np.clip(np.rint((az + 1.0) / (GRID[1] - GRID[0])).astype(np.int64), 0, len(GRID) - 1)
+        pano += np.bincount((ri[in_row][None, :] * AZ_BINS + ai[:, in_row]).ravel(),
+                            e[:, in_row].ravel(), rows * AZ_BINS)
+        by_frame[f0:f1] = np.bincount((fr * AZ_BINS + ai).ravel(), e.ravel(),
+                                      m * AZ_BINS).reshape(m, AZ_BINS)
+        key = (fr * rows + ri[in_row][None, :]).ravel()
+        power[f0:f1] = np.bincount(key, e[:, in_row].ravel(), m * rows).reshape(m, rows) / per_row
+        voice += np.bincount(gi[:, vb].ravel(), e[:, vb].ravel(), len(GRID))
+        whole += np.bincount(gi.ravel(), e.ravel(), len(GRID))
+    return Field(row_edges, pano.reshape(rows, AZ_BINS), by_frame, power, voice, whole)
 
 
 def lr_correlation(x: np.ndarray) -> float:
@@ -72,21 +121,16 @@ def lr_correlation(x: np.ndarray) -> float:
     return float(np.dot(l, r) / den) if den > 0 else 1.0
 
 
-def fraction_within(az: np.ndarray, energy: np.ndarray, center: float, half: float) -> float:
-    """Share of ``energy`` whose azimuth lies within ``center +/- half``."""
-    total = energy.sum()
-    return float(energy[np.abs(az - center) <= half].sum() / total) if total > 0 else 0.0
+def share_within(hist: np.ndarray, center: float, half: float) -> float:
+    """Share of a GRID histogram's energy whose azimuth lies within ``center +/- half``."""
+    total = hist.sum()
+    return float(hist[np.abs(GRID - center) <= half + 1e-9].sum() / total) if total > 0 else 0.0
 
 
-def voice_profile(az: np.ndarray, energy: np.ndarray, freqs: np.ndarray,
-                  band: tuple[float, float] = VOICE_BAND_HZ) -> np.ndarray:
-    """Voice-band energy on :data:`GRID`, smoothed over +/-0.02 and scaled to sum to 1."""
-    cols = (freqs >= band[0]) & (freqs <= band[1])
-    step = GRID[1] - GRID[0]
-    edges = np.concatenate([GRID - step / 2, [GRID[-1] + step / 2]])
-    h = np.histogram(az[:, cols], edges, weights=energy[:, cols])[0]
+def voice_profile(voice_hist: np.ndarray) -> np.ndarray:
+    """The voice-band histogram smoothed over +/-0.02 and scaled to sum to 1."""
     k = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
-    h = np.convolve(h, k / k.sum(), mode="same")
+    h = np.convolve(voice_hist, k / k.sum(), mode="same")
     s = h.sum()
     return h / s if s > 0 else h
 

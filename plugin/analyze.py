@@ -81,8 +81,8 @@ class Analysis:
             f"  mix near the centre        {100 * self.near_centre_share:5.1f} %  of the energy within "
             f"azimuth +/-{NEAR_CENTRE:g}",
             f"  voice band ({pg.VOICE_BAND_HZ[0]:g}-{pg.VOICE_BAND_HZ[1]:g} Hz) peaks at "
-            f"{v.center:+.2f}, half-width {v.spread:.2f}; other strong sources: "
-            + (", ".join(f"{x:+.2f}" for x in v.peaks if abs(x - v.center) > 0.05) or "none")
+            f"{_az(v.center)}, half-width {v.spread:.2f}; other strong sources: "
+            + (", ".join(_az(x) for x in v.peaks if abs(x - v.center) > 0.05) or "none")
             + f" (nearest distinct one: {near})",
             f"  suggested slice            center={self.suggestion['center']:g} "
             f"width={self.suggestion['width']:g}: holds {100 * self.slice_share:.0f} % of the "
@@ -121,6 +121,11 @@ def _strict(x):
     return x
 
 
+def _az(x: float) -> str:
+    """An azimuth for people: two decimals, signed, and never '-0.00'."""
+    return f"{round(x, 2) + 0.0:+.2f}"
+
+
 def set_args(suggestion: dict[str, float]) -> list[str]:
     return [f"--set {k}={v:g}" for k, v in suggestion.items()]
 
@@ -155,57 +160,47 @@ def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: flo
         return "partly", (f"the voice is spread wide (half-width {voice.spread:.2f}, reverb or "
                           "doubling), so a slice wide enough to hold it also holds neighbours")
     others = [x for x in voice.peaks if abs(x - center) > 0.05]
-    where = (f"other sources sit at {', '.join(f'{x:+.2f}' for x in others)}" if others
+    where = (f"other sources sit at {', '.join(_az(x) for x in others)}" if others
              else f"{100 * (1 - slice_share):.0f} % of the voice band lies outside the slice")
-    return "well", (f"the voice band has a distinct peak at {center:+.2f} (half-width "
+    return "well", (f"the voice band has a distinct peak at {_az(center)} (half-width "
                     f"{voice.spread:.2f}) and {where}")
 
 
 def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
-            regions: list[Region] | None = None) -> tuple[Analysis, dict]:
-    """Measure ``audio`` [shape=(2, n)]; returns the analysis and the arrays to draw."""
-    spec = pg.stft(audio)
-    az, energy = pg.azimuth_energy(spec)
-    freqs = np.fft.rfftfreq(pg.FFT_SIZE, 1.0 / sample_rate)
-    voice = pg.find_voice(pg.voice_profile(az, energy, freqs))
+            regions: list[Region] | None = None) -> tuple[Analysis, pg.Field]:
+    """Measure ``audio`` [shape=(2, n)]; returns the analysis and the histograms to draw."""
+    field = pg.measure(audio, sample_rate, row_edges(sample_rate))
+    voice = pg.find_voice(pg.voice_profile(field.voice))
     sug = suggest(voice, params)
-    vb = (freqs >= pg.VOICE_BAND_HZ[0]) & (freqs <= pg.VOICE_BAND_HZ[1])
-    slice_share = pg.fraction_within(az[:, vb], energy[:, vb], sug["center"], sug["width"])
+    slice_share = pg.share_within(field.voice, sug["center"], sug["width"])
     corr = pg.lr_correlation(audio)
-    near = pg.fraction_within(az, energy, 0.0, NEAR_CENTRE)
+    near = pg.share_within(field.whole, 0.0, NEAR_CENTRE)
     verdict, because = _verdict(corr, near, voice, slice_share, sug["center"])
     current = {"center": params["center"], "width": params["width"],
                "softness": params["softness"], "bands": [list(b) for b in params.bands()]}
     a = Analysis(name, sample_rate, audio.shape[1] / sample_rate, corr, near, voice, sug,
                  slice_share, verdict, because, current, list(regions or []))
-    return a, {"spec": spec, "az": az, "energy": energy, "freqs": freqs}
+    return a, field
 
 
 # -- the picture ------------------------------------------------------------------------------
 
-AZ_EDGES = np.linspace(-1.0, 1.0, 102)
+AZ_EDGES = np.linspace(-1.0, 1.0, pg.AZ_BINS + 1)
 LOW_HZ = 30.0
 DB_RANGE = 40.0
 
 
-def _log_rows(freqs: np.ndarray, sr: float, rows: int) -> np.ndarray:
-    return np.geomspace(LOW_HZ, sr / 2, rows + 1)
+def row_edges(sample_rate: float, rows: int = 72) -> np.ndarray:
+    """Log-frequency rows of the pictures, 30 Hz to Nyquist."""
+    return np.geomspace(LOW_HZ, sample_rate / 2, rows + 1)
 
 
-def _spectrogram(spec: np.ndarray, freqs: np.ndarray, f_edges: np.ndarray, max_cols: int = 900):
-    """Power (L+R) on log-frequency rows and at most ``max_cols`` time columns, in dB."""
-    power = (np.abs(spec[0]) ** 2 + np.abs(spec[1]) ** 2)
+def _spectrogram(power: np.ndarray, f_edges: np.ndarray, sr: float, max_cols: int = 900):
+    """Power rows [frame, row] -> dB [row, column] with at most ``max_cols`` time columns."""
     step = max(1, math.ceil(power.shape[0] / max_cols))
-    cols = power.shape[0] // step or 1
-    power = power[: cols * step].reshape(cols, step, -1).mean(axis=1) if power.shape[0] >= step \
-        else power
-    fi = np.digitize(freqs, f_edges) - 1
-    out = np.zeros((len(f_edges) - 1, power.shape[0]))
-    for b in range(len(f_edges) - 1):
-        sel = fi == b
-        if sel.any():
-            out[b] = power[:, sel].mean(axis=1)
-    return 10 * np.log10(_fill_empty_rows(out, f_edges, freqs) + 1e-12), step
+    cols = max(1, power.shape[0] // step)
+    power = power[: cols * step].reshape(cols, -1, power.shape[1]).mean(axis=1)
+    return 10 * np.log10(_fill_empty_rows(power.T.copy(), f_edges, sr) + 1e-12), step
 
 
 def _db_per_row(h: np.ndarray, floor_db: float = 60.0) -> np.ndarray:
@@ -217,8 +212,9 @@ def _db_per_row(h: np.ndarray, floor_db: float = 60.0) -> np.ndarray:
     return db
 
 
-def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, sr: float) -> np.ndarray:
     """Rows narrower than one FFT bin hold no bin: give them the row of the nearest bin."""
+    freqs = np.fft.rfftfreq(pg.FFT_SIZE, 1.0 / sr)
     fi = np.digitize(freqs, f_edges) - 1
     has = np.zeros(len(h), bool)
     has[fi[(fi >= 0) & (fi < len(h))]] = True
@@ -230,7 +226,8 @@ def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, freqs: np.ndarray) -> n
     return h
 
 
-def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P.ParamSet) -> None:
+def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
+         params: P.ParamSet) -> None:
     """Write the analysis picture (PNG) to ``path``."""
     import matplotlib
 
@@ -238,9 +235,9 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    sr, freqs, az, energy = a.sample_rate, data["freqs"], data["az"], data["energy"]
+    sr = a.sample_rate
     hop_s = pg.HOP / sr
-    f_edges = _log_rows(freqs, sr, 72)
+    f_edges = field.row_edges
     c, w, s = params["center"], params["width"], params["softness"]
     sug = a.suggestion
     cmap = plt.get_cmap("magma").copy()
@@ -256,19 +253,18 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
               f"L/R correlation {a.lr_correlation:.2f}   |   {100 * a.near_centre_share:.0f} % of "
               f"the energy within azimuth ±{NEAR_CENTRE:g}   |   voice band "
               f"({pg.VOICE_BAND_HZ[0]:g}-{pg.VOICE_BAND_HZ[1]:g} Hz) peaks at "
-              f"{a.voice.center + 0.0:+.2f}, half-width {a.voice.spread:.2f}", fontsize=11.5, va="top")
+              f"{_az(a.voice.center)}, half-width {a.voice.spread:.2f}", fontsize=11.5, va="top")
     head.text(0, 0.3,
-              f"current slice (white): center {c:+.2f}, width {w:.2f}, softness {s:.2f}, bands "
+              f"current slice (white): center {_az(c)}, width {w:.2f}, softness {s:.2f}, bands "
               + ", ".join(f"{lo:g}-{min(hi, sr / 2):g} Hz" for lo, hi, _ in params.bands())
-              + f"     suggested (cyan): center {sug['center']:+.2f}, width {sug['width']:.2f}",
+              + f"     suggested (cyan): center {_az(sug['center'])}, width {sug['width']:.2f}",
               fontsize=11.5, va="top")
     head.text(0, 0.0, f"Centre removal likely to work {a.verdict_words}, because {a.because}.",
               fontsize=11, va="top", style="italic", wrap=True)
 
     # Panogram: energy by azimuth and log frequency over the whole file.
     ax = fig.add_subplot(gs[1, 0])
-    pano = _db_per_row(_fill_empty_rows(pg.panogram(az, energy, freqs, AZ_EDGES, f_edges),
-                                        f_edges, freqs))
+    pano = _db_per_row(_fill_empty_rows(field.panogram.copy(), f_edges, sr))
     m = ax.pcolormesh(AZ_EDGES, f_edges, pano, cmap=cmap, vmin=-DB_RANGE / 1.5, vmax=0,
                       shading="flat")
     ax.set_yscale("log")
@@ -302,8 +298,10 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
 
     # Azimuth over time.
     ax = fig.add_subplot(gs[1, 1])
-    per_col = max(2, min(round(0.25 / hop_s), az.shape[0] // 150))   # 0.25 s, finer if short
-    aot = pg.azimuth_over_time(az, energy, AZ_EDGES, per_col)
+    frames = field.by_frame.shape[0]
+    per_col = min(max(2, min(round(0.25 / hop_s), frames // 150)), frames)   # 0.25 s, finer if short
+    cols = max(1, frames // per_col)
+    aot = field.by_frame[: cols * per_col].reshape(cols, -1, pg.AZ_BINS).sum(axis=1)
     t_edges = np.arange(aot.shape[0] + 1) * per_col * hop_s
     m = ax.pcolormesh(t_edges, AZ_EDGES, _db_per_row(aot).T, cmap=cmap, vmin=-DB_RANGE / 1.5,
                       vmax=0, shading="flat")
@@ -324,8 +322,8 @@ def draw(path: Path, a: Analysis, data: dict, output_spec: np.ndarray, params: P
     ax.set_ylim(-1, 1)
 
     # Spectrograms: the input and the slice's output, on one colour scale.
-    spec_in, step = _spectrogram(data["spec"], freqs, f_edges)
-    spec_out, _ = _spectrogram(output_spec, freqs, f_edges)
+    spec_in, step = _spectrogram(field.power, f_edges, sr)
+    spec_out, _ = _spectrogram(output_power, f_edges, sr)
     top = spec_in.max()
     for col, (img, title) in enumerate(((spec_in, "Input spectrogram (L+R)"),
                                         (spec_out, "Slice output (target at unity"

@@ -130,7 +130,7 @@ def cmd_analyze(args) -> int:
     if picture is not None:
         rows = edits.rows(regions) if regions else None
         out = bounce.render(audio, sr, ps, split=True, unity=True, edits=rows)[0]
-        analyze.draw(picture, a, data, panogram.stft(out), ps)
+        analyze.draw(picture, a, data, panogram.power_rows(out, sr, data.row_edges), ps)
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
