@@ -1,0 +1,130 @@
+"""Separation quality with the ML prior (Spleeter 2-stems) on real music.
+
+    python benchmarks/ml_quality.py [FOLDER] [--no-write]
+
+For every track in FOLDER (default ../shared/testdata/real) it bounces, stems at unity as
+``--stems`` writes them:
+
+- ``Spleeter as shipped``: ml_prior = 1 with every knob neutral (all azimuths, no phase test, one
+  full band, Spleeter's own STFT size 4096/1024): the model's vocal mask alone, its complement
+  as the accompaniment;
+- ``acapella-ml`` (its slice: the vocals) and ``karaoke-ml`` (its rest: the accompaniment), the
+  shipped presets, the same settings for every track;
+- ``acapella`` / ``karaoke`` without ML, for reference.
+
+Scores: SDR (bss_eval, 512-tap filter, fast_bss_eval; benchmarks/scoring.py), mean over the two
+channels. The network runs once per track (its masks are memoised across the rows). Needs
+``panslice model install``. Writes its section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import scoring  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+TARGET_VOCALS = 8.5
+TARGET_ACC = 13.0
+NEUTRAL = {"center": 0.0, "width": 2.0, "phase_tolerance": 1.0, "fft_size": 4096, "overlap": 4,
+           "ml_prior": 1.0}
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace this benchmark's section of RESULTS.md (create it at the end if absent)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+class _Memo:
+    """The network with its per-track masks remembered (one inference per track)."""
+
+    def __init__(self, net):
+        self.net, self.memo = net, {}
+
+    def masks(self, x):
+        key = (x.shape, float(np.abs(x[:, ::977]).sum()))
+        if key not in self.memo:
+            self.memo[key] = list(self.net.masks(x))
+        return iter(self.memo[key])
+
+
+def main() -> int:
+    from panslice.dsp import params as P
+    from panslice.plugin import ml_prior, model, presets
+    from panslice.plugin.bounce import render
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    tracks = scoring.tracks(args.folder)
+    if not tracks:
+        print(f"ml_quality: no tracks in {args.folder}", file=sys.stderr)
+        return 1
+    try:
+        ml_prior._net = _Memo(ml_prior.network())
+    except model.ModelError as e:
+        print(f"ml_quality: {e}", file=sys.stderr)
+        return 1
+
+    shipped = P.ParamSet(NEUTRAL)
+    shipped.set_bands([(0.0, 96000.0, 0.0)])
+    rows = {  # name -> (params for the vocal estimate, params for the accompaniment estimate)
+        "Spleeter as shipped (ml_prior=1, knobs neutral)": (shipped, shipped),
+        "acapella-ml / karaoke-ml (presets)": (presets.load("acapella-ml").params,
+                                              presets.load("karaoke-ml").params),
+        "acapella / karaoke (no ML, reference)": (presets.load("acapella").params,
+                                                 presets.load("karaoke").params),
+    }
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
+    for tr in tracks:
+        mix, sr = scoring.load(tr / "mixture.wav")
+        voc, _ = scoring.load(tr / "vocals.wav")
+        acc, _ = scoring.load(tr / "accompaniment.wav")
+        for name, (pv, pa) in rows.items():
+            out_v = render(mix, sr, pv, split=True, unity=True)
+            out_a = out_v if pa is pv else render(mix, sr, pa, split=True, unity=True)
+            v, a = out_v[0], out_a[1]
+            scores[name].append((scoring.sdr(voc, v), scoring.sdr(acc, a)))
+            print(f"{tr.name[:30]:30s} {name[:40]:40s} vocals {scores[name][-1][0]:6.2f}  "
+                  f"accompaniment {scores[name][-1][1]:6.2f}", flush=True)
+
+    short = [t.name.split("-")[0][:14] for t in tracks]
+    lines = [
+        f"SDR in dB (bss_eval, 512-tap filter) on {len(tracks)} real tracks, stems at unity; "
+        "the same settings for every track.",
+        "",
+        "| method | estimate | " + " | ".join(short) + " | mean |",
+        "|---|---|" + "---|" * len(tracks) + "---|",
+    ]
+    for name, sc in scores.items():
+        arr = np.array(sc)
+        for j, est in enumerate(("vocals", "accompaniment")):
+            lines.append(f"| {name} | {est} | " + " | ".join(f"{v:.2f}" for v in arr[:, j])
+                         + f" | **{arr[:, j].mean():.2f}** |")
+    ml = np.array(scores["acapella-ml / karaoke-ml (presets)"]).mean(axis=0)
+    lines += ["", f"Targets: acapella-ml vocals >= {TARGET_VOCALS} dB: "
+                  f"{'met' if ml[0] >= TARGET_VOCALS else 'NOT met'} ({ml[0]:.2f}); karaoke-ml "
+                  f"accompaniment >= {TARGET_ACC} dB: {'met' if ml[1] >= TARGET_ACC else 'NOT met'} "
+                  f"({ml[1]:.2f})."]
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section("ml", "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
