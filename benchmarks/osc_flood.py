@@ -1,8 +1,8 @@
 """OSC flood: does a storm of control messages disturb file-driven `panslice live`?
 
 Runs `panslice live --input-file` on a real track (or a synthetic mix when ../shared is absent)
-twice: once quiet, once while this script sends valid parameter changes over UDP at a fixed
-rate. Prints, for each run, the messages sent and handled (and their rates) and the live
+three times: quiet, while this script sends valid parameter changes over UDP at a fixed rate,
+and while it sends as many bad ones (out of range, unknown address, malformed packet). Prints, for each run, the messages sent and handled (and their rates) and the live
 loop's own counts: overruns (input read late), under-runs (output ran dry), blocks whose
 processing took longer than their duration, and the peak load. Figures, not a pass/fail: on a
 shared machine they move with its load, so the quiet run is the yardstick. Writes its section
@@ -53,9 +53,15 @@ def excerpt(seconds: float, folder: Path) -> tuple[Path, str]:
     return path, name
 
 
-def messages(n: int) -> list[bytes]:
+def messages(n: int, bad: bool) -> list[bytes]:
     from pythonosc.osc_message_builder import OscMessageBuilder
 
+    if bad:
+        b = OscMessageBuilder("/panslice/center")
+        b.add_arg(5.0)
+        u = OscMessageBuilder("/panslice/centre")
+        u.add_arg(0.1)
+        return [b.build().dgram, u.build().dgram, b"not osc at all"] * (n // 3)
     out = []
     for i in range(n):
         addr, _ = CYCLE[i % len(CYCLE)]
@@ -91,22 +97,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def session(song: Path, out: Path, rate: float, buffer: int) -> dict:
+def session(song: Path, out: Path, rate: float, bad: bool, buffer: int, flood_s: float) -> dict:
+    """One live session; the flood lasts ``flood_s`` from when the session answers OSC, which
+    ends while the input still plays, so every message sent could be handled."""
     port = free_port()
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
            "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
            "--osc-port", str(port), "--preset", "vocal-lift"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     sent = 0
-    flood_s = 0.0
     try:
         wait_ready(port, proc)
         if rate > 0:
-            msgs = messages(1000)
+            msgs = messages(999, bad)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 t0 = time.monotonic()
                 tick = 0.005
-                while proc.poll() is None:
+                while time.monotonic() - t0 < flood_s and proc.poll() is None:
                     due = int((time.monotonic() - t0) * rate)
                     while sent < due:
                         s.sendto(msgs[sent % len(msgs)], ("127.0.0.1", port))
@@ -124,8 +131,8 @@ def session(song: Path, out: Path, rate: float, buffer: int) -> dict:
                      r"\(peak load (\d+)%", err)
     if not (osc and live):
         raise RuntimeError(f"could not read the session report:\n{err}")
-    handled = int(osc.group(1))
-    return {"sent": sent, "flood_s": flood_s, "handled": handled, "rejected": int(osc.group(3)),
+    handled = int(osc.group(1)) + int(osc.group(4))  # messages, and packets too malformed to be any
+    return {"sent": sent, "flood_s": flood_s if rate > 0 else 0.0, "handled": handled, "rejected": int(osc.group(3)),
             "overruns": int(live.group(1)), "underruns": int(live.group(2)),
             "late": int(live.group(4)), "peak": int(live.group(5))}
 
@@ -139,19 +146,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         song, name = excerpt(args.seconds, Path(tmp))
         rows = []
-        for rate in (0.0, args.rate):
-            r = session(song, Path(tmp) / "heard.wav", rate, args.buffer)
-            rows.append((rate, r))
+        for label, rate, bad in (("none", 0.0, False), (f"{args.rate:.0f}/s valid", args.rate, False),
+                                 (f"{args.rate:.0f}/s bad", args.rate, True)):
+            rows.append((label, session(song, Path(tmp) / "heard.wav", rate, bad, args.buffer,
+                                        args.seconds - 2.0)))
     lines = [f"`panslice live --input-file` ({args.seconds:g} s of {name}, preset vocal-lift, "
-             f"blocks of {args.buffer}, no device), valid changes sent over UDP loopback by "
-             f"`benchmarks/osc_flood.py`; {os.cpu_count()} CPUs, load average "
+             f"blocks of {args.buffer}, no device); for its first {args.seconds - 2:g} s "
+             "`benchmarks/osc_flood.py` sends changes over UDP loopback (bad: out of range, "
+             f"unknown address, not OSC). {os.cpu_count()} CPUs, shared: load average "
              f"{os.getloadavg()[0]:.1f} at the end.", "",
              "| flood | sent | sent/s | handled | handled/s | rejected | overruns | under-runs "
              "| late blocks | peak load |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for rate, r in rows:
+    for label, r in rows:
         per_s = r["sent"] / r["flood_s"] if r["flood_s"] else 0.0
         handled_s = r["handled"] / r["flood_s"] if r["flood_s"] else 0.0
-        lines.append(f"| {rate:.0f}/s | {r['sent']} | {per_s:.0f} | {r['handled']} | {handled_s:.0f} | "
+        lines.append(f"| {label} | {r['sent']} | {per_s:.0f} | {r['handled']} | {handled_s:.0f} | "
                      f"{r['rejected']} | {r['overruns']} | {r['underruns']} | {r['late']} | {r['peak']}% |")
     body = "\n".join(lines)
     print(body)

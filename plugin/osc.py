@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -31,7 +32,9 @@ DEFAULT_PORT = 9000
 METER_HZ = 30.0
 MAX_SUBSCRIBERS = 16
 BURST = 256  # packets read before the meters get a look-in, so a flood cannot silence them
-LOG_PER_S = 20  # rejection lines per second; a flood of bad messages is summed up, not spelt out
+# Rejections logged and answered per second; beyond that a flood of bad messages is counted and
+# summed up in one line, so it costs the audio thread as little CPU as it can.
+REJECTS_TOLD_PER_S = 50
 RECV_BUFFER = 4 << 20  # room for bursts while the thread waits for the GIL (capped by rmem_max)
 
 log = logging.getLogger("panslice.osc")
@@ -84,6 +87,28 @@ def table_markdown() -> str:
     rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
                 "may be sent as OSC int, float or double; `-inf` is a float.")
     return "\n".join(rows) + "\n"
+
+
+_ONE_NUMBER = {b",f\0\0": (">f", 4), b",i\0\0": (">i", 4), b",d\0\0": (">d", 8),
+               b",h\0\0": (">q", 8)}
+
+
+def _one_number(data: bytes) -> tuple[str, float | int] | None:
+    """(address, value) of a well-formed message with one number, the shape of nearly every
+    control change, read 5x faster than python-osc does; None for anything else, which
+    python-osc then parses (and judges)."""
+    end = data.find(b"\0")
+    if end <= 0 or data[0] != 0x2F:  # '/'
+        return None
+    tag_at = (end + 4) & ~3  # the address and its NUL, padded to 4 bytes
+    fmt = _ONE_NUMBER.get(data[tag_at:tag_at + 4])
+    if fmt is None or len(data) != tag_at + 4 + fmt[1]:
+        return None
+    try:
+        addr = data[:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return addr, struct.unpack_from(fmt[0], data, tag_at + 4)[0]
 
 
 def _msg(addr: str, *args: object) -> bytes:
@@ -155,7 +180,7 @@ class OscServer:
         if self._sock is not None:
             self._sock.close()
         if self._unlogged:
-            log.warning("panslice: osc: %d more rejected messages not shown", self._unlogged)
+            log.warning("panslice: osc: %d more rejected messages not logged or answered", self._unlogged)
             self._unlogged = 0
 
     def summary(self) -> str:
@@ -182,25 +207,30 @@ class OscServer:
 
     # -- incoming -------------------------------------------------------------------------------
     def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
-        try:
-            if data[:1] == b"/":  # a plain message: skip the bundle machinery
-                msgs = [OscMessage(data)]
-            else:
-                msgs = [m.message for m in OscPacket(data).messages]
-        except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
-            self.malformed += 1
-            self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
-            return
-        for m in msgs:
+        one = _one_number(data)
+        if one is not None:
+            msgs = [(one[0], [one[1]])]
+        else:
+            try:
+                if data[:1] == b"/":  # a plain message: skip the bundle machinery
+                    m = OscMessage(data)
+                    msgs = [(m.address, m.params)]
+                else:
+                    msgs = [(t.message.address, t.message.params) for t in OscPacket(data).messages]
+            except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
+                self.malformed += 1
+                self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
+                return
+        for addr, args in msgs:
             self.messages += 1
             try:
-                self._message(m.address, m.params, sender)
+                self._message(addr, args, sender)
                 self.accepted += 1
             except PansliceError as e:
-                self._reject(sender, m.address, str(e))
+                self._reject(sender, addr, str(e))
             except Exception as e:  # a bug of ours must not end control of a running show
-                log.exception("panslice: osc: internal error on %s", m.address)
-                self._reject(sender, m.address, f"internal error ({type(e).__name__})")
+                log.exception("panslice: osc: internal error on %s", addr)
+                self._reject(sender, addr, f"internal error ({type(e).__name__})")
 
     def _message(self, addr: str, args: list, sender: tuple[str, int]) -> None:
         p = PARAM_AT.get(addr)
@@ -286,14 +316,14 @@ class OscServer:
         now = time.monotonic()
         if now >= self._log_window + 1.0:
             if self._unlogged:
-                log.warning("panslice: osc: %d more rejected messages not shown", self._unlogged)
+                log.warning("panslice: osc: %d more rejected messages not logged or answered", self._unlogged)
             self._log_window, self._logged, self._unlogged = now, 0, 0
-        if self._logged < LOG_PER_S:
+        if self._logged < REJECTS_TOLD_PER_S:
             self._logged += 1
             log.warning("panslice: osc: rejected %s from %s:%d: %s", addr, sender[0], sender[1], problem)
+            self._send(_msg(f"{PREFIX}/error", f"{addr}: {problem}"), sender)
         else:
             self._unlogged += 1
-        self._send(_msg(f"{PREFIX}/error", f"{addr}: {problem}"), sender)
 
     # -- outgoing -------------------------------------------------------------------------------
     def _meters(self) -> None:

@@ -313,5 +313,23 @@ def test_a_flood_of_bad_messages_is_summed_up_in_the_log(rig, caplog):
     get_all(cl)  # barrier: all 200 handled
     server.stop()
     shown = caplog.text.count("rejected /panslice/center")
-    hidden = sum(int(n) for n in re.findall(r"(\d+) more rejected messages not shown", caplog.text))
+    hidden = sum(int(n) for n in re.findall(r"(\d+) more rejected messages not logged or answered", caplog.text))
     assert server.rejected == 200 and shown + hidden == 200 and shown < 200
+
+
+@pytest.mark.parametrize("args", [[0.25], [-math.inf], [3], [-7], [("d", 0.1)], [("h", 2**40)],
+                                  [float("nan")], [], ["x"], [0.1, 0.2], [("b", b"\x00")]])
+def test_the_one_number_fast_path_reads_what_python_osc_reads(args):
+    from pythonosc.osc_message import OscMessage
+
+    for addr in ("/panslice/width", "/panslice/band/10/gain_db", "/p", "/abc"):  # every padding
+        data = _msg(addr, *args)
+        fast = osc._one_number(data)
+        ref = OscMessage(data)
+        one_number = len(args) == 1 and not isinstance(ref.params[0], (str, bytes))
+        assert fast is not None if one_number else fast is None
+        if fast is not None:
+            assert fast[0] == ref.address and (fast[1] == ref.params[0] or
+                                               (math.isnan(fast[1]) and math.isnan(ref.params[0])))
+            assert type(fast[1]) is type(ref.params[0])
+    assert osc._one_number(_msg("/panslice/width", 0.25)[:-1]) is None  # truncated: python-osc judges
