@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -18,9 +19,12 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import noise, pan, run_cli
 from panslice.dsp import params as P
-from panslice.plugin import automation
+from panslice.plugin import automation, live, presets, streams
 from panslice.plugin.automation import AutomationError
 from panslice.plugin.bounce import render
+from panslice.plugin.chain import Chain
+from panslice.plugin.session import ControlSession
+from panslice.plugin.stage import Stage
 
 SR = 44100
 
@@ -266,3 +270,53 @@ def test_live_osc_errors_come_before_any_audio(tmp_path, song):
     assert r.returncode == 1
     assert f"cannot listen for OSC on 127.0.0.1:{port} (Address already in use)" in r.stderr
     assert not list(tmp_path.glob("o.wav")) and not list(tmp_path.glob(".o*"))
+
+
+class Collect:
+    """A sink that keeps what it is given."""
+
+    overruns = underruns = 0
+
+    def __init__(self):
+        self.blocks = []
+
+    def write(self, block):
+        self.blocks.append(block.copy())
+
+    def close(self, commit=True):
+        pass
+
+
+def test_a_flood_of_changes_while_live_is_recorded_and_replayed_exactly(tmp_path, song):
+    """10,000 changes over UDP while the live loop runs flat out (a file source with a frozen
+    clock): whatever got through is applied between blocks, recorded, and replays exactly."""
+    block = 256
+    chain = Chain([Stage(presets.load("vocal-lift").params)])
+    src = streams.FileSource(song, block, loop=True, clock=lambda: 0.0, sleep=lambda s: None)
+    sink = Collect()
+    chain.prepare(SR, block)
+    stop = threading.Event()
+    with ControlSession(chain, SR, port=0, record_to=tmp_path / "moves.csv") as cs:
+        loop = threading.Thread(target=live.run, args=(chain, streams.Duplex(src, [sink]), block),
+                                kwargs={"controls": cs.controls, "stop": stop})
+        loop.start()
+        cl = SimpleUDPClient("127.0.0.1", cs.server.port)
+        for i in range(10000):
+            cl.send_message(("/panslice/width", "/panslice/center", "/panslice/rest_gain_db")[i % 3],
+                            ((i % 97) / 97.0, (i % 89) / 89.0 - 0.5, -(i % 83) / 8.3)[i % 3])
+        cl.send_message("/panslice/get", [])
+        next(cl.get_messages(30))  # the server has read everything that reached it
+        time.sleep(0.1)  # a few more blocks, so the last changes are applied and heard
+        stop.set()
+        loop.join()
+    heard = np.concatenate(sink.blocks, axis=1)
+    auto = automation.read(tmp_path / "moves.csv")
+    assert cs.server.rejected == 0 and len(auto.changes) >= 100
+    assert len({c[0] for c in auto.changes}) >= 10  # spread over many blocks
+    assert all(c[0] % block == 0 for c in auto.changes)  # applied between blocks only
+    m = heard.shape[1]
+    looped = np.tile(read_wav(song), (1, -(-m // (3 * SR))))[:, :m]
+    replay = Chain([Stage(automation.start_params(auto, P.ParamSet()))])
+    y = replay.render(looped, SR, changes=auto.changes, buffer_size=block)
+    lat = chain.latency_samples
+    assert np.array_equal(heard[:, lat:], y[:, :m - lat])
