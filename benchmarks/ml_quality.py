@@ -104,6 +104,8 @@ def main() -> int:
 
     short = [t.name.split("-")[0][:14] for t in tracks]
     lines = [
+        "## ML prior: quality",
+        "",
         f"SDR in dB (bss_eval, 512-tap filter) on {len(tracks)} real tracks, stems at unity; "
         "the same settings for every track.",
         "",
