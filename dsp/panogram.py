@@ -35,8 +35,9 @@ def stft(x: np.ndarray, fft_size: int = FFT_SIZE, hop: int = HOP, start: int = 0
         x = np.pad(x, ((0, 0), (0, fft_size - n)))
     stop = frames(n, fft_size, hop) if stop is None else stop
     w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(fft_size) / fft_size)).astype(np.float32)
-    idx = np.arange(fft_size)[None, :] + hop * np.arange(start, stop)[:, None]
-    return np.fft.rfft(x[:, idx].astype(np.float32) * w, axis=-1).astype(np.complex64)
+    seg = np.asarray(x[:, start * hop: (stop - 1) * hop + fft_size], np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(seg, fft_size, axis=1)[:, ::hop]
+    return np.fft.rfft(view * w, axis=-1).astype(np.complex64, copy=False)
 
 
 def azimuth_energy(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
