@@ -205,7 +205,8 @@ class Engine:
         process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
                       b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
                       b.axes, b.st, self._pidx, self._wa, self._ws, self.unity,
-                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at, b.refine)
+                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at, b.refine,
+                      b.slot)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

@@ -27,8 +27,9 @@ ST_BANDS_DIRTY = 2
 ST_BANDS_UNIFORM = 3
 ST_SIZE = 4
 
-# Frames windowed and transformed by one forward FFT call when a block holds several: rocket-fft
-# (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame at a time.
+# Frames transformed by one forward and one inverse FFT call when a block holds several:
+# rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
+# at a time.
 BATCH = 8
 
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
@@ -46,9 +47,10 @@ class Buffers:
         self.frame = np.zeros((2, n))            # sliding input frame
         self.xw = np.zeros((BATCH, 2, n))        # windowed frames, up to BATCH ahead
         self.spec = np.zeros((BATCH, 2, nb), np.complex128)
-        self.work = np.zeros((2, nb), np.complex128)
-        self.u = np.zeros((2, n))                # inverse FFT of the masked frame
-        self.t = np.zeros((2, n))                # inverse FFT with per-band gains
+        self.work = np.zeros((BATCH, 2, nb), np.complex128)
+        self.u = np.zeros((BATCH, 2, n))         # inverse FFT of the masked frame
+        self.t = np.zeros((BATCH, 2, n))         # inverse FFT with per-band gains
+        self.slot = np.zeros((BATCH, 3))         # per frame: target gain, rest gain, per-band
         self.acc = np.zeros((2, 2, n))           # overlap-add: [target|rest, channel, sample]
         self.ready = np.zeros((2, 2, hop))       # the finished hop being played out
         self.mask = np.zeros(nb)
@@ -98,12 +100,13 @@ def _smooth(cur, tgt, coef, pidx):
 
 
 @njit(cache=True)
-def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
-                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                   edits, edit_t, edit_r, prior, prior_at, refine):
-    n = b_frame.shape[1]
+def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur, tgt, coef,
+                   freqs, axes, st, pidx, unity, prior, prior_at, refine, hop, slot):
+    """One frame up to its inverse FFT, in frame order: glide the parameters one hop, write
+    the masked spectrum into ``work`` (the caller transforms it into ``u``), the per-band
+    target into ``tt`` when band gains differ, and the frame's gains into ``slot``."""
     nb = spec.shape[1]
-    hop = ready.shape[2]
+    n = tt.shape[1]
 
     if _smooth(cur, tgt, coef, pidx) or st[ST_BANDS_DIRTY]:
         count = int(cur[pidx[PI_BCOUNT]] + 0.5)
@@ -135,27 +138,41 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
         tg = cur[pidx[PI_TGAIN]]
         rg = cur[pidx[PI_RGAIN]]
         per_band = st[ST_BANDS_UNIFORM] == 0
-    inv_n = 1.0 / n
-    for c in range(2):
-        for k in range(nb):
-            work[c, k] = spec[c, k] * mask[k]
-    c2r(work, u, axes, False, inv_n, 1)
     if per_band:
         for c in range(2):
             for k in range(nb):
                 work[c, k] = spec[c, k] * (mask[k] * band_g[k])
-        c2r(work, tt, axes, False, inv_n, 1)
+        c2r(work, tt, axes, False, 1.0 / n, 1)
     elif not unity:
         # All bands share one gain: fold it into the target gain.
         for k in range(nb):
             if band_w[k] > 0.0:
                 tg *= band_g[k]
                 break
+    for c in range(2):
+        for k in range(nb):
+            work[c, k] = spec[c, k] * mask[k]
+    slot[0] = tg
+    slot[1] = rg
+    slot[2] = 1.0 if per_band else 0.0
+    st[ST_FRAMES] += 1
+
+
+@njit(cache=True)
+def _finish_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws,
+                  edits, edit_t, edit_r, slot, frame_no):
+    """One frame after its inverse FFT, in frame order: hand edits, then overlap-add."""
+    n = b_frame.shape[1]
+    hop = ready.shape[2]
+    tg = slot[0]
+    rg = slot[1]
+    per_band = slot[2] != 0.0
 
     # Hand edits: frame F covers input samples [(F+1)*hop - n, (F+1)*hop); judged at its centre.
-    if edits.shape[0] > 0 and edit_gains(edits, (st[ST_FRAMES] + 1) * hop - 0.5 * n, spec, freqs,
+    # (With edits the kernel runs one frame at a time, so mask and band_g are this frame's.)
+    if edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec, freqs,
                                          mask, edit_t, edit_r):
-        _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, inv_n)
+        _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
         per_band = True
 
     # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
@@ -175,7 +192,6 @@ def _process_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_w, ban
     for c in range(2):
         for j in range(n - hop):
             b_frame[c, j] = b_frame[c, j + hop]
-    st[ST_FRAMES] += 1
 
 
 @njit(cache=True)
@@ -202,7 +218,7 @@ def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw,
 @njit(cache=True)
 def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
                   lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                  edits, edit_t, edit_r, prior, prior_at, refine):
+                  edits, edit_t, edit_r, prior, prior_at, refine, slot):
     """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
 
     ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
@@ -218,20 +234,28 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
     nb = spec.shape[2]
     pos = st[ST_POS]
     i = 0
-    f = 0   # slot of the next frame to finish in xw/spec
-    m = 0   # slots windowed and transformed ahead
+    f = 0       # slot of the next frame to finish
+    m = 0       # frames analysed ahead, in slots 0 .. m-1
+    first = 0   # frame number of slot 0
     # One pass per stretch of input up to the next hop boundary. Input sample i lands at
     # frame[base + pos]; output sample i is ready[pos + 1], or ready[0] of the new frame for
     # the sample that completes a hop.
     while i < n_in:
         take = min(hop - pos, n_in - i)
         if pos + take == hop and f == m:
-            # Window the frames that complete in this block (up to BATCH) and transform them
-            # with one call.
-            m = min(batch, (pos + n_in - i) // hop)
+            # The frames that complete in this block (up to BATCH; one at a time with hand
+            # edits): window them, one forward FFT call, analyse each in order, one inverse
+            # FFT call. Their overlap-add follows as their hops are played out.
+            m = min(batch, (pos + n_in - i) // hop) if edits.shape[0] == 0 else 1
             for g in range(m):
                 _window_ahead(frame, base + pos, x, i, i + take + g * hop, wa, xw[g])
             r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
+            first = st[ST_FRAMES]
+            for g in range(m):
+                _analyse_frame(spec[g], work[g], tt[g], mask, band_w, band_g, lows, highs, gains,
+                               cur, tgt, coef, freqs, axes, st, pidx, unity, prior, prior_at,
+                               refine, hop, slot[g])
+            c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
             f = 0
         for c in range(2):
             for j in range(take):
@@ -239,9 +263,8 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
                 frame[c, base + pos + j] = v if math.isfinite(v) else 0.0
         if pos + take == hop:
             _emit(out, ready, pos + 1, i, take - 1, split)
-            _process_frame(frame, xw[f], spec[f], work, u, tt, acc, ready, mask, band_w, band_g,
-                           lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                           edits, edit_t, edit_r, prior, prior_at, refine)
+            _finish_frame(frame, xw[f], spec[f], work[f], u[f], tt[f], acc, ready, mask, band_g,
+                          freqs, axes, ws, edits, edit_t, edit_r, slot[f], first + f)
             _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
             f += 1
