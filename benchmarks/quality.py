@@ -51,11 +51,12 @@ TARGET_VOCAL_SDR = 4.0
 TARGET_ACC_SDR = 10.5
 
 # The human-in-the-loop sweep: each preset as shipped, then each knob moved alone to each value.
-SWEEP_PRESETS = ("acapella", "karaoke", "vocal-lift", "dialogue", "low-latency")
+SWEEP_PRESETS = ("acapella", "karaoke", "vocal-lift", "dialogue")
 SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
-    "width": (0.1, 0.35),
-    "softness": (0.2, 0.9),
-    "phase_tolerance": (0.25, 0.9),
+    "width": (0.12, 0.3),
+    "phase_tolerance": (0.5, 1.0),
+    "percussion_reject": (0.0, 0.5),
+    "smooth_ms": (0.0, 80.0),
 }
 SWEEP_SDR_TOP = 3      # candidates per estimate that get the (slow) SDR after SI-SDR ranking
 

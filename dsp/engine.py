@@ -17,8 +17,8 @@ from . import params as P
 from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
-from .stream import (PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE, PI_RGAIN,
-                     PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY,
+from .stream import (PI_AMBIENCE, PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE,
+                     PI_RGAIN, PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY,
                      ST_POS, Buffers, process_block)
 
 MIN_SAMPLE_RATE = 22050.0
@@ -36,9 +36,9 @@ def _kernel_value(p: P.Param, value: float) -> float:
 def _pidx() -> np.ndarray:
     names = ("center", "width", "softness", "phase_tolerance", "target_gain_db", "rest_gain_db",
              "band_count", P.band_name(1, "low_hz"), "ml_prior", "percussion_reject",
-             "smooth_ms", "smooth_hz")
+             "smooth_ms", "smooth_hz", "ambience_ms")
     order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0,
-             PI_MLPRIOR, PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ)
+             PI_MLPRIOR, PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE)
     idx = np.zeros(len(names), np.int64)
     for slot, name in zip(order, names):
         idx[slot] = P.INDEX[name]

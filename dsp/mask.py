@@ -101,11 +101,13 @@ PERC_SPAN_HZ = 130.0     # half-width of the broadband (across-frequency) averag
 
 
 @njit(cache=True)
-def refine_mask(S, percussion, smooth_ms, smooth_hz, hop, freqs, band_w, state, mask):
+def refine_mask(S, percussion, smooth_ms, smooth_hz, ambience_ms, hop, freqs, band_w, state,
+                mask):
     """Refine the slice mask of one frame in place, after :func:`slice_mask`.
 
     1. ``percussion`` (0..1): keep percussive bins out of the slice, see :func:`_percussive`.
-    2. ``smooth_ms`` / ``smooth_hz``: Wiener-like refinement, see :func:`_wiener`.
+    2. ``smooth_ms`` / ``smooth_hz`` / ``ambience_ms``: Wiener-like refinement, see
+       :func:`_wiener`.
 
     Both look at past frames only (one-pole memories in ``state``), so no latency is added;
     each step is skipped when its knob is 0, leaving the plain azimuth mask.
@@ -115,9 +117,10 @@ def refine_mask(S, percussion, smooth_ms, smooth_hz, hop, freqs, band_w, state, 
     if percussion > 0.0:
         keep = math.exp(-frame_s / (PERC_HOLD_MS * 1e-3))
         _percussive(S, percussion, int(PERC_SPAN_HZ / hz_per_bin + 0.5), keep, state, mask)
-    if smooth_ms > 0.0 or smooth_hz > 0.0:
+    if smooth_ms > 0.0 or smooth_hz > 0.0 or ambience_ms > 0.0:
         keep = math.exp(-frame_s / (smooth_ms * 1e-3)) if smooth_ms > 0.0 else 0.0
-        _wiener(S, int(smooth_hz / hz_per_bin + 0.5), keep, band_w, state, mask)
+        hold = math.exp(-frame_s / (ambience_ms * 1e-3)) if ambience_ms > 0.0 else 0.0
+        _wiener(S, int(smooth_hz / hz_per_bin + 0.5), keep, max(keep, hold), band_w, state, mask)
 
 
 @njit(cache=True, fastmath=True)
@@ -146,11 +149,13 @@ def _percussive(S, strength, half, keep, state, mask):
 
 
 @njit(cache=True, fastmath=True)
-def _wiener(S, half, keep, band_w, state, mask):
+def _wiener(S, half, keep, hold, band_w, state, mask):
     # The mask splits each bin's power into target (mask * |X|^2) and rest ((1 - mask) * |X|^2).
     # Average both over +/- half neighbouring bins and hold them one-pole over frames, then
     # re-derive mask = T / (T + R): a local Wiener gain. A bin then follows its neighbourhood,
     # which removes isolated misclassified bins ("musical noise") and fills holes in a voice.
+    # The target power rises with ``keep`` but falls with the slower ``hold``: the slice's own
+    # reverb tail, which sits off its azimuth, follows it out ("ambience follows target").
     nb = S.shape[1]
     t = state[RF_A]
     r = state[RF_B]
@@ -165,7 +170,8 @@ def _wiener(S, half, keep, band_w, state, mask):
     pr = state[RF_REST]
     _box_mean(t, half, box)
     for k in range(nb):
-        pt[k] = keep * pt[k] + (1.0 - keep) * box[k]
+        a = keep if box[k] > pt[k] else hold
+        pt[k] = a * pt[k] + (1.0 - a) * box[k]
     _box_mean(r, half, box)
     for k in range(nb):
         pr[k] = keep * pr[k] + (1.0 - keep) * box[k]
@@ -173,22 +179,44 @@ def _wiener(S, half, keep, band_w, state, mask):
         mask[k] = (pt[k] / s if s > 0.0 else 0.0) * band_w[k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _box_mean(x, half, out):
-    # out[k] = mean of x[k - half .. k + half] (clipped at the ends), one running sum.
+    # out[k] = mean of x[k - half .. k + half], clipped at the ends. Inside, a few shifted
+    # passes for a narrow box (they vectorise) or one running sum for a wide one; direct sums
+    # over the first and last ``half`` bins.
     n = x.shape[0]
+    h = half if 2 * half + 1 <= n else (n - 1) // 2
+    for k in range(h):
+        a = 0.0
+        b = 0.0
+        for j in range(k + h + 1):
+            a += x[j]
+            b += x[n - 1 - j]
+        out[k] = a / (k + h + 1)
+        out[n - 1 - k] = b / (k + h + 1)
+    # Inside, through views that start at 0 (views allocate nothing): numba then drops its
+    # negative-index checks and the passes vectorise.
+    inv = 1.0 / (2 * h + 1)
+    m = n - 2 * h
+    mid = out[h:n - h]
+    if h <= 8:
+        for j in range(m):
+            mid[j] = x[j]
+        for e in range(1, 2 * h + 1):
+            xe = x[e:e + m]
+            for j in range(m):
+                mid[j] += xe[j]
+        for j in range(m):
+            mid[j] *= inv
+        return
+    far = x[2 * h + 1:]
     s = 0.0
-    for j in range(min(half, n - 1) + 1):
+    for j in range(2 * h + 1):
         s += x[j]
-    for k in range(n):
-        lo = k - half
-        hi = k + half
-        cnt = (hi if hi < n else n - 1) - (lo if lo > 0 else 0) + 1
-        out[k] = (s if s > 0.0 else 0.0) / cnt
-        if hi + 1 < n:
-            s += x[hi + 1]
-        if lo >= 0:
-            s -= x[lo]
+    for j in range(m - 1):
+        mid[j] = (s if s > 0.0 else 0.0) * inv
+        s += far[j] - x[j]
+    mid[m - 1] = (s if s > 0.0 else 0.0) * inv
 
 
 @njit(cache=True)

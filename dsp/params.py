@@ -126,6 +126,9 @@ def _declare() -> tuple[Param, ...]:
         Param("smooth_hz", 0.0, 500.0, 0.0, "Hz", "linear", 30.0,
               "Wiener-like refinement of the slice: half-width of the average over neighbouring "
               "frequencies (0 = per bin). Fills holes in a voice, removes isolated bins."),
+        Param("ambience_ms", 0.0, 500.0, 0.0, "ms", "linear", 30.0,
+              "Wiener-like refinement: how long the slice's power is held after it falls, so that "
+              "its own reverb tail (which sits off its azimuth) follows it (0 = no extra hold)."),
     ]
     bands = []
     for i in range(1, MAX_BANDS + 1):

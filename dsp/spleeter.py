@@ -94,15 +94,15 @@ def _conv_s2(x: np.ndarray, k: np.ndarray, flipped: bool, b: np.ndarray, ws: _Sc
     return y.reshape(h // 2, w // 2, -1)
 
 
-def _deconv_s2(x: np.ndarray, k: np.ndarray, flipped: bool, out_ch: int, bias: np.ndarray | None,
+def _deconv_s2(x: np.ndarray, k: np.ndarray, flipped: bool, out_ch: int, bias: np.ndarray,
                ws: _Scratch) -> np.ndarray:
     """5x5 stride-2 'same' transposed convolution: out[2i+ky-1] += x[i] k[ky], plus ``bias``
-    (an image of the output's shape) when given."""
+    (an image of the output's shape)."""
     h, w, c = x.shape
     y = ws("deconv", (h * w, 25 * out_ch))
     _matmul(x.reshape(-1, c), k, flipped, y, ws)
     out = ws("up", (2 * h, 2 * w, out_ch))
-    out[...] = 0.0 if bias is None else bias
+    out[...] = bias
     _overlap_add(y.reshape(h, w, 5, 5, out_ch), out)
     return out
 
@@ -198,9 +198,13 @@ class _UNet:
                 scale[in_ch - n:] = prev[0]
                 shift[in_ch - n:] = prev[1]
             km = (k.transpose(3, 0, 1, 2) * scale[:, None, None, None]).reshape(in_ch, -1).astype(f32)
-            kraw = k.transpose(3, 0, 1, 2).reshape(in_ch, -1).astype(f32)
-            bias = _deconv_s2(np.broadcast_to(shift, (h, wd, in_ch)).astype(f32), kraw, False,
-                              out_ch, None, _Scratch()) + w[name + "/bias"]
+            # A constant input image gives every pixel the same product row: overlap-add it.
+            row = shift @ k.transpose(3, 0, 1, 2).reshape(in_ch, -1)
+            y = np.empty((h, wd, 5, 5, out_ch), f32)
+            y[...] = row.reshape(5, 5, out_ch)
+            bias = np.zeros((2 * h, 2 * wd, out_ch), f32)
+            _overlap_add(y, bias)
+            bias += w[name + "/bias"]
             flip = _flip(h * wd, km.shape[1])
             self.dec.append((np.ascontiguousarray(km.T) if flip else km, flip, bias, out_ch))
             prev = _bn(w, 12 * u + _DEPTH + i)

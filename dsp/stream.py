@@ -35,7 +35,7 @@ BATCH = 8
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
 PI_MLPRIOR = 8
-PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ = 9, 10, 11
+PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE = 9, 10, 11, 12
 
 
 class Buffers:
@@ -120,8 +120,8 @@ def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur
 
     slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
                cur[pidx[PI_PHASE]], band_w, mask)
-    refine_mask(spec, cur[pidx[PI_PERC]], cur[pidx[PI_SMOOTH_MS]], cur[pidx[PI_SMOOTH_HZ]], hop,
-                freqs, band_w, refine, mask)
+    refine_mask(spec, cur[pidx[PI_PERC]], cur[pidx[PI_SMOOTH_MS]], cur[pidx[PI_SMOOTH_HZ]],
+                cur[pidx[PI_AMBIENCE]], hop, freqs, band_w, refine, mask)
     # ML prior: m = m_slice * ((1 - a) + a * prior), so at a = 1 the slice is the ML mask inside
     # the azimuth window and the bands; frames without a prior row keep the azimuth mask.
     a = cur[pidx[PI_MLPRIOR]]
