@@ -169,18 +169,18 @@ def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: flo
 def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
             regions: list[Region] | None = None) -> tuple[Analysis, pg.Field]:
     """Measure ``audio`` [shape=(2, n)]; returns the analysis and the histograms to draw."""
-    field = pg.measure(audio, sample_rate, row_edges(sample_rate))
-    voice = pg.find_voice(pg.voice_profile(field.voice))
+    stats = pg.measure(audio, sample_rate, row_edges(sample_rate))
+    voice = pg.find_voice(pg.voice_profile(stats.voice))
     sug = suggest(voice, params)
-    slice_share = pg.share_within(field.voice, sug["center"], sug["width"])
+    slice_share = pg.share_within(stats.voice, sug["center"], sug["width"])
     corr = pg.lr_correlation(audio)
-    near = pg.share_within(field.whole, 0.0, NEAR_CENTRE)
+    near = pg.share_within(stats.whole, 0.0, NEAR_CENTRE)
     verdict, because = _verdict(corr, near, voice, slice_share, sug["center"])
     current = {"center": params["center"], "width": params["width"],
                "softness": params["softness"], "bands": [list(b) for b in params.bands()]}
     a = Analysis(name, sample_rate, audio.shape[1] / sample_rate, corr, near, voice, sug,
                  slice_share, verdict, because, current, list(regions or []))
-    return a, field
+    return a, stats
 
 
 # -- the picture ------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, sr: float) -> np.ndarra
     return h
 
 
-def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
+def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
          params: P.ParamSet) -> None:
     """Write the analysis picture (PNG) to ``path``."""
     import matplotlib
@@ -237,7 +237,7 @@ def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
 
     sr = a.sample_rate
     hop_s = pg.HOP / sr
-    f_edges = field.row_edges
+    f_edges = stats.row_edges
     c, w, s = params["center"], params["width"], params["softness"]
     sug = a.suggestion
     cmap = plt.get_cmap("magma").copy()
@@ -264,7 +264,7 @@ def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
 
     # Panogram: energy by azimuth and log frequency over the whole file.
     ax = fig.add_subplot(gs[1, 0])
-    pano = _db_per_row(_fill_empty_rows(field.panogram.copy(), f_edges, sr))
+    pano = _db_per_row(_fill_empty_rows(stats.panogram.copy(), f_edges, sr))
     m = ax.pcolormesh(AZ_EDGES, f_edges, pano, cmap=cmap, vmin=-DB_RANGE / 1.5, vmax=0,
                       shading="flat")
     ax.set_yscale("log")
@@ -298,10 +298,10 @@ def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
 
     # Azimuth over time.
     ax = fig.add_subplot(gs[1, 1])
-    frames = field.by_frame.shape[0]
+    frames = stats.by_frame.shape[0]
     per_col = min(max(2, min(round(0.25 / hop_s), frames // 150)), frames)   # 0.25 s, finer if short
     cols = max(1, frames // per_col)
-    aot = field.by_frame[: cols * per_col].reshape(cols, -1, pg.AZ_BINS).sum(axis=1)
+    aot = stats.by_frame[: cols * per_col].reshape(cols, -1, pg.AZ_BINS).sum(axis=1)
     t_edges = np.arange(aot.shape[0] + 1) * per_col * hop_s
     m = ax.pcolormesh(t_edges, AZ_EDGES, _db_per_row(aot).T, cmap=cmap, vmin=-DB_RANGE / 1.5,
                       vmax=0, shading="flat")
@@ -322,7 +322,7 @@ def draw(path: Path, a: Analysis, field: pg.Field, output_power: np.ndarray,
     ax.set_ylim(-1, 1)
 
     # Spectrograms: the input and the slice's output, on one colour scale.
-    spec_in, step = _spectrogram(field.power, f_edges, sr)
+    spec_in, step = _spectrogram(stats.power, f_edges, sr)
     spec_out, _ = _spectrogram(output_power, f_edges, sr)
     top = spec_in.max()
     for col, (img, title) in enumerate(((spec_in, "Input spectrogram (L+R)"),
