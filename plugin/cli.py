@@ -402,8 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "VST3s and panslice stages with split routing (see README 'Chains'); "
                         "--preset and --set apply to its panslice stages")
     b.add_argument("--edits", metavar="FILE",
-                   help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth, "
-                        "gain for the target or the rest); see 'panslice analyze --edits'")
+                   help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth; "
+                        "a gain for the target or the rest, or a move between them); see the "
+                        "README and 'panslice analyze --edits'")
     b.add_argument("--automation", metavar="FILE",
                    help="replay recorded automation (from 'panslice live --record-automation'): "
                         "its parameter changes land at their exact sample positions")
