@@ -194,8 +194,9 @@ class JackStream:
     JACK's process callback only copies: input ports into one ring, the other ring into the
     output ports. The live loop reads and writes those rings like any stream. The output ring
     starts with ``latency_samples`` of silence (two blocks, rounded up to JACK periods), which
-    gives the loop one block plus one period to process each block; a callback that finds it
-    empty plays silence and counts an under-run. The client starts on the first ``read``.
+    gives the loop one block plus one period to process each block. A callback that finds it
+    empty plays silence, counts an under-run and skips as many samples when they come late, so
+    the latency a DAW compensates never changes. The client starts on the first ``read``.
     """
 
     def __init__(self, block: int | None, *, name: str = "panslice", server: str | None = None,
@@ -225,6 +226,7 @@ class JackStream:
         self.overruns = 0
         self.underruns = 0
         self.xruns = 0
+        self._owed = 0
         self._gone: str | None = None
         self._started = False
         self.client.set_process_callback(self._process)
@@ -244,9 +246,14 @@ class JackStream:
         except BlockingIOError:
             pass
         out = self._out_stage[:, :frames]
+        if self._owed:  # blocks that came too late and were replaced by silence
+            skip = min(self._owed, self._out.available)
+            self._out.skip(skip)
+            self._owed -= skip
         if not self._out.read(out):
             out[:] = 0.0
             self.underruns += 1
+            self._owed += frames
         self._outs[0].get_array()[:] = out[0]
         self._outs[1].get_array()[:] = out[1]
 
