@@ -255,9 +255,11 @@ BAD = [
     ('[[step]\n', r"not valid TOML"),
     ('[[step]]\nplugin = "panslice"\nset = { width = 5 }\n', r"step 1 \(panslice\): width=5 is out of range"),
     ('[[step]]\nplugin = "panslice"\npreset = "nope"\n', r"unknown preset 'nope'"),
-    ('[[step]]\nplugin = "panslice"\n[[step]]\nvst3 = "x/Foo.vst3"\n', r"step 2 \(Foo.vst3\): no such VST3 plugin"),
+    ('[[step]]\nplugin = "panslice"\n[[step]]\nvst3 = "x/Foo.vst3"\n',
+     r"step 2 \(Foo.vst3\): no such VST3 plugin"),
     ('[[step]]\nplugin = "panslice"\nwidth = 0.3\n', r"unknown keys \['width'\] for a panslice step"),
-    ('[[step]]\nplugin = "panslice"\ntarget = 3\n', r"step 1 > target: expected one or more \[\[step.target\]\]"),
+    ('[[step]]\nplugin = "panslice"\ntarget = 3\n',
+     r"step 1 > target: expected one or more \[\[step.target\]\]"),
     ('steps = 1\n', r"unknown keys \['steps'\]"),
     ('format = 2\n[[step]]\nplugin = "panslice"\n', r"format 2 is not supported"),
 ]

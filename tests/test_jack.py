@@ -151,7 +151,8 @@ class PlayerRecorder:
         idx = np.array([i for _, i in self.log])
         first = int(np.searchsorted(times, frame_time, side="right")) - 1
         last = int(np.searchsorted(times, frame_time + n, side="left"))
-        if first < 0 or np.any(np.diff(times[first:last]) != PERIOD) or np.any(np.diff(idx[first:last]) != PERIOD):
+        steady = np.all(np.diff(times[first:last]) == PERIOD) and np.all(np.diff(idx[first:last]) == PERIOD)
+        if first < 0 or not steady:
             return None
         i = idx[first] + frame_time - times[first]
         return self.rec[:, i:i + n]

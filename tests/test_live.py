@@ -60,7 +60,8 @@ class ScriptedControls:
 @pytest.fixture(scope="module")
 def song():
     t = np.arange(2 * SR) / SR
-    return (pan(0.4 * np.sin(2 * np.pi * 330 * t), 0.0) + pan(noise(2 * SR, seed=5)[0], 0.7)).astype(np.float32)
+    x = pan(0.4 * np.sin(2 * np.pi * 330 * t), 0.0) + pan(noise(2 * SR, seed=5)[0], 0.7)
+    return x.astype(np.float32)
 
 
 def test_live_loop_hears_what_the_bounce_renders_with_the_same_changes(song):
@@ -150,7 +151,7 @@ def test_file_sink_appears_only_when_committed(tmp_path, song):
 
 
 def excerpt(tmp_path, seconds):
-    """The first seconds of a real track (or of the synthetic song when ../shared is absent)."""
+    """The first seconds of the first real track in ../shared, as a float wav in tmp_path."""
     x, sr = sf.read(str(REAL_TRACKS[0] / "mixture.wav"), dtype="float32", frames=int(seconds * SR))
     f = tmp_path / "excerpt.wav"
     sf.write(str(f), x, sr, subtype="FLOAT")
