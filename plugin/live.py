@@ -142,6 +142,8 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
     unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
     for no device), plus ``output_file`` (what was heard) when given.
     """
+    if loop and not input_file:
+        raise StreamError("--loop loops an --input-file: give one")
     if jack and (input_file or input_device or output_device):
         raise StreamError("--jack takes its audio from JACK ports: drop --input, --output and --input-file")
     opened: list = []
