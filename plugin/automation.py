@@ -28,13 +28,12 @@ from typing import Iterable
 
 from ..dsp import params as P
 from ..dsp.errors import ParameterError, PansliceError
+from .control import Change
 
 MAGIC = "# panslice automation 1"
 START = "start"
 COLUMNS = "sample,param,value"
 HEADER_KEYS = ("sample_rate",) + tuple(p.name for p in P.REGISTRY if not p.live)
-
-Change = tuple[int, str, float]
 
 
 class AutomationError(PansliceError):
