@@ -44,7 +44,7 @@ class Buffers:
     def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int):
         n, nb = fft_size, fft_size // 2 + 1
         self.st = np.zeros(ST_SIZE, np.int64)
-        self.frame = np.zeros((2, n))            # sliding input frame
+        self.frame = np.zeros((2, n))            # the input before the block: frame[:, :n-hop+pos]
         self.xw = np.zeros((BATCH, 2, n))        # windowed frames, up to BATCH ahead
         self.spec = np.zeros((BATCH, 2, nb), np.complex128)
         self.work = np.zeros((BATCH, 2, nb), np.complex128)
@@ -159,10 +159,10 @@ def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur
 
 
 @njit(cache=True)
-def _finish_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws,
+def _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws,
                   edits, edit_t, edit_r, slot, frame_no):
     """One frame after its inverse FFT, in frame order: hand edits, then overlap-add."""
-    n = b_frame.shape[1]
+    n = xw.shape[1]
     hop = ready.shape[2]
     tg = slot[0]
     rg = slot[1]
@@ -189,9 +189,6 @@ def _finish_frame(b_frame, xw, spec, work, u, tt, acc, ready, mask, band_g, freq
         for j in range(n - hop, n):
             acc[0, c, j] = 0.0
             acc[1, c, j] = 0.0
-    for c in range(2):
-        for j in range(n - hop):
-            b_frame[c, j] = b_frame[c, j + hop]
 
 
 @njit(cache=True)
@@ -233,13 +230,13 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
     batch = xw.shape[0]
     nb = spec.shape[2]
     pos = st[ST_POS]
+    hist = base + pos  # input samples held in frame from earlier blocks
     i = 0
     f = 0       # slot of the next frame to finish
     m = 0       # frames analysed ahead, in slots 0 .. m-1
     first = 0   # frame number of slot 0
-    # One pass per stretch of input up to the next hop boundary. Input sample i lands at
-    # frame[base + pos]; output sample i is ready[pos + 1], or ready[0] of the new frame for
-    # the sample that completes a hop.
+    # One pass per stretch of input up to the next hop boundary. Output sample i is
+    # ready[pos + 1], or ready[0] of the new frame for the sample that completes a hop.
     while i < n_in:
         take = min(hop - pos, n_in - i)
         if pos + take == hop and f == m:
@@ -248,7 +245,7 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
             # FFT call. Their overlap-add follows as their hops are played out.
             m = min(batch, (pos + n_in - i) // hop) if edits.shape[0] == 0 else 1
             for g in range(m):
-                _window_ahead(frame, base + pos, x, i, i + take + g * hop, wa, xw[g])
+                _window_ahead(frame, hist, x, i + take + g * hop, wa, xw[g])
             r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
             first = st[ST_FRAMES]
             for g in range(m):
@@ -257,13 +254,9 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
                                refine, hop, slot[g])
             c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
             f = 0
-        for c in range(2):
-            for j in range(take):
-                v = x[c, i + j]
-                frame[c, base + pos + j] = v if math.isfinite(v) else 0.0
         if pos + take == hop:
             _emit(out, ready, pos + 1, i, take - 1, split)
-            _finish_frame(frame, xw[f], spec[f], work[f], u[f], tt[f], acc, ready, mask, band_g,
+            _finish_frame(xw[f], spec[f], work[f], u[f], tt[f], acc, ready, mask, band_g,
                           freqs, axes, ws, edits, edit_t, edit_r, slot[f], first + f)
             _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
@@ -273,18 +266,33 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
             pos += take
         i += take
     st[ST_POS] = pos
+    _keep_history(frame, hist, x, base + pos)
 
 
 @njit(cache=True, inline="always")
-def _window_ahead(frame, hist, x, i, end, wa, xw):
+def _keep_history(frame, hist, x, keep):
+    """frame[:, :keep] = the last ``keep`` samples of the stream: the ``hist`` held before the
+    block, then the block ``x`` (non-finite samples as silence)."""
+    n_in = x.shape[1]
+    old = max(keep - n_in, 0)  # samples kept from before the block
+    for c in range(2):
+        for j in range(old):
+            frame[c, j] = frame[c, hist - old + j]
+        for j in range(old, keep):
+            v = x[c, n_in - keep + j]
+            frame[c, j] = v if math.isfinite(v) else 0.0
+
+
+@njit(cache=True, inline="always")
+def _window_ahead(frame, hist, x, end, wa, xw):
     """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
-    before ``x[i]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``."""
+    before ``x[0]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``."""
     n = xw.shape[1]
     start = end - n
-    j0 = min(max(i - start, 0), n)
+    j0 = min(max(-start, 0), n)
     for c in range(2):
         for j in range(j0):
-            xw[c, j] = frame[c, hist + start - i + j] * wa[j]
+            xw[c, j] = frame[c, hist + start + j] * wa[j]
         for j in range(j0, n):
             v = x[c, start + j]
             xw[c, j] = (v if math.isfinite(v) else 0.0) * wa[j]
