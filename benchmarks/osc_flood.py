@@ -1,14 +1,20 @@
 """OSC flood: does a storm of control messages disturb file-driven `panslice live`?
 
 Runs `panslice live --input-file` on a real track (or a synthetic mix when ../shared is absent)
-three times: quiet, while this script sends valid parameter changes over UDP at a fixed rate,
-and while it sends as many bad ones (out of range, unknown address, malformed packet). Prints, for each run, the messages sent and handled (and their rates) and the live
+four times: quiet, while this script sends valid parameter changes over UDP at a fixed rate,
+while it sends as many bad ones (out of range, unknown address, malformed packet), and, as a
+control, with OSC off while the same flood goes to a socket nobody reads: what the sending
+alone costs a machine with few cores. Prints, for each run, the messages sent and handled (and their rates) and the live
 loop's own counts: overruns (input read late), under-runs (output ran dry), blocks whose
 processing took longer than their duration, and the peak load. Figures, not a pass/fail: on a
 shared machine they move with its load, so the quiet run is the yardstick. Writes its section
 of benchmarks/RESULTS.md.
 
-    python3 benchmarks/osc_flood.py [--rate 10000] [--seconds 10] [--buffer 512]
+    python3 benchmarks/osc_flood.py [--rate 10000] [--seconds 10] [--buffer 512] [--nice -10]
+
+``--nice`` runs the live process at that niceness (below 0 needs root), as a live rig would
+raise its audio's priority: it shields the session from other jobs on a shared machine, while
+the OSC thread and the audio loop still share one process and compete as they do in use.
 """
 
 from __future__ import annotations
@@ -97,17 +103,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def session(song: Path, out: Path, rate: float, bad: bool, buffer: int, flood_s: float) -> dict:
-    """One live session; the flood lasts ``flood_s`` from when the session answers OSC, which
-    ends while the input still plays, so every message sent could be handled."""
-    port = free_port()
+def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer: int,
+            flood_s: float, nice: int) -> dict:
+    """One live session; the flood lasts ``flood_s`` from when the session answers OSC (or, not
+    listening, says it started), which ends while the input still plays, so every message sent
+    could be handled."""
+    nobody = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    nobody.bind(("127.0.0.1", 0))
+    port = free_port() if listen else nobody.getsockname()[1]
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
            "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
-           "--osc-port", str(port), "--preset", "vocal-lift"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+           "--preset", "vocal-lift", *(["--osc-port", str(port)] if listen else ["--no-osc"])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
     sent = 0
+    head = ""
     try:
-        wait_ready(port, proc)
+        if listen:
+            wait_ready(port, proc)
+        else:
+            while "Ctrl-C stops" not in head and proc.poll() is None:
+                head += proc.stderr.readline()
         if rate > 0:
             msgs = messages(999, bad)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -121,7 +137,9 @@ def session(song: Path, out: Path, rate: float, bad: bool, buffer: int, flood_s:
                     time.sleep(tick)
                 flood_s = time.monotonic() - t0
         _, err = proc.communicate(timeout=600)
+        err = head + err
     finally:
+        nobody.close()
         if proc.poll() is None:
             proc.kill()
     if proc.returncode != 0:
@@ -129,10 +147,11 @@ def session(song: Path, out: Path, rate: float, bad: bool, buffer: int, flood_s:
     osc = re.search(r"osc: (\d+) messages \((\d+) accepted, (\d+) rejected\), (\d+) malformed", err)
     live = re.search(r"(\d+) overruns, (\d+) under-runs, (\d+) server xruns, (\d+) late blocks "
                      r"\(peak load (\d+)%", err)
-    if not (osc and live):
+    if not live or (listen and not osc):
         raise RuntimeError(f"could not read the session report:\n{err}")
-    handled = int(osc.group(1)) + int(osc.group(4))  # messages, and packets too malformed to be any
-    return {"sent": sent, "flood_s": flood_s if rate > 0 else 0.0, "handled": handled, "rejected": int(osc.group(3)),
+    # messages, and packets too malformed to be any
+    handled = int(osc.group(1)) + int(osc.group(4)) if osc else 0
+    return {"sent": sent, "flood_s": flood_s if rate > 0 else 0.0, "handled": handled, "rejected": int(osc.group(3)) if osc else 0,
             "overruns": int(live.group(1)), "underruns": int(live.group(2)),
             "late": int(live.group(4)), "peak": int(live.group(5))}
 
@@ -142,16 +161,19 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=10000.0, help="messages per second (default 10000)")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the session (default 10)")
     ap.add_argument("--buffer", type=int, default=512, help="live block size (default 512)")
+    ap.add_argument("--nice", type=int, default=0, help="niceness of the live process (default 0)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         song, name = excerpt(args.seconds, Path(tmp))
         rows = []
-        for label, rate, bad in (("none", 0.0, False), (f"{args.rate:.0f}/s valid", args.rate, False),
-                                 (f"{args.rate:.0f}/s bad", args.rate, True)):
-            rows.append((label, session(song, Path(tmp) / "heard.wav", rate, bad, args.buffer,
-                                        args.seconds - 2.0)))
+        r = f"{args.rate:.0f}/s"
+        for label, rate, bad, listen in (("none", 0.0, False, True), (f"{r} valid", args.rate, False, True),
+                                         (f"{r} bad", args.rate, True, True),
+                                         (f"{r}, OSC off (control)", args.rate, False, False)):
+            rows.append((label, session(song, Path(tmp) / "heard.wav", rate, bad, listen, args.buffer,
+                                        args.seconds - 2.0, args.nice)))
     lines = [f"`panslice live --input-file` ({args.seconds:g} s of {name}, preset vocal-lift, "
-             f"blocks of {args.buffer}, no device); for its first {args.seconds - 2:g} s "
+             f"blocks of {args.buffer}, no device, niceness {args.nice}); for its first {args.seconds - 2:g} s "
              "`benchmarks/osc_flood.py` sends changes over UDP loopback (bad: out of range, "
              f"unknown address, not OSC). {os.cpu_count()} CPUs, shared: load average "
              f"{os.getloadavg()[0]:.1f} at the end.", "",
