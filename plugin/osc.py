@@ -247,6 +247,8 @@ class OscServer:
             raise Rejected(f"expects a number, got {_osc_type(v)}")
         if not p.live:
             raise Rejected(f"{p.name} cannot change while running (read-only over OSC)")
+        if not self.controls.stages:
+            raise Rejected("this chain has no panslice stage to steer")
         self._accept(p.name, p.validate(v))
 
     def _accept(self, name: str, value: float) -> None:

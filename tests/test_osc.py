@@ -333,3 +333,16 @@ def test_the_one_number_fast_path_reads_what_python_osc_reads(args):
                                                (math.isnan(fast[1]) and math.isnan(ref.params[0])))
             assert type(fast[1]) is type(ref.params[0])
     assert osc._one_number(_msg("/panslice/width", 0.25)[:-1]) is None  # truncated: python-osc judges
+
+
+def test_a_chain_without_a_panslice_stage_says_so(home):
+    controls = Controls([])
+    server = osc.OscServer(controls, P.ParamSet(), port=0).start()
+    try:
+        cl = client(server)
+        cl.send_message("/panslice/width", 0.5)
+        assert "no panslice stage" in replies(cl, "/panslice/error")[-1].params[0]
+        controls.on_block(0)
+        assert controls.applied == 0
+    finally:
+        server.stop()
