@@ -7,6 +7,7 @@ that needs them, so ``panslice --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -260,6 +261,8 @@ def cmd_serve(args) -> int:
              ] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
+    # A headless server is stopped by a service manager's SIGTERM: stop as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
 
 
@@ -485,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="headless: play a file at real-time pace through panslice, steered over OSC",
         description="A file plays as live input at real-time pace through panslice (or a chain), "
                     "with no sound card: OSC is the way in, meters and echoes the way out, and "
-                    "--output-file keeps what was played. Ctrl-C stops cleanly.")
+                    "--output-file keeps what was played. Ctrl-C or SIGTERM stops cleanly.")
     sv.add_argument("input", metavar="INPUT", help="audio file played as the live input")
     sv.add_argument("-o", "--output-file", metavar="OUT", help="write what was played to this file")
     _add_settings(sv, "vocal-lift")

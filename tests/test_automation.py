@@ -168,9 +168,9 @@ def wait_for_audio(port: int, proc, timeout: float = 120.0) -> SimpleUDPClient:
     raise AssertionError("the live session never sent a meter")
 
 
-def session(tmp_path, head, sends, interrupt=False):
+def session(tmp_path, head, sends, interrupt=None):
     """Run `panslice HEAD...` recording automation, with OSC on a free port; ``sends`` is
-    [(seconds after the audio started, oscsend args)]; ``interrupt`` sends Ctrl-C after them.
+    [(seconds after the audio started, oscsend args)]; ``interrupt``, a signal, is sent after them.
     Returns (heard audio, automation, latency, [send offsets in s], stderr)."""
     port = free_port()
     moves = tmp_path / "moves.csv"
@@ -187,7 +187,7 @@ def session(tmp_path, head, sends, interrupt=False):
             subprocess.run(["oscsend", "127.0.0.1", str(port), *args], check=True, timeout=10)
         if interrupt:
             time.sleep(0.3)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(interrupt)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -237,11 +237,11 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
 
 
 @needs_liblo
-def test_serve_runs_headless_and_ctrl_c_keeps_audio_and_recording(tmp_path, song):
+def test_serve_runs_headless_and_sigterm_keeps_audio_and_recording(tmp_path, song):
     heard, auto, lat, _, err = session(
         tmp_path, ["serve", song, "--loop", "-o", tmp_path / "heard.wav", "--preset", "karaoke"],
         [(0.3, ["/panslice/width", "f", "0.75"]), (0.6, ["/panslice/target_gain_db", "f", "0"])],
-        interrupt=True)
+        interrupt=signal.SIGTERM)  # how a service manager stops a headless server
     assert "stopped by Ctrl-C" in err and "Traceback" not in err
     assert [c[1:] for c in auto.changes] == [("width", 0.75), ("target_gain_db", 0.0)]
     assert auto.start["target_gain_db"] == -math.inf  # karaoke is where it began
