@@ -56,6 +56,9 @@ class ControlSession:
         self.server.stop()
         sys.setswitchinterval(self._switch)
         print(f"panslice: {self.server.summary()}", file=sys.stderr)
+        if self.controls.failed:
+            print(f"panslice: warning: {self.controls.failed} accepted changes were refused by a "
+                  "panslice stage and not applied", file=sys.stderr)
         if self.record_to is not None:
             path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)
             print(f"panslice: recorded {len(self.controls.recorded)} changes to {Path(path)}",

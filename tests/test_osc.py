@@ -346,3 +346,14 @@ def test_a_chain_without_a_panslice_stage_says_so(home):
         assert controls.applied == 0
     finally:
         server.stop()
+
+
+def test_a_stage_refusing_a_change_does_not_stop_the_audio_loop():
+    class Refuses:
+        def set(self, name, value):
+            raise P.ParameterError(f"{name}: not now")
+
+    controls = Controls([Refuses()], record=True)
+    controls.submit("width", 0.5)
+    controls.on_block(256)  # must not raise on the audio thread
+    assert controls.failed == 1 and controls.applied == 0 and controls.recorded == []
