@@ -209,7 +209,11 @@ def cmd_params(args) -> int:
 def cmd_osc_table(args) -> int:
     from . import osc
 
-    sys.stdout.write(osc.table_markdown())
+    if args.readme:
+        changed = osc.update_readme(args.readme)
+        print(f"{args.readme}: OSC table {'updated' if changed else 'already up to date'}")
+    else:
+        sys.stdout.write(osc.table_markdown())
     return 0
 
 
@@ -517,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     mo.set_defaults(func=cmd_model)
     ot = sub.add_parser("osc-table", help="print the OSC address table (markdown), generated from "
                                           "the parameter registry")
+    ot.add_argument("--readme", metavar="FILE",
+                    help="instead, rewrite the table between FILE's osc-table markers (README.md)")
     ot.set_defaults(func=cmd_osc_table)
     return ap
 

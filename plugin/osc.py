@@ -17,6 +17,7 @@ import socket
 import struct
 import threading
 import time
+from pathlib import Path
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -87,6 +88,22 @@ def table_markdown() -> str:
     rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
                 "may be sent as OSC int, float or double; `-inf` is a float.")
     return "\n".join(rows) + "\n"
+
+
+README_MARKERS = ("<!-- osc-table:begin -->\n", "<!-- osc-table:end -->")
+
+
+def update_readme(path: str) -> bool:
+    """Rewrite the table between ``path``'s osc-table markers; False if it was already current."""
+    text = Path(path).read_text(encoding="utf-8")
+    begin, end = README_MARKERS
+    if begin not in text or end not in text:
+        raise PansliceError(f"{path}: no '{begin.strip()}' ... '{end}' markers to put the table between")
+    i, j = text.index(begin) + len(begin), text.index(end)
+    new = text[:i] + table_markdown() + text[j:]
+    if new != text:
+        Path(path).write_text(new, encoding="utf-8")
+    return new != text
 
 
 _ONE_NUMBER = {b",f\0\0": (">f", 4), b",i\0\0": (">i", 4), b",d\0\0": (">d", 8),

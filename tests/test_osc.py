@@ -285,8 +285,20 @@ def test_readme_osc_table_is_the_generated_one():
     r = run_cli("osc-table")
     assert r.returncode == 0 and r.stdout == osc.table_markdown()
     assert osc.table_markdown() in (ROOT / "README.md").read_text(), (
-        "README.md's OSC table is out of date: replace the lines between the osc-table markers "
-        "with the output of 'panslice osc-table'")
+        "README.md's OSC table is out of date: run 'panslice osc-table --readme README.md'")
+
+
+def test_osc_table_rewrites_only_the_marked_part_of_a_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- osc-table:begin -->\nold\n<!-- osc-table:end -->\n\ntail\n")
+    r = run_cli("osc-table", "--readme", readme)
+    assert r.returncode == 0 and "updated" in r.stdout
+    assert readme.read_text() == ("# x\n\n<!-- osc-table:begin -->\n" + osc.table_markdown()
+                                  + "<!-- osc-table:end -->\n\ntail\n")
+    assert "already up to date" in run_cli("osc-table", "--readme", readme).stdout
+    readme.write_text("no markers\n")
+    r = run_cli("osc-table", "--readme", readme)
+    assert r.returncode == 1 and "no '<!-- osc-table:begin -->'" in r.stderr
 
 
 def test_a_bundle_applies_all_its_messages(rig):
