@@ -144,14 +144,14 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
             proc.kill()
     if proc.returncode != 0:
         raise RuntimeError(f"panslice live failed: {err}")
-    osc = re.search(r"osc: (\d+) messages \((\d+) accepted, (\d+) rejected\), (\d+) malformed", err)
+    osc = re.search(r"osc: (\d+) messages \((\d+) accepted, (\d+) rejected\), and (\d+) malformed", err)
     live = re.search(r"(\d+) overruns, (\d+) under-runs, (\d+) server xruns, (\d+) late blocks "
                      r"\(peak load (\d+)%", err)
     if not live or (listen and not osc):
         raise RuntimeError(f"could not read the session report:\n{err}")
     # messages, and packets too malformed to be any
     handled = int(osc.group(1)) + int(osc.group(4)) if osc else 0
-    return {"sent": sent, "flood_s": flood_s if rate > 0 else 0.0, "handled": handled, "rejected": int(osc.group(3)) if osc else 0,
+    return {"sent": sent, "flood_s": flood_s if rate > 0 else 0.0, "handled": handled, "rejected": int(osc.group(3)) + int(osc.group(4)) if osc else 0,
             "overruns": int(live.group(1)), "underruns": int(live.group(2)),
             "late": int(live.group(4)), "peak": int(live.group(5))}
 

@@ -202,7 +202,7 @@ class OscServer:
 
     def summary(self) -> str:
         return (f"osc: {self.messages} messages ({self.accepted} accepted, {self.rejected} rejected), "
-                f"{self.malformed} malformed packets")
+                f"and {self.malformed} malformed packets")
 
     def _serve(self) -> None:
         sock = self._sock
@@ -244,8 +244,10 @@ class OscServer:
                 self._message(addr, args, sender)
                 self.accepted += 1
             except PansliceError as e:
+                self.rejected += 1
                 self._reject(sender, addr, str(e))
             except Exception as e:  # a bug of ours must not end control of a running show
+                self.rejected += 1
                 log.exception("panslice: osc: internal error on %s", addr)
                 self._reject(sender, addr, f"internal error ({type(e).__name__})")
 
@@ -331,7 +333,7 @@ class OscServer:
         self._send(_msg(f"{PREFIX}/preset/saved", name), sender)
 
     def _reject(self, sender: tuple[str, int], addr: str, problem: str) -> None:
-        self.rejected += 1
+        """Log and answer a rejection (up to REJECTS_TOLD_PER_S a second; the rest are summed)."""
         now = time.monotonic()
         if now >= self._log_window + 1.0:
             if self._unlogged:
