@@ -204,6 +204,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_bound(port, timeout=20.0):
+    """Until something (oscdump) listens on ``port``: binding it ourselves then fails."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
 def oscsend(port, addr, types="", *values):
     subprocess.run(["oscsend", "127.0.0.1", str(port), addr, types, *map(str, values)], check=True,
                    timeout=10)
@@ -232,7 +245,7 @@ def test_get_subscribe_echo_and_meters_seen_by_oscdump(home, tmp_path):
     dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
     stop, loop = start_live(chain, tmp_path / "voice.wav", controls)
     try:
-        time.sleep(0.3)  # let oscdump bind
+        wait_bound(port)
         oscsend(server.port, "/panslice/get", "i", port)
         got = dump_lines(dump, lambda ls: len(ls) >= len(P.REGISTRY))
         assert got == [f"{osc.address(p.name)} f {p.default:f}" for p in P.REGISTRY]
