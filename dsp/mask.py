@@ -98,6 +98,7 @@ RF_ROWS = 6
 # Fixed shapes of the percussion detector; its strength is the ``percussion_reject`` knob.
 PERC_HOLD_MS = 23.0      # how long a bin's steady level is remembered
 PERC_SPAN_HZ = 130.0     # half-width of the broadband (across-frequency) average
+PERC_SPAN_MIN = 4        # ... and its least half-width in bins
 
 
 @njit(cache=True)
@@ -116,7 +117,11 @@ def refine_mask(S, percussion, smooth_ms, smooth_hz, ambience_ms, hop, freqs, ba
     frame_s = hop / (hz_per_bin * 2.0 * (freqs.shape[0] - 1)) if hz_per_bin > 0.0 else 0.0
     if percussion > 0.0:
         keep = math.exp(-frame_s / (PERC_HOLD_MS * 1e-3))
-        _percussive(S, percussion, int(PERC_SPAN_HZ / hz_per_bin + 0.5), keep, state, mask)
+        # At least PERC_SPAN_MIN bins each side: a steady tone spreads over about three bins
+        # of the window's main lobe, so with coarse bins (small FFT, high rate) a narrower box
+        # would call it broadband.
+        half = max(PERC_SPAN_MIN, int(PERC_SPAN_HZ / hz_per_bin + 0.5))
+        _percussive(S, percussion, half, keep, state, mask)
     if smooth_ms > 0.0 or smooth_hz > 0.0 or ambience_ms > 0.0:
         keep = math.exp(-frame_s / (smooth_ms * 1e-3)) if smooth_ms > 0.0 else 0.0
         hold = math.exp(-frame_s / (ambience_ms * 1e-3)) if ambience_ms > 0.0 else 0.0

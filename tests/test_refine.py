@@ -75,3 +75,15 @@ def test_smoothing_removes_isolated_bins_from_the_slice():
 
     plain = {"width": 0.2}
     assert 10 * np.log10(leak({**plain, "smooth_ms": 40.0, "smooth_hz": 20.0}) / leak(plain)) < -3
+
+
+def test_percussion_reject_keeps_a_steady_tone_at_any_rate_and_fft_size():
+    # With coarse bins (small FFT, high rate) the broadband average must still span more than
+    # a tone's main lobe, or a steady tone would count as percussive.
+    for sr, fft in ((192000, 512), (96000, 2048), (44100, 512), (22050, 8192)):
+        t = np.arange(sr) / sr
+        x = pan(0.3 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+        eng = Engine({"fft_size": fft, "percussion_reject": 1.0}, unity=True).prepare(sr, 8192)
+        s = eng.process_split(x)[0][:, eng.latency_samples + 12000:]
+        kept = 10 * np.log10(np.sum(s ** 2) / np.sum(x[:, 12000: x.shape[1] - eng.latency_samples] ** 2))
+        assert kept > -1.5, (sr, fft, kept)
