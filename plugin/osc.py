@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
@@ -47,6 +48,19 @@ def address(name: str) -> str:
 
 
 PARAM_AT: dict[str, P.Param] = {address(p.name): p for p in P.REGISTRY}
+PATTERN_CHARS = frozenset("*?[]{}")
+
+
+def _live_matcher() -> Dispatcher:
+    """python-osc's dispatcher as a matcher of OSC address patterns against the live knobs."""
+    d = Dispatcher()
+    for addr, p in PARAM_AT.items():
+        if p.live:
+            d.map(addr, None, p)
+    return d
+
+
+LIVE_MATCHER = _live_matcher()
 
 # (address, arguments, what it does): requests a controller sends
 COMMANDS = (
@@ -86,7 +100,9 @@ def table_markdown() -> str:
         rows.append(f"| `{addr}` | `{args}` | {what} |")
     rows.append("")
     rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
-                "may be sent as OSC int, float or double; `-inf` is a float.")
+                "may be sent as OSC int, float or double; `-inf` is a float. Address patterns set "
+                "every live parameter they match, or none if the value suits not all of them: "
+                "`/panslice/band/*/gain_db f -6`, `/panslice/{target,rest}_gain_db f 0`.")
     return "\n".join(rows) + "\n"
 
 
@@ -253,7 +269,13 @@ class OscServer:
 
     def _message(self, addr: str, args: list, sender: tuple[str, int]) -> None:
         p = PARAM_AT.get(addr)
-        if p is None:
+        if p is not None:
+            targets = [p]
+        elif PATTERN_CHARS.intersection(addr):  # e.g. /panslice/band/*/gain_db: every match
+            targets = [h.args[0] for h in LIVE_MATCHER.handlers_for_address(addr)]
+            if not targets:
+                raise Rejected("the pattern matches no live parameter (see 'panslice osc-table')")
+        else:
             handler = self._commands.get(addr)
             if handler is None:
                 raise Rejected("unknown address (see 'panslice osc-table')")
@@ -264,11 +286,13 @@ class OscServer:
         v = args[0]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise Rejected(f"expects a number, got {_osc_type(v)}")
-        if not p.live:
+        if p is not None and not p.live:
             raise Rejected(f"{p.name} cannot change while running (read-only over OSC)")
         if not self.controls.stages:
             raise Rejected("this chain has no panslice stage to steer")
-        self._accept(p.name, p.validate(v))
+        checked = [(t.name, t.validate(v)) for t in targets]  # all of them, or none
+        for name, value in checked:
+            self._accept(name, value)
 
     def _accept(self, name: str, value: float) -> None:
         self.state[name] = value

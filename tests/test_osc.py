@@ -382,3 +382,34 @@ def test_a_stage_refusing_a_change_does_not_stop_the_audio_loop():
     controls.submit("width", 0.5)
     controls.on_block(256)  # must not raise on the audio thread
     assert controls.failed == 1 and controls.applied == 0 and controls.recorded == []
+
+
+@pytest.mark.parametrize("pattern,value,changed", [
+    ("/panslice/band/*/gain_db", -6.0, [P.band_name(i, "gain_db") for i in range(1, P.MAX_BANDS + 1)]),
+    ("/panslice/band/{1,3}/low_hz", 100.0, ["band.1.low_hz", "band.3.low_hz"]),
+    ("/panslice/band/[!2-8]/high_hz", 9000.0, ["band.1.high_hz"]),
+    ("/panslice/*_gain_db", -3.0, ["target_gain_db", "rest_gain_db"]),
+    ("/panslice/ce?ter", 0.5, ["center"]),
+])
+def test_address_patterns_set_every_live_parameter_they_match(rig, pattern, value, changed):
+    eng, controls, server = rig
+    cl = client(server)
+    cl.send_message(pattern, value)
+    get_all(cl)
+    controls.on_block(0)
+    assert sorted(c[1] for c in controls.recorded) == sorted(changed)
+    assert all(eng.params[n] == value for n in changed)
+
+
+@pytest.mark.parametrize("pattern,fragment", [
+    ("/panslice/*", "is out of range"),  # 5 suits no knob but ... all or nothing
+    ("/panslice/band/9*/gain_db", "matches no live parameter"),
+    ("/panslice/fft_*", "matches no live parameter"),  # structural knobs are never matched
+])
+def test_a_pattern_changes_all_it_matches_or_nothing(rig, pattern, fragment):
+    eng, controls, server = rig
+    cl = client(server)
+    cl.send_message(pattern, 5.0)
+    assert fragment in replies(cl, "/panslice/error")[-1].params[0]
+    controls.on_block(0)
+    assert controls.recorded == []
