@@ -248,8 +248,10 @@ class OscServer:
                 if data[:1] == b"/":  # a plain message: skip the bundle machinery
                     m = OscMessage(data)
                     msgs = [(m.address, m.params)]
-                else:
+                elif data.startswith(b"#bundle\0"):
                     msgs = [(t.message.address, t.message.params) for t in OscPacket(data).messages]
+                else:
+                    raise ValueError("neither a message nor a bundle")
             except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
                 self.malformed += 1
                 self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
