@@ -77,7 +77,7 @@ def messages(n: int, bad: bool) -> list[bytes]:
     return out
 
 
-def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_ready(port: int, proc: subprocess.Popen, said: Path, timeout: float = 120.0) -> None:
     """Until the server answers /panslice/get (the loop starts right after it listens)."""
     from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -87,7 +87,7 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> Non
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"panslice live exited early: {proc.stderr.read()}")
+                raise RuntimeError(f"panslice live exited early: {said.read_text()}")
             s.sendto(get, ("127.0.0.1", port))
             try:
                 s.recv(4096)
@@ -114,16 +114,19 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
            "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
            "--preset", "vocal-lift", *(["--osc-port", str(port)] if listen else ["--no-osc"])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    # stderr to a file, not a pipe: a pipe nobody reads until the end fills up with log lines
+    # and then blocks the OSC thread's logging (messages pile up in the socket and are lost)
+    said = out.with_name("stderr.txt")
+    with open(said, "w") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file, text=True,
+                                preexec_fn=(lambda: os.nice(nice)) if nice else None)
     sent = 0
-    head = ""
     try:
         if listen:
-            wait_ready(port, proc)
+            wait_ready(port, proc, said)
         else:
-            while "Ctrl-C stops" not in head and proc.poll() is None:
-                head += proc.stderr.readline()
+            while "Ctrl-C stops" not in said.read_text() and proc.poll() is None:
+                time.sleep(0.05)
         if rate > 0:
             msgs = messages(999, bad)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -136,8 +139,8 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
                         sent += 1
                     time.sleep(tick)
                 flood_s = time.monotonic() - t0
-        _, err = proc.communicate(timeout=600)
-        err = head + err
+        proc.wait(timeout=600)
+        err = said.read_text()
     finally:
         nobody.close()
         if proc.poll() is None:
