@@ -86,27 +86,30 @@ def write_wav(path: Path, x: np.ndarray) -> None:
 
 
 # -- offline throughput --------------------------------------------------------------------------
-def best_of(fn, reps: int) -> tuple[float, float]:
-    """(best wall seconds, best CPU seconds of this process) over ``reps`` calls, each at
-    SCHED_FIFO where permitted (so other processes on this shared machine do not preempt it
-    mid-run), with a short untimed rest between them."""
-    walls, cpus = [], []
+def best_of(fns, reps: int) -> list[tuple[float, float]]:
+    """(best wall seconds, best CPU seconds) of each of ``fns`` over ``reps`` rounds. The
+    functions take turns within a round, so that a slow spell of this shared machine hits them
+    alike; each call runs at SCHED_FIFO where permitted (other processes do not preempt it
+    mid-run), with a short untimed rest after it."""
+    walls = [[] for _ in fns]
+    cpus = [[] for _ in fns]
     for _ in range(reps):
-        _realtime(True)
-        try:
-            w, c = time.perf_counter(), time.process_time()
-            fn()
-            walls.append(time.perf_counter() - w)
-            cpus.append(time.process_time() - c)
-        finally:
-            _realtime(False)
-        time.sleep(0.1)
-    return min(walls), min(cpus)
+        for k, fn in enumerate(fns):
+            _realtime(True)
+            try:
+                w, c = time.perf_counter(), time.process_time()
+                fn()
+                walls[k].append(time.perf_counter() - w)
+                cpus[k].append(time.process_time() - c)
+            finally:
+                _realtime(False)
+            time.sleep(0.1)
+    return [(min(w), min(c)) for w, c in zip(walls, cpus)]
 
 
-def engine_time(x: np.ndarray, params: dict, reps: int) -> tuple[float, float, float, int, int]:
-    """Best (wall, cpu) seconds to stream ``x`` through the engine in 8192-sample blocks, stems
-    output; with the seconds of audio streamed, the frame count and the FFT size."""
+def engine_runner(x: np.ndarray, params: dict):
+    """A function streaming ``x`` through the engine in 8192-sample blocks (stems output); with
+    the seconds of audio it streams, its frame count and the FFT size."""
     from panslice.dsp import Engine
 
     eng = Engine(params, unity=True).prepare(SR, BLOCK)
@@ -119,13 +122,13 @@ def engine_time(x: np.ndarray, params: dict, reps: int) -> tuple[float, float, f
         for b in blocks:
             eng.process_split(b, out)
 
-    wall, cpu = best_of(run, reps)
-    return wall, cpu, len(blocks) * BLOCK / SR, len(blocks) * BLOCK // eng.hop, eng.fft_size
+    return run, len(blocks) * BLOCK / SR, len(blocks) * BLOCK // eng.hop, eng.fft_size
 
 
-def floor_time(frames: int, n: int, inverses: int, reps: int) -> dict[str, tuple[float, float]]:
+def floor_runners(frames: int, n: int, inverses: int):
     """The FFT floor: 2 forward and 2 * ``inverses`` inverse real FFTs of size n per frame with
-    scipy.fft, per call (one (2, n) frame at a time) and batched (8 frames per call)."""
+    scipy.fft, per call (one (2, n) frame at a time) and batched (8 frames per call; its time
+    is scaled by the returned factor to the same frame count)."""
     import scipy.fft as sfft
 
     rng = np.random.default_rng(1)
@@ -144,10 +147,7 @@ def floor_time(frames: int, n: int, inverses: int, reps: int) -> dict[str, tuple
             for _ in range(inverses):
                 sfft.irfft(s, n, axis=1)
 
-    scale = frames / (frames // FLOOR_BATCH * FLOOR_BATCH)
-    w1, c1 = best_of(per_call, reps)
-    w2, c2 = best_of(batched, reps)
-    return {"per call": (w1, c1), "batched x8": (w2 * scale, c2 * scale)}
+    return per_call, batched, frames / (frames // FLOOR_BATCH * FLOOR_BATCH)
 
 
 def offline(x: np.ndarray, reps: int) -> list[dict]:
@@ -159,8 +159,10 @@ def offline(x: np.ndarray, reps: int) -> list[dict]:
                ("FFT 4096, 8x", {"fft_size": 4096, "overlap": 8})]
     rows = []
     for name, params in configs:
-        wall, cpu, seconds, frames, n = engine_time(x, params, reps)
-        floors = floor_time(frames, n, 1, reps)  # stems: one inverse per channel per frame
+        run, seconds, frames, n = engine_runner(x, params)
+        per_call, batched, scale = floor_runners(frames, n, 1)  # stems: 1 inverse per channel
+        (wall, cpu), (w1, c1), (w2, c2) = best_of([run, per_call, batched], reps)
+        floors = {"per call": (w1, c1), "batched x8": (w2 * scale, c2 * scale)}
         fl_name, (fl_wall, fl_cpu) = min(floors.items(), key=lambda kv: kv[1][1])
         rows.append({
             "name": name, "rt_cpu": seconds / cpu, "rt_wall": seconds / wall,
