@@ -103,8 +103,8 @@ class BounceJob:
     channels: Sequence[int] | None = None
     changes: Sequence[Change] = ()
     chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
-    edits: np.ndarray | None = None
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
+    edits: np.ndarray | None = None
 
 
 def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:

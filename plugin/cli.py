@@ -409,13 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render through a chain described in a TOML file: pedalboard plugins, "
                         "VST3s and panslice stages with split routing (see README 'Chains'); "
                         "--preset and --set apply to its panslice stages")
+    b.add_argument("--automation", metavar="FILE",
+                   help="replay recorded automation (from 'panslice live --record-automation'): "
+                        "its parameter changes land at their exact sample positions")
     b.add_argument("--edits", metavar="FILE",
                    help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth; "
                         "a gain for the target or the rest, or a move between them); see the "
                         "README and 'panslice analyze --edits'")
-    b.add_argument("--automation", metavar="FILE",
-                   help="replay recorded automation (from 'panslice live --record-automation'): "
-                        "its parameter changes land at their exact sample positions")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     b.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                    help="bounce up to N inputs at once in parallel processes (0 = one per CPU; "
