@@ -76,11 +76,14 @@ def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = 
         if Path(i).exists() and p.exists() and os.path.samefile(i, p):
             raise AudioFileError(f"{p}: refusing to overwrite the input file")
     folder = p.parent if str(p.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise AudioFileError(f"{folder}: cannot create output folder ({e.strerror})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
+    # Check the folder (or the nearest one that exists) without creating anything yet, so a
+    # bounce that fails later leaves no empty folder behind; atomic_writer creates it.
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AudioFileError(f"{folder}: cannot create output folder ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise AudioFileError(f"{folder}: output folder is not writable")
     return p
 
@@ -93,6 +96,10 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
     p = Path(path)
     if bit_depth not in BIT_DEPTHS:
         raise AudioFileError(f"{p}: bit depth {bit_depth} not supported (valid: 16, 24, 32)")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AudioFileError(f"{p.parent}: cannot create output folder ({e.strerror})") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".part{p.suffix}", dir=p.parent or ".")
     os.close(fd)
     try:

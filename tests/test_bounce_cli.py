@@ -177,3 +177,11 @@ def test_demo_runs_and_reports(tmp_path):
     mid_sdr = float(r.stdout.split("(mid channel (L+R)/2:")[1].split("dB")[0])
     assert vocal_sdr > mid_sdr + 6
     assert {p.name for p in (tmp_path / "demo").iterdir()} == {"mixture.wav", "vocals.wav", "accompaniment.wav"}
+
+
+def test_a_failed_stems_bounce_leaves_no_empty_folder(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    r = run_cli("bounce", bad, "--stems", "-o", tmp_path / "new" / "stems")
+    assert r.returncode == 1 and "not a readable audio file" in r.stderr
+    assert not (tmp_path / "new").exists()
