@@ -23,7 +23,6 @@ channels. The network runs once per track (its masks are memoised across the row
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scoring  # noqa: E402
+from benchmarks.results import write_section  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TARGET_VOCALS = 8.5
 TARGET_ACC = 13.0
 NEUTRAL = {"center": 0.0, "width": 2.0, "phase_tolerance": 1.0, "fft_size": 4096, "overlap": 4,
@@ -46,18 +45,6 @@ STEERED = {  # name -> changes to acapella-ml / karaoke-ml (bands: the vocal ban
     "width=0.15 softness=0.2 ml_prior=0.5 bands=120-16000":
         {"width": 0.15, "softness": 0.2, "ml_prior": 0.5},
 }
-
-
-def write_section(name: str, body: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (create it at the end if absent)."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    if begin in text and end in text:
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 class _Memo:

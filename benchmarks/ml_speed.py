@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scoring  # noqa: E402
-from benchmarks.ml_quality import write_section  # noqa: E402
+from benchmarks.results import write_section  # noqa: E402
 from panslice.dsp import spleeter as S  # noqa: E402
 from panslice.plugin import ml_prior, model, presets  # noqa: E402
 from panslice.plugin.bounce import render  # noqa: E402

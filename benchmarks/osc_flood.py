@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scoring  # noqa: E402
-from benchmarks.ml_quality import write_section  # noqa: E402
+from benchmarks.results import write_section  # noqa: E402
 
 # Valid changes, cycled: continuous knobs that the engine glides, as a controller's faders do.
 CYCLE = [("/panslice/width", "f"), ("/panslice/center", "f"), ("/panslice/target_gain_db", "f"),

@@ -25,7 +25,6 @@ noise probe). It prints the tables and writes them into its section of
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
@@ -39,12 +38,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for benchmarks.scoring
 from benchmarks import scoring  # noqa: E402
+from benchmarks.results import RESULTS, write_section  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402
 from panslice.plugin import presets as presets_mod  # noqa: E402
 from panslice.plugin.bounce import render  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 
 # Targets of issue 3 (means over the tracks, shipped presets at their defaults).
 TARGET_VOCAL_SDR = 4.0
@@ -392,17 +390,6 @@ def _show(folder: Path) -> str:
         return str(folder)
 
 
-def write_section(body: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (create the file or section if absent)."""
-    section = f"{BEGIN}\n## Separation quality (`benchmarks/quality.py`)\n\n{body}\n{END}"
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL,
@@ -420,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     body = report(rows, best, tracks, args.folder)
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section("quality", "## Separation quality (`benchmarks/quality.py`)\n\n" + body)
     return 0
 
 

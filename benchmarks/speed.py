@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import shutil
 import subprocess
@@ -41,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
+sys.path.insert(0, str(ROOT))  # the repo root, for benchmarks.results
+from benchmarks.results import RESULTS, write_section  # noqa: E402
+
 SHARED_REAL = ROOT.parent / "shared" / "testdata" / "real"
 SR = 44100
 BLOCK = 8192        # offline block, as a bounce uses
@@ -418,17 +418,6 @@ def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], what: str) -
     return "\n".join(L)
 
 
-def write_section(body: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (create the file or section if absent)."""
-    section = f"{BEGIN}\n## Speed and real-time safety (`benchmarks/speed.py`)\n\n{body}\n{END}"
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -467,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section("speed", "## Speed and real-time safety (`benchmarks/speed.py`)\n\n" + body)
         print(f"\nwrote the speed section of {RESULTS}")
     return 0
 
