@@ -104,6 +104,10 @@ def test_address_space_is_generated_from_the_registry(rig):
     assert len(state) == len(P.REGISTRY)  # get answers with every parameter, live or not
     assert sorted(c[1] for c in controls.recorded) == sorted(want)
     assert {c[0] for c in controls.recorded} == {4096}
+    # The server thread counts the get after sending its replies: wait for it, don't race it.
+    deadline = time.monotonic() + 5.0
+    while server.accepted < len(live) + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert server.rejected == 0 and server.accepted == len(live) + 1
 
 
