@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .textfile import read_text
 from ..dsp import params as P
 from ..dsp.errors import ParameterError, PansliceError
 from .control import Change
@@ -144,14 +145,7 @@ def _row(line: str, where: str) -> tuple[int | None, str, float]:
 
 
 def read(path: str | os.PathLike) -> Automation:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AutomationError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise AutomationError(f"{p}: cannot read automation ({e})") from None
-    return parse(text, str(p))
+    return parse(read_text(path, "automation file", AutomationError), str(Path(path)))
 
 
 def start_params(auto: Automation, params: P.ParamSet) -> P.ParamSet:

@@ -38,6 +38,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from .textfile import read_text
 from ..dsp import params as P
 from ..dsp.errors import PansliceError
 from .chain import Chain
@@ -76,13 +77,7 @@ def load(path: str | os.PathLike, *, preset: str, overrides: dict[str, object] |
     ``set`` values, then ``overrides`` (the command line's --set).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ChainFileError(f"{p}: no such chain file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ChainFileError(f"{p}: cannot read chain file ({e})") from None
-    return parse(text, p, preset=preset, overrides=overrides or {})
+    return parse(read_text(p, "chain file", ChainFileError), p, preset=preset, overrides=overrides or {})
 
 
 def parse(text: str, path: Path, *, preset: str, overrides: dict[str, object]) -> Chain:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .textfile import read_text
 from ..dsp.errors import PansliceError
 from ..dsp.params import NEG_INF, parse_number
 from ..dsp.regions import R_COLS
@@ -87,12 +88,7 @@ def past_end(rows_: np.ndarray, duration_s: float, where: str) -> list[str]:
 def load(path: str | Path) -> list[Region]:
     """Read and validate an edits file (``.toml`` or ``.json``)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EditsError(f"{path}: edits file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise EditsError(f"{path}: cannot read edits file ({e})") from None
+    text = read_text(path, "edits file", EditsError)
     return parse(text, str(path), json_format=path.suffix.lower() == ".json")
 
 

@@ -47,3 +47,14 @@ def noise(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
 def pan(mono: np.ndarray, p: float) -> np.ndarray:
     t = (p + 1) * np.pi / 4
     return np.stack([np.cos(t) * mono, np.sin(t) * mono])
+
+
+def split_in_random_blocks(engine, x: np.ndarray, seed: int = 3, longest: int = 3000) -> np.ndarray:
+    """``engine.process_split`` fed ``x`` in random blocks of 1 .. longest-1 samples, joined."""
+    rng = np.random.default_rng(seed)
+    outs, pos = [], 0
+    while pos < x.shape[1]:
+        s = int(min(rng.integers(1, longest), x.shape[1] - pos))
+        outs.append(engine.process_split(np.ascontiguousarray(x[:, pos:pos + s])))
+        pos += s
+    return np.concatenate(outs, axis=-1)
