@@ -64,50 +64,31 @@ class _Scratch:
 
 
 # -- the layers: (H, W, C) float32 images ------------------------------------------------------
-def _flip(rows: int, cols: int) -> bool:
-    """Whether a (rows x K) @ (K x cols) product runs faster as its transpose: OpenBLAS is several
-    times slower on a few rows against a wide matrix (conv6: 128 x 6400 x 512, measured 10x)."""
-    return rows <= 512 and cols >= 512
-
-
-def _matmul(a: np.ndarray, k: np.ndarray, flipped: bool, out: np.ndarray, ws: "_Scratch") -> None:
-    """out = a @ K, where ``k`` holds K, or K transposed when ``flipped``."""
-    if flipped:
-        yt = ws("flip", (k.shape[0], a.shape[0]))
-        np.matmul(k, a.T, out=yt)
-        out[...] = yt.T
-    else:
-        np.matmul(a, k, out=out)
-
-
-def _conv_s2(x: np.ndarray, k: np.ndarray, flipped: bool, b: np.ndarray, ws: _Scratch) -> np.ndarray:
-    """5x5 stride-2 'same' convolution (TensorFlow pads 1 before, 2 after)."""
+def _conv_s2(x: np.ndarray, k: np.ndarray, b: np.ndarray, ws: _Scratch) -> np.ndarray:
+    """5x5 stride-2 'same' convolution (TensorFlow pads 1 before, 2 after): im2col, one product.
+    With one BLAS thread per stem the plain product is the fastest layout for every layer."""
     h, w, c = x.shape
     xp = ws("pad", (h + 3, w + 3, c))
     xp[1:h + 1, 1:w + 1] = x
     s0, s1, s2 = xp.strides
     cols = ws("cols", (h // 2, w // 2, 5, 5, c))
     cols[...] = as_strided(xp, cols.shape, (2 * s0, 2 * s1, s0, s1, s2))
-    y = ws("conv", ((h // 2) * (w // 2), k.shape[0] if flipped else k.shape[1]))
-    _matmul(cols.reshape(-1, 25 * c), k, flipped, y, ws)
+    y = ws("conv", ((h // 2) * (w // 2), k.shape[1]))
+    np.matmul(cols.reshape(-1, 25 * c), k, out=y)
     y += b
     return y.reshape(h // 2, w // 2, -1)
 
 
-def _deconv_s2(x: np.ndarray, k: np.ndarray, flipped: bool, out_ch: int, bias: np.ndarray,
-               ws: _Scratch) -> np.ndarray:
-    """5x5 stride-2 'same' transposed convolution: out[2i+ky-1] += x[i] k[ky], plus ``bias``
-    (an image of the output's shape)."""
+def _deconv_s2(x: np.ndarray, k: np.ndarray, bias: np.ndarray, out: np.ndarray, ws: _Scratch) -> None:
+    """5x5 stride-2 'same' transposed convolution into ``out`` (may be a channel slice of a
+    larger image): out[2i+ky-1] = bias + sum x[i] k[ky], then ReLU."""
     h, w, c = x.shape
-    y = ws("deconv", (h * w, 25 * out_ch))
-    _matmul(x.reshape(-1, c), k, flipped, y, ws)
-    out = ws("up", (2 * h, 2 * w, out_ch))
-    out[...] = bias
-    _overlap_add(y.reshape(h, w, 5, 5, out_ch), out)
-    return out
+    y = ws("deconv", (h * w, k.shape[1]))
+    np.matmul(x.reshape(-1, c), k, out=y)
+    _overlap_add_relu(y.reshape(h, w, 5, 5, -1), bias, out)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _overlap_add(y, out):
     """out[2i+ky-1, 2j+kx-1] += y[i, j, ky, kx], dropping what falls outside ``out``."""
     h, w, kh, kw, no = y.shape
@@ -126,66 +107,105 @@ def _overlap_add(y, out):
                         out[r, q, o] += y[i, j, ky, kx, o]
 
 
-@njit(cache=True)
-def _conv_direct(xp, k, stride, dilation, out):
-    """out[i, j] += sum over taps of xp[stride*i + dilation*ky, stride*j + dilation*kx] k[ky, kx]:
-    a plain loop, faster than im2col for the layers with one or two channels in."""
-    ho, wo, no = out.shape
-    kh, kw, c = k.shape[0], k.shape[1], k.shape[2]
-    for i in range(ho):
-        for j in range(wo):
-            for ky in range(kh):
-                for kx in range(kw):
-                    for ci in range(c):
-                        v = xp[stride * i + dilation * ky, stride * j + dilation * kx, ci]
-                        for o in range(no):
-                            out[i, j, o] += v * k[ky, kx, ci, o]
+@njit(cache=True, nogil=True)
+def _overlap_add_relu(y, bias, out):
+    """out = ReLU(bias + overlap-add of ``y``), gathered per output pixel: each output pixel
+    (r, q) takes the taps ky = r+1-2i, kx = q+1-2j that land on it (at most 3 x 3)."""
+    h, w, kh, kw, no = y.shape
+    ho, wo = out.shape[0], out.shape[1]
+    acc = np.empty(no, np.float32)
+    for r in range(ho):
+        for q in range(wo):
+            for o in range(no):
+                acc[o] = bias[r, q, o]
+            for ky in range((r + 1) % 2, kh, 2):
+                i = (r + 1 - ky) // 2
+                if i < 0 or i >= h:
+                    continue
+                for kx in range((q + 1) % 2, kw, 2):
+                    j = (q + 1 - kx) // 2
+                    if j < 0 or j >= w:
+                        continue
+                    for o in range(no):
+                        acc[o] += y[i, j, ky, kx, o]
+            for o in range(no):
+                out[r, q, o] = max(acc[o], 0.0)
 
 
-def _conv_first(x: np.ndarray, k: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The first 5x5 stride-2 'same' convolution (two channels in), as a direct loop."""
-    h, w, c = x.shape
-    xp = np.zeros((h + 3, w + 3, c), np.float32)
-    xp[1:h + 1, 1:w + 1] = x
-    out = np.empty((h // 2, w // 2, k.shape[3]), np.float32)
-    out[...] = b
-    _conv_direct(xp, k, 2, 1, out)
+@njit(cache=True, nogil=True)
+def _bn_leaky(z, s, t, out):
+    """out = LeakyReLU_0.2(z * s + t) per channel, one pass."""
+    h, w, c = z.shape
+    for i in range(h):
+        for j in range(w):
+            for o in range(c):
+                v = z[i, j, o] * s[o] + t[o]
+                out[i, j, o] = v if v > 0.0 else 0.2 * v
+
+
+def _conv_dil(x: np.ndarray, k: np.ndarray, out: np.ndarray, ws: _Scratch) -> np.ndarray:
+    """4x4 'same' convolution with dilation 2 (pads 3 on each side), one channel in, no bias,
+    added into ``out`` [shape=(h, w, channels out)]."""
+    h, w, _ = x.shape
+    xp = ws("pad_dil", (h + 6, w + 6))
+    xp[3:h + 3, 3:w + 3] = x[:, :, 0]
+    _dilated_rows(xp, k[:, :, 0, :], out, ws("dil_row", (w,)))
     return out
 
 
-def _conv_dil(x: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """4x4 'same' convolution with dilation 2 (pads 3 on each side), one channel in, no bias."""
-    h, w, _ = x.shape
-    xp = np.zeros((h + 6, w + 6), np.float32)
-    xp[3:h + 3, 3:w + 3] = x[:, :, 0]
-    out = np.zeros((k.shape[3], h, w), np.float32)
-    for o in range(k.shape[3]):
-        for ky in range(4):
-            for kx in range(4):
-                out[o] += xp[2 * ky:2 * ky + h, 2 * kx:2 * kx + w] * k[ky, kx, 0, o]
-    return out.transpose(1, 2, 0)
+@njit(cache=True, nogil=True)
+def _dilated_rows(xp, k, out, acc):
+    """out[i, j, o] += sum over ky, kx of xp[i + 2ky, j + 2kx] k[ky, kx, o], a row at a time
+    (contiguous inner loops)."""
+    h, w, no = out.shape
+    for i in range(h):
+        for o in range(no):
+            acc[:] = 0.0
+            for ky in range(k.shape[0]):
+                row = xp[i + 2 * ky]
+                for kx in range(k.shape[1]):
+                    kv = k[ky, kx, o]
+                    for j in range(w):
+                        acc[j] += row[j + 2 * kx] * kv
+            for j in range(w):
+                out[i, j, o] += acc[j]
+
+
+@njit(cache=True, nogil=True)
+def _ratio(zv, za, mag, out):
+    """Spleeter's vocal ratio mask from the two stems' logits: the sigmoids times the
+    magnitude, squared, ``(v^2 + eps/2) / (v^2 + a^2 + eps)``; one pass."""
+    h, w, c = zv.shape
+    for i in range(h):
+        for j in range(w):
+            for o in range(c):
+                m = mag[i, j, o]
+                v = m / (1.0 + np.exp(-zv[i, j, o]))
+                a = m / (1.0 + np.exp(-za[i, j, o]))
+                v *= v
+                out[i, j, o] = (v + 0.5 * EPS) / (v + a * a + EPS)
 
 
 class _UNet:
-    """One stem's U-Net with its batch norms folded, for (PATCH, BINS, 2) inputs."""
+    """One stem's U-Net with its batch norms folded, for (P, BINS, 2) inputs (P a multiple of
+    64). Each instance keeps its own work arrays, so the two stems can run at the same time."""
 
     def __init__(self, w: Mapping[str, np.ndarray], u: int):
         f32 = np.float32
+        self.ws = _Scratch()
         self.enc = []
         for i in range(_DEPTH):
             name = _named("conv2d", 7 * u + i)
             k = w[name + "/kernel"]
             s, t = _bn(w, 12 * u + i)
-            flip = i > 0 and _flip((PATCH >> (i + 1)) * (BINS >> (i + 1)), k.shape[3])
-            if i > 0:
-                k = k.reshape(-1, k.shape[3])
-                k = np.ascontiguousarray(k.T) if flip else k
-            self.enc.append((k.astype(f32), flip, w[name + "/bias"].astype(f32), s.astype(f32),
-                             t.astype(f32)))
+            k = k.reshape(-1, k.shape[3])
+            self.enc.append((np.ascontiguousarray(k, f32), w[name + "/bias"].astype(f32),
+                             s.astype(f32), t.astype(f32)))
         # Decoder layer i takes [skip conv output, previous BN output] (layer 0: conv6 alone);
-        # the previous BN's scale goes into the weights, its shift into a bias image.
+        # the previous BN's scale goes into the weights, its shift into a bias image (made per
+        # patch length in ``_biases``, from one product row: a constant input image gives every
+        # pixel the same row).
         self.dec = []
-        h, wd = PATCH >> _DEPTH, BINS >> _DEPTH
         prev = None  # (scale, shift) of the batch norm feeding this layer
         for i in range(_DEPTH):
             name = _named("conv2d_transpose", 6 * u + i)
@@ -198,58 +218,70 @@ class _UNet:
                 scale[in_ch - n:] = prev[0]
                 shift[in_ch - n:] = prev[1]
             km = (k.transpose(3, 0, 1, 2) * scale[:, None, None, None]).reshape(in_ch, -1).astype(f32)
-            # A constant input image gives every pixel the same product row: overlap-add it.
-            row = shift @ k.transpose(3, 0, 1, 2).reshape(in_ch, -1)
-            y = np.empty((h, wd, 5, 5, out_ch), f32)
-            y[...] = row.reshape(5, 5, out_ch)
-            bias = np.zeros((2 * h, 2 * wd, out_ch), f32)
-            _overlap_add(y, bias)
-            bias += w[name + "/bias"]
-            flip = _flip(h * wd, km.shape[1])
-            self.dec.append((np.ascontiguousarray(km.T) if flip else km, flip, bias, out_ch))
+            row = (shift @ k.transpose(3, 0, 1, 2).reshape(in_ch, -1)).astype(f32)
+            self.dec.append((km, row.reshape(5, 5, out_ch), w[name + "/bias"].astype(f32), out_ch))
             prev = _bn(w, 12 * u + _DEPTH + i)
-            h, wd = 2 * h, 2 * wd
         name = _named("conv2d", 7 * u + _DEPTH)
         k = w[name + "/kernel"]                           # (4, 4, 1, 2)
         s, t = prev
         self.last = (k * s[0]).astype(f32)
-        raw = k.astype(f32)
-        self.last_bias = _conv_dil(np.full((h, wd, 1), t[0], f32), raw) + w[name + "/bias"]
+        self._last_raw = (k.astype(f32), float(t[0]), w[name + "/bias"].astype(f32))
+        self._bias_cache: dict[int, tuple[list[np.ndarray], np.ndarray]] = {}
 
-    def __call__(self, z1: np.ndarray, ws: _Scratch) -> np.ndarray:
-        """Soft mask (sigmoid) for a (PATCH, BINS, 2) patch, given its first convolution ``z1``
-        (shared by the stems: see ``Spleeter.masks``)."""
+    def _biases(self, frames: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The decoder's bias images and the last layer's, for patches of ``frames`` frames."""
+        if frames not in self._bias_cache:
+            h, wd = frames >> _DEPTH, BINS >> _DEPTH
+            images = []
+            for km, row, b, out_ch in self.dec:
+                y = np.empty((h, wd, 5, 5, out_ch), np.float32)
+                y[...] = row
+                bias = np.zeros((2 * h, 2 * wd, out_ch), np.float32)
+                _overlap_add(y, bias)
+                images.append(bias + b)
+                h, wd = 2 * h, 2 * wd
+            raw, shift, b = self._last_raw
+            last = np.zeros((h, wd, raw.shape[3]), np.float32)
+            _conv_dil(np.full((h, wd, 1), shift, np.float32), raw, last, _Scratch())
+            self._bias_cache[frames] = images, last + b
+        return self._bias_cache[frames]
+
+    def __call__(self, mag: np.ndarray) -> np.ndarray:
+        """Logits (before the sigmoid) of the soft mask for a (P, BINS, 2) magnitude patch; the
+        result is a work array, valid until the next call."""
+        ws = self.ws
+        biases, last_bias = self._biases(mag.shape[0])
         skips = []
-        z = z1
-        for layer, (k, flip, b, s, t) in enumerate(self.enc):
-            if layer:
-                z = _conv_s2(a, k, flip, b, ws)
+        for layer, (k, b, s, t) in enumerate(self.enc):
+            z = _conv_s2(mag if layer == 0 else a, k, b, ws)
             skips.append(z)
             a = ws("act", z.shape)
-            np.multiply(z, s, out=a)
-            a += t
-            a2 = ws("act2", z.shape)
-            np.multiply(a, 0.2, out=a2)
-            np.maximum(a, a2, out=a)                      # LeakyReLU(0.2)
+            _bn_leaky(z, s, t, a)
         y = skips.pop()                                   # conv6, before its batch norm
-        for km, flip, bias, out_ch in self.dec:
-            y = _deconv_s2(y, km, flip, out_ch, bias, ws)
-            np.maximum(y, 0.0, out=y)                     # ReLU (its batch norm is folded ahead)
-            if skips:
+        for (km, _, _, out_ch), bias in zip(self.dec, biases):
+            h, w = 2 * y.shape[0], 2 * y.shape[1]
+            if skips:                                     # [skip, ReLU(deconv)] side by side
                 skip = skips.pop()
-                cat = ws("cat", y.shape[:2] + (skip.shape[2] + y.shape[2],))
+                cat = ws("cat", (h, w, skip.shape[2] + out_ch))
                 cat[:, :, :skip.shape[2]] = skip
-                cat[:, :, skip.shape[2]:] = y
+                _deconv_s2(y, km, bias, cat[:, :, skip.shape[2]:], ws)
                 y = cat
-        z = _conv_dil(y, self.last)
-        z += self.last_bias
-        return 0.5 + 0.5 * np.tanh(0.5 * z)               # the sigmoid, without overflow
+            else:
+                up = ws("up", (h, w, out_ch))
+                _deconv_s2(y, km, bias, up, ws)
+                y = up
+        z = ws("logits", last_bias.shape)
+        z[...] = last_bias
+        return _conv_dil(y, self.last, z, ws)
 
 
 class Spleeter:
     """Spleeter 2-stems from its checkpoint variables (as ``panslice.plugin.model.load`` gives).
 
-    ``masks(audio)`` yields Spleeter's own ratio masks patch by patch, on its STFT grid.
+    ``masks(audio)`` yields Spleeter's own ratio masks patch by patch, on its STFT grid;
+    ``vocal_mask(mag)`` is one patch. Patches of 512 frames are what the network was trained
+    on; any multiple of 64 frames runs (shorter ones give less look-ahead live, at some cost in
+    quality: see benchmarks/ml_live.py).
     """
 
     def __init__(self, weights: Mapping[str, np.ndarray]):
@@ -257,10 +289,6 @@ class Spleeter:
             self.nets = [_UNet(weights, u) for u in range(len(STEMS))]
         except KeyError as e:
             raise ValueError(f"Spleeter weights lack the variable {e}") from None
-        self._ws = _Scratch()
-        # Both stems' first convolutions read the same input: run them as one.
-        self.first_k = np.concatenate([net.enc[0][0] for net in self.nets], axis=3)
-        self.first_b = np.concatenate([net.enc[0][2] for net in self.nets])
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME) / FRAME)).astype(np.float32)
 
     @staticmethod
@@ -268,39 +296,55 @@ class Spleeter:
         """STFT frames Spleeter computes for ``n_samples``: a frame of zeros in front, end padded."""
         return -(-(n_samples + FRAME) // HOP)
 
-    def magnitude(self, audio: np.ndarray, t0: int, count: int) -> np.ndarray:
-        """|STFT| of frames t0 .. t0+count [shape=(count, BINS, 2)]; frame t ends at t*HOP."""
-        n = audio.shape[1]
-        lo = t0 * HOP - FRAME
-        hi = (t0 + count - 1) * HOP
-        seg = np.zeros((2, hi + FRAME - lo), np.float32)
-        a, b = max(lo, 0), min(hi + FRAME, n)
-        if b > a:
-            seg[:, a - lo: b - lo] = audio[:, a:b]
-        s0, s1 = seg.strides
-        frames = as_strided(seg, (2, count, FRAME), (s0, HOP * s1, s1)) * self.window
-        spec = scipy.fft.rfft(frames, axis=-1)[:, :, :BINS]    # float32 in, complex64 out
-        return np.ascontiguousarray(np.abs(spec).transpose(1, 2, 0))
+    @staticmethod
+    def span(t0: int, count: int) -> tuple[int, int]:
+        """Samples [lo, hi) that frames t0 .. t0+count read; frame t ends at t*HOP."""
+        return t0 * HOP - FRAME, (t0 + count - 1) * HOP
 
-    def masks(self, audio: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(t0, vocal_mask)`` per patch: the vocal ratio mask of frames t0 .. t0+PATCH
-        [shape=(PATCH, BINS, 2), float32], for ``audio`` [shape=(2, n)] at 44.1 kHz. The
+    def magnitude(self, seg: np.ndarray, frames: int | None = None) -> np.ndarray:
+        """|STFT| of the frames in ``seg`` [shape=(2, (count-1)*HOP + FRAME), as ``span``
+        gives], zero rows added up to ``frames`` [shape=(frames or count, BINS, 2)]."""
+        count = (seg.shape[1] - FRAME) // HOP + 1
+        seg = np.ascontiguousarray(seg, np.float32)
+        s0, s1 = seg.strides
+        x = as_strided(seg, (2, count, FRAME), (s0, HOP * s1, s1)) * self.window
+        spec = scipy.fft.rfft(x, axis=-1)[:, :, :BINS]      # float32 in, complex64 out
+        mag = np.zeros((max(frames or count, count), BINS, 2), np.float32)
+        mag[:count] = np.abs(spec).transpose(1, 2, 0)
+        return mag
+
+    def vocal_mask(self, mag: np.ndarray, run=None) -> np.ndarray:
+        """The vocal ratio mask [shape=(P, BINS, 2), float32] of a magnitude patch (P a multiple
+        of 64). ``run(f, items)`` maps ``f`` over the two stems; give a thread pool's ``map``
+        to run them at once (the layers release the GIL), the default runs them in turn."""
+        if mag.shape[0] % (1 << _DEPTH) or mag.shape[1:] != (BINS, 2):
+            raise ValueError(f"a patch must be (64*k, {BINS}, 2), got {mag.shape}")
+        zv, za = (run or map)(lambda net: net(mag), self.nets)
+        out = np.empty(mag.shape, np.float32)
+        _ratio(zv, za, mag, out)
+        return out
+
+    def masks(self, audio: np.ndarray, patch: int = PATCH, run=None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(t0, vocal_mask)`` per patch: the vocal ratio mask of frames t0 .. t0+patch
+        [shape=(patch, BINS, 2), float32], for ``audio`` [shape=(2, n)] at 44.1 kHz. The
         accompaniment mask is ``1 - vocal_mask`` (to within 1e-10); above BINS both are 0.
         The last patch is zero-padded, as Spleeter does; callers crop to ``n_frames``."""
         if audio.ndim != 2 or audio.shape[0] != 2:
             raise ValueError(f"Spleeter needs stereo audio of shape (2, n), got {audio.shape}")
         total = self.n_frames(audio.shape[1])
-        for t0 in range(0, total, PATCH):
-            mag = self.magnitude(audio, t0, min(PATCH, total - t0))
-            if mag.shape[0] < PATCH:
-                mag = np.concatenate([mag, np.zeros((PATCH - mag.shape[0], BINS, 2), np.float32)])
-            z1 = _conv_first(mag, self.first_k, self.first_b)
-            c = z1.shape[2] // 2
-            v, a = (net(z1[:, :, i * c:(i + 1) * c], self._ws) * mag
-                    for i, net in enumerate(self.nets))
-            v *= v
-            a *= a
-            yield t0, (v + EPS / 2) / (v + a + EPS)
+        for t0 in range(0, total, patch):
+            lo, hi = self.span(t0, min(patch, total - t0))
+            mag = self.magnitude(segment(audio, lo, hi), patch)
+            yield t0, self.vocal_mask(mag, run)
+
+
+def segment(audio: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``audio[:, lo:hi]`` [shape=(2, hi - lo)], zeros where it lies outside the signal."""
+    seg = np.zeros((audio.shape[0], hi - lo), np.float32)
+    a, b = max(lo, 0), min(hi, audio.shape[1])
+    if b > a:
+        seg[:, a - lo:b - lo] = audio[:, a:b]
+    return seg
 
 
 def resample_to_model_rate(audio: np.ndarray, sample_rate: float) -> np.ndarray:
