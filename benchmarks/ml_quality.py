@@ -53,11 +53,11 @@ class _Memo:
     def __init__(self, net):
         self.net, self.memo = net, {}
 
-    def masks(self, x):
-        key = (x.shape, float(np.abs(x[:, ::977]).sum()))
+    def vocal_mask(self, mag, run=None):
+        key = (mag.shape, float(mag[::7, ::13].sum()))
         if key not in self.memo:
-            self.memo[key] = list(self.net.masks(x))
-        return iter(self.memo[key])
+            self.memo[key] = self.net.vocal_mask(mag, run)
+        return self.memo[key]
 
 
 def main() -> int:

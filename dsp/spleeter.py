@@ -289,7 +289,6 @@ class Spleeter:
             self.nets = [_UNet(weights, u) for u in range(len(STEMS))]
         except KeyError as e:
             raise ValueError(f"Spleeter weights lack the variable {e}") from None
-        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME) / FRAME)).astype(np.float32)
 
     @staticmethod
     def n_frames(n_samples: int) -> int:
@@ -300,18 +299,6 @@ class Spleeter:
     def span(t0: int, count: int) -> tuple[int, int]:
         """Samples [lo, hi) that frames t0 .. t0+count read; frame t ends at t*HOP."""
         return t0 * HOP - FRAME, (t0 + count - 1) * HOP
-
-    def magnitude(self, seg: np.ndarray, frames: int | None = None) -> np.ndarray:
-        """|STFT| of the frames in ``seg`` [shape=(2, (count-1)*HOP + FRAME), as ``span``
-        gives], zero rows added up to ``frames`` [shape=(frames or count, BINS, 2)]."""
-        count = (seg.shape[1] - FRAME) // HOP + 1
-        seg = np.ascontiguousarray(seg, np.float32)
-        s0, s1 = seg.strides
-        x = as_strided(seg, (2, count, FRAME), (s0, HOP * s1, s1)) * self.window
-        spec = scipy.fft.rfft(x, axis=-1)[:, :, :BINS]      # float32 in, complex64 out
-        mag = np.zeros((max(frames or count, count), BINS, 2), np.float32)
-        mag[:count] = np.abs(spec).transpose(1, 2, 0)
-        return mag
 
     def vocal_mask(self, mag: np.ndarray, run=None) -> np.ndarray:
         """The vocal ratio mask [shape=(P, BINS, 2), float32] of a magnitude patch (P a multiple
@@ -334,8 +321,24 @@ class Spleeter:
         total = self.n_frames(audio.shape[1])
         for t0 in range(0, total, patch):
             lo, hi = self.span(t0, min(patch, total - t0))
-            mag = self.magnitude(segment(audio, lo, hi), patch)
+            mag = magnitude(segment(audio, lo, hi), patch)
             yield t0, self.vocal_mask(mag, run)
+
+
+_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME) / FRAME)).astype(np.float32)
+
+
+def magnitude(seg: np.ndarray, frames: int | None = None) -> np.ndarray:
+    """|STFT| of the frames in ``seg`` [shape=(2, (count-1)*HOP + FRAME), as ``Spleeter.span``
+    gives], zero rows added up to ``frames`` [shape=(frames or count, BINS, 2)]."""
+    count = (seg.shape[1] - FRAME) // HOP + 1
+    seg = np.ascontiguousarray(seg, np.float32)
+    s0, s1 = seg.strides
+    x = as_strided(seg, (2, count, FRAME), (s0, HOP * s1, s1)) * _WINDOW
+    spec = scipy.fft.rfft(x, axis=-1)[:, :, :BINS]          # float32 in, complex64 out
+    mag = np.zeros((max(frames or count, count), BINS, 2), np.float32)
+    mag[:count] = np.abs(spec).transpose(1, 2, 0)
+    return mag
 
 
 def segment(audio: np.ndarray, lo: int, hi: int) -> np.ndarray:

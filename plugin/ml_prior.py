@@ -1,15 +1,22 @@
-"""The ML prior in a bounce: Spleeter's vocal mask, fed to the engine patch by patch.
+"""The ML prior: Spleeter's vocal mask as the engine's prior rows, one patch at a time.
 
-Spleeter sees the whole file at its own STFT grid (4096/1024 at 44.1 kHz); the engine runs at
-any fft_size, hop and sample rate. :class:`PriorFeed` maps each Spleeter patch onto the
-engine's frames and hands the engine only the rows it is about to need, so memory stays at
-about two patches whatever the file's length.
+Spleeter runs on its own STFT grid (4096/1024 at 44.1 kHz); the engine at any fft_size, hop
+and rate. :class:`Patcher` cuts the input (at the engine's rate) into Spleeter patches and
+turns each into engine rows: it is the one place where a patch's mask becomes rows, shared by
+the bounce (:class:`PriorFeed`, whole file, memory of about two patches) and the live
+look-ahead (:mod:`.ml_live`, the same patches from a worker thread), so both give the same
+rows for the same audio.
 """
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import math
-from typing import Iterator
+import os
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -17,8 +24,10 @@ from ..dsp import spleeter as S
 from ..dsp.engine import Engine
 from . import model
 
+RESAMPLE_MARGIN = 128   # input samples read beyond a patch at other rates: the resampler's reach
 
 _net: S.Spleeter | None = None
+_pool: ThreadPoolExecutor | None | bool = False
 
 
 def network() -> S.Spleeter:
@@ -29,27 +38,109 @@ def network() -> S.Spleeter:
     return _net
 
 
+def _blas_thread_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's per-thread thread count (``openblas_set_num_threads_local``) from numpy's
+    own BLAS, or None where that BLAS is not an OpenBLAS that has it."""
+    import numpy
+
+    libs = glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs", "*openblas*"))
+    for path in [None] + libs:
+        try:
+            fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local")
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        return fn
+    return None
+
+
+def stem_map():
+    """A ``map`` that runs the two stems' U-Nets at once, one core each (BLAS held to one
+    thread in each), or None (the stems run in turn, BLAS threaded as configured) where BLAS
+    cannot be held to one thread per caller."""
+    global _pool
+    if _pool is False:
+        setter = _blas_thread_setter()
+        _pool = None if setter is None else ThreadPoolExecutor(
+            len(S.STEMS), thread_name_prefix="panslice-stem", initializer=lambda: setter(1))
+    return None if _pool is None else _pool.map
+
+
+class Patcher:
+    """Patch ``k`` of ``patch`` Spleeter frames (a multiple of 64) -> the engine's prior rows.
+
+    ``span(k)`` says which input samples (engine rate, absolute) patch k reads, ``rows(k, seg)``
+    computes its rows from them. Input at another rate than 44.1 kHz is resampled per patch,
+    with ``RESAMPLE_MARGIN`` samples on each side so the cut does not show.
+    """
+
+    def __init__(self, net, fft_size: int, hop: int, sample_rate: float, patch: int = S.PATCH):
+        if patch <= 0 or patch % 64:
+            raise ValueError(f"ML patch must be a positive multiple of 64 frames, got {patch}")
+        self.net, self.fft_size, self.hop, self.sr, self.patch = net, fft_size, hop, sample_rate, patch
+        r = Fraction(S.SAMPLE_RATE, int(round(sample_rate))).limit_denominator(1000)
+        self.up, self.down = r.numerator, r.denominator
+        self.run = stem_map()
+
+    def n_patches(self, n_samples: int) -> int:
+        """Patches Spleeter needs for ``n_samples`` of input (its last one zero-padded)."""
+        n44 = -(-n_samples * self.up // self.down)
+        return -(-S.Spleeter.n_frames(n44) // self.patch)
+
+    def _span44(self, k: int) -> tuple[int, int]:
+        return S.Spleeter.span(k * self.patch, self.patch)
+
+    def span(self, k: int) -> tuple[int, int]:
+        """Input samples [lo, hi) (engine rate) that patch ``k`` reads."""
+        lo, hi = self._span44(k)
+        if self.up == self.down:
+            return lo, hi
+        lo = math.floor((lo * self.down / self.up - RESAMPLE_MARGIN) / self.down) * self.down
+        return lo, math.ceil(hi * self.down / self.up) + RESAMPLE_MARGIN
+
+    def mask(self, k: int, seg: np.ndarray) -> np.ndarray:
+        """Spleeter's vocal mask of patch ``k`` [shape=(patch, BINS, 2)] from ``seg``, the input
+        samples ``span(k)`` (zeros where they lie outside the signal)."""
+        lo, hi = self._span44(k)
+        if self.up != self.down:
+            from scipy.signal import resample_poly
+
+            at = self.span(k)[0] * self.up // self.down          # 44.1 kHz index of seg[0]
+            seg = resample_poly(seg, self.up, self.down, axis=1)[:, lo - at:hi - at]
+        return self.net.vocal_mask(S.magnitude(seg, self.patch), self.run)
+
+    def rows(self, k: int, seg: np.ndarray) -> tuple[int, np.ndarray]:
+        """Patch ``k``'s prior rows: (first engine frame, rows [shape=(R, fft_size//2 + 1)]),
+        R possibly 0. This is the one place a patch's mask becomes engine rows."""
+        t0 = k * self.patch
+        vocal = self.mask(k, seg)
+        n, hop, sr = self.fft_size, self.hop, self.sr
+        # Engine frames whose centre may fall in Spleeter frames t0 .. t0 + patch.
+        lo, hi = ((np.array([t0, t0 + self.patch]) - S.FRAME / (2 * S.HOP)) * S.HOP
+                  / S.SAMPLE_RATE * sr + n / 2) / hop - 1
+        cand = np.arange(max(math.floor(lo) - 1, 0), math.ceil(hi) + 2)
+        frames, rows = S.prior_rows(vocal, t0, cand, n, hop, sr)
+        return (int(frames[0]) if frames.size else 0), rows
+
+
 class PriorFeed:
-    """Keeps ``eng``'s prior rows ahead of the audio (``cover`` before each block)."""
+    """Keeps ``eng``'s prior rows ahead of the audio (``cover`` before each block), computing
+    Spleeter's patches of ``audio`` [shape=(2, n), engine rate] one by one as they are needed."""
 
     def __init__(self, eng: Engine, audio: np.ndarray, sample_rate: float,
-                 net: S.Spleeter | None = None):
+                 net: S.Spleeter | None = None, patch: int = S.PATCH):
         self.eng = eng
-        self.net = net if net is not None else network()
-        self._chunks = self._rows_by_patch(S.resample_to_model_rate(audio, sample_rate), sample_rate)
+        self.patcher = Patcher(net if net is not None else network(), eng.fft_size, eng.hop,
+                               sample_rate, patch)
+        self._chunks = self._rows_by_patch(audio)
         self._start = 0
         self._rows = np.zeros((0, eng.fft_size // 2 + 1), np.float32)
 
-    def _rows_by_patch(self, x: np.ndarray, sr: float) -> Iterator[tuple[int, np.ndarray]]:
-        n, hop = self.eng.fft_size, self.eng.hop
-        for t0, vocal in self.net.masks(x):
-            # Engine frames whose centre may fall in Spleeter frames t0 .. t0 + PATCH.
-            lo, hi = ((np.array([t0, t0 + S.PATCH]) - S.FRAME / (2 * S.HOP)) * S.HOP
-                      / S.SAMPLE_RATE * sr + n / 2) / hop - 1
-            cand = np.arange(max(math.floor(lo) - 1, 0), math.ceil(hi) + 2)
-            frames, rows = S.prior_rows(vocal, t0, cand, n, hop, sr)
-            if frames.size:
-                yield int(frames[0]), rows
+    def _rows_by_patch(self, audio: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        for k in range(self.patcher.n_patches(audio.shape[1])):
+            f0, rows = self.patcher.rows(k, S.segment(audio, *self.patcher.span(k)))
+            if len(rows):
+                yield f0, rows
 
     def cover(self, end: int) -> None:
         """Make sure the engine has prior rows for every frame that input up to sample ``end``

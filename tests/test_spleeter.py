@@ -75,11 +75,14 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
 
 # -- the prior in the engine and in a bounce -----------------------------------------------------
 class FakeNet:
-    """Stands in for Spleeter: patch p's vocal mask is (p + 1) / 10 everywhere (no weights)."""
+    """Stands in for Spleeter: the p-th patch asked for has vocal mask (p + 1) / 10 everywhere."""
 
-    def masks(self, x):
-        for p, t0 in enumerate(range(0, S.Spleeter.n_frames(x.shape[1]), S.PATCH)):
-            yield t0, np.full((S.PATCH, S.BINS, 2), (p + 1) / 10, np.float32)
+    def __init__(self):
+        self.calls = 0
+
+    def vocal_mask(self, mag, run=None):
+        self.calls += 1
+        return np.full(mag.shape, self.calls / 10, np.float32)
 
 
 def test_prior_rows_on_spleeters_own_grid_are_its_frames_shifted_by_one():
@@ -126,6 +129,7 @@ def test_bounce_feeds_the_prior_patch_by_patch(monkeypatch):
     got = bounce.render(x, 44100.0, ps, split=True, unity=True)
     # The same engine given every row at once.
     eng = Engine(ps, unity=True).prepare(44100.0, 8192)
+    ml_prior._net.calls = 0
     chunks = list(ml_prior.PriorFeed(eng, x, 44100.0)._chunks)
     starts = [f0 for f0, _ in chunks]
     assert starts == [0] + list(np.cumsum([len(r) for _, r in chunks])[:-1])   # contiguous
