@@ -51,6 +51,13 @@ def _settings(args) -> tuple[object, P.ParamSet]:
     return preset, ps
 
 
+def _add_ml_patch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ml-patch", type=int, choices=(64, 128, 256, 512), metavar="FRAMES",
+                   help="with ml_prior > 0: Spleeter's patch in frames of 1024 samples (64, 128, "
+                   "256, 512; default: 128, 3 s); the look-ahead, and so the latency, grows with "
+                   "it, and so does the quality (see README 'The ML prior live')")
+
+
 def _add_settings(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--preset", default=default_preset, metavar="NAME",
                    help=f"named preset to start from (default: {default_preset}; see 'panslice presets')")
@@ -230,6 +237,16 @@ def _chain(args):
     return chainfile.load(args.chain, preset=args.preset, overrides=_parse_set(args.set or []))
 
 
+def _live_chain(args):
+    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead."""
+    from . import ml_live
+
+    chain = _chain(args)
+    if any(st.params["ml_prior"] > 0 for st in chain.stages):
+        ml_live.attach(chain, args.ml_patch or ml_live.LIVE_PATCH)
+    return chain
+
+
 def _bounce_chain(args, auto):
     if args.stems:
         raise PansliceError("--stems and --chain cannot be combined: a chain has one output")
@@ -247,7 +264,7 @@ def cmd_live(args) -> int:
 
     if args.no_osc and args.record_automation:
         raise PansliceError("--record-automation records OSC changes: drop --no-osc")
-    chain = _chain(args)
+    chain = _live_chain(args)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
@@ -259,7 +276,7 @@ def cmd_live(args) -> int:
 def cmd_serve(args) -> int:
     from . import live, streams
 
-    chain = _chain(args)
+    chain = _live_chain(args)
     block = args.buffer or live.DEFAULT_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
     sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
@@ -295,12 +312,22 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
         print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
               f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        for st in chain.stages:
+            if hasattr(st, "lookahead"):
+                print(f"  ML prior: patches of {st.patch} frames, look-ahead {st.lookahead} samples "
+                      f"({st.lookahead / sr:.2f} s, included in the latency)", file=sys.stderr)
         with _control(args, chain, sr) as ctl:
             report = live.run(chain, stream, block, controls=ctl.controls if ctl else None)
         ok = True
     finally:
         stream.close(commit=ok)
+        for st in chain.stages:
+            if hasattr(st, "close"):
+                st.close()
     print(f"panslice live: {report.summary()}", file=sys.stderr)
+    for st in chain.stages:
+        if getattr(st, "error", None) is not None:
+            print(f"panslice live: warning: the ML prior stopped: {st.error}", file=sys.stderr)
     if args.output_file:
         print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
     return 0
@@ -485,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="connect these JACK ports to panslice's inputs, e.g. system:capture_1,system:capture_2")
     lv.add_argument("--jack-out", type=_ports, metavar="PORT,PORT",
                     help="connect panslice's outputs to these JACK ports, e.g. system:playback_1,system:playback_2")
+    _add_ml_patch(lv)
     _add_osc(lv)
     lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
     lv.set_defaults(func=cmd_live)
@@ -502,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
     sv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
                     help="bits per sample of --output-file (32 = float; default 16)")
+    _add_ml_patch(sv)
     _add_osc(sv)
     sv.set_defaults(func=cmd_serve)
 

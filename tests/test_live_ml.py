@@ -1,0 +1,198 @@
+"""The ML prior live: the look-ahead (reported as latency), the worker thread, the fallback
+when the network is late. Tests with the real network skip, saying why, where the model
+cannot be installed (see tests/conftest.py ``model_cache``)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import pan, run_cli
+from panslice.dsp import spleeter as S
+from panslice.plugin import bounce, live, ml_live, ml_prior, model, presets
+from panslice.plugin.chain import Chain
+from panslice.plugin.stage import Stage
+
+SR = 44100
+FIXTURE_MIX = "fixtures/spleeter_masks.npz"   # 3 s of music with a voice (see test_spleeter.py)
+
+
+class Stream:
+    """The live seam without hardware. With ``settle``, each write waits until the ML worker
+    has used all the input so far: every row is then in time, whatever the machine's speed."""
+
+    def __init__(self, audio, settle=None):
+        self.audio, self.sample_rate, self.pos, self.settle = audio, SR, 0, settle
+        self.written = []
+        self.overruns = self.underruns = 0
+
+    def read(self, n):
+        x = self.audio[:, self.pos:self.pos + n]
+        self.pos += x.shape[1]
+        return x
+
+    def write(self, block):
+        self.written.append(block.copy())
+        if self.settle:
+            self.settle()
+
+    def heard(self):
+        return np.concatenate(self.written, axis=1)
+
+
+class ConstantNet:
+    """Stands in for Spleeter: the same vocal mask everywhere; ``gate`` (an Event) holds every
+    patch back until it is set (a network far too slow for real time)."""
+
+    def __init__(self, value=1.0, gate=None):
+        self.value, self.gate = value, gate
+
+    def vocal_mask(self, mag, run=None):
+        if self.gate is not None:
+            self.gate.wait()
+        return np.full(mag.shape, self.value, np.float32)
+
+
+@pytest.fixture(scope="module")
+def music():
+    from pathlib import Path
+
+    mix = np.load(Path(__file__).parent / FIXTURE_MIX)["mix"].astype(np.float32) / 32767
+    return np.concatenate([mix, mix[:, ::-1]], axis=1)          # 6 s: several short patches
+
+
+@pytest.fixture(scope="module")
+def net(model_cache):
+    return S.Spleeter(model.load(model_cache / "panslice" / model.MODEL_NAME))
+
+
+def run_live(params, audio, patch, net, block=512, settle=True, before_close=None):
+    chain = Chain([Stage(params)])
+    stage, = ml_live.attach(chain, patch, net)
+    chain.prepare(SR, block)
+    stream = Stream(audio, stage.wait_idle if settle else None)
+    try:
+        rep = live.run(chain, stream, block)
+    finally:
+        if before_close:
+            before_close()
+        stage.close()
+    return stream.heard(), chain, stage, rep
+
+
+def offline(params, audio, patch, net, monkeypatch):
+    """The bounce, with the live patch size."""
+    monkeypatch.setattr(ml_prior, "_net", net)
+    monkeypatch.setattr(ml_prior, "PriorFeed", functools.partial(ml_prior.PriorFeed, patch=patch))
+    return bounce.render(audio, SR, params)
+
+
+# -- the look-ahead -------------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", [44100.0, 48000.0, 22050.0])
+@pytest.mark.parametrize("patch", [64, 128, 512])
+def test_lookahead_covers_every_patch_two_blocks_before_its_first_frame(rate, patch):
+    block = 512
+    pt = ml_prior.Patcher(ConstantNet(), 4096, 1024, rate, patch)
+    la = ml_live.lookahead(pt, block)
+    assert la % 1024 == 0
+    for k in range(40):
+        f0 = pt.first_frame(k)
+        # frame f0 is due when the delayed input reaches its end: input (f0+1)*hop + la
+        assert pt.span(k)[1] <= (f0 + 1) * 1024 + la - 2 * block
+    # and no more than that plus the headroom and a hop of rounding
+    reach = max(pt.span(k)[1] - (pt.first_frame(k) + 1) * 1024 for k in range(40))
+    headroom = ml_live.HEADROOM * patch * S.HOP / S.SAMPLE_RATE * rate
+    assert la <= reach + 2 * block + headroom + 1024 + 1
+
+
+def test_impulse_comes_out_at_the_reported_latency():
+    x = np.zeros((2, 5 * SR), np.float32)
+    x[:, 3 * SR] = 0.5                                        # centre-panned click at 3 s
+    # the slice only, every azimuth in, ml_prior 1 and a net that says "all voice": all passes
+    ps = {"width": 2.0, "phase_tolerance": 1.0, "rest_gain_db": float("-inf"), "ml_prior": 1.0,
+          "fft_size": 4096}
+    heard, chain, stage, rep = run_live(ps, x, 64, ConstantNet(1.0))
+    lat = chain.latency_samples
+    assert lat == stage.engine.latency_samples + stage.lookahead == 4095 + stage.lookahead
+    assert rep.prior_missed == 0 and "ML prior: 0 frames without their row" in rep.summary()
+    assert int(np.argmax(np.abs(heard[0]))) == 3 * SR + lat
+    # Spleeter's masks stop at 11 kHz (half the band): the click comes out low-passed there
+    np.testing.assert_allclose(heard[:, 3 * SR + lat], 0.25, atol=1e-3)
+    assert np.abs(heard[:, :3 * SR + lat - 4096]).max() < 1e-6      # (its ringing: one frame)
+
+
+# -- never waiting for the network ----------------------------------------------------------------
+def test_a_late_network_never_holds_the_loop_the_frames_fall_back_and_are_counted():
+    x = pan(0.2 * np.sin(2 * np.pi * 440 * np.arange(4 * SR) / SR), 0.0).astype(np.float32)
+    x += np.random.default_rng(4).standard_normal(x.shape).astype(np.float32) * 0.05
+    ps = presets.load("acapella-ml").params
+    gate = threading.Event()   # the network blocks until the session is over
+    heard, chain, stage, rep = run_live(ps, x, 64, ConstantNet(0.0, gate), settle=False,
+                                        before_close=gate.set)
+    la = stage.lookahead
+    content = -(-(x.shape[1] + 4095) // 1024)                 # frames with input in them
+    assert rep.prior_missed == stage.missed >= content - 1 and stage.missed <= content + 1
+    # Every frame got the plain slice: the engine without any prior, la samples later.
+    plain = Chain([Stage(ps)]).prepare(SR, 512)
+    ref = Stream(x)
+    live.run(plain, ref, 512)
+    np.testing.assert_array_equal(heard[:, la:], ref.heard()[:, :heard.shape[1] - la])
+    assert np.abs(heard).max() > 0.1                        # (the prior of 0 would have muted it)
+
+
+# -- the real network -----------------------------------------------------------------------------
+@pytest.mark.parametrize("patch", [64, 128])
+def test_live_acapella_ml_is_the_bounce_with_the_same_patches_after_the_latency(music, net, patch,
+                                                                                 monkeypatch):
+    ps = presets.load("acapella-ml").params
+    heard, chain, stage, rep = run_live(ps, music, patch, net)
+    lat = chain.latency_samples
+    assert rep.prior_missed == 0 and stage.error is None
+    assert heard.shape == (2, music.shape[1] + lat)
+    want = offline(ps, music, patch, net, monkeypatch)
+    np.testing.assert_allclose(heard[:, lat:], want, atol=1e-6)   # measured: identical (0.0)
+    assert np.abs(want - music).max() > 0.05                      # the prior did something
+    # ... and something else than the 512-frame bounce (the patch size is what it says)
+    monkeypatch.undo()
+    assert np.abs(offline(ps, music, 512, net, monkeypatch) - want).max() > 1e-3
+
+
+def test_cli_live_acapella_ml_reports_its_latency_and_plays_the_bounce(music, net, model_cache,
+                                                                       tmp_path, monkeypatch):
+    """The real path: a paced file, the network in its thread, nothing waits for it."""
+    song, heard = tmp_path / "song.wav", tmp_path / "heard.wav"
+    x = music[:, :3 * SR]
+    sf.write(song, x.T, SR, subtype="FLOAT")
+    r = run_cli("live", "--no-osc", "--input-file", song, "--output", "none", "--output-file", heard,
+                "--bit-depth", "32", "--preset", "acapella-ml", "--ml-patch", "64",
+                env={"XDG_CACHE_HOME": str(model_cache)})
+    assert r.returncode == 0, r.stderr
+    la = ml_live.lookahead(ml_prior.Patcher(net, 4096, 1024, SR, 64), 512)
+    lat = 4095 + la
+    assert f"latency {lat} samples" in r.stderr and f"look-ahead {la} samples" in r.stderr, r.stderr
+    missed = int(r.stderr.split("ML prior: ")[-1].split(" frames")[0])
+    y, _ = sf.read(heard, dtype="float32")
+    assert y.shape == (x.shape[1] + lat, 2)
+    want = offline(presets.load("acapella-ml").params, x, 64, net, monkeypatch)
+    # Where the network was in time (on an idle machine: every frame) it is the bounce; a frame
+    # whose row came late changes at most the fft_size samples it is part of.
+    wrong = int(np.sum(np.abs(y[lat:].T - want).max(axis=0) > 1e-6))
+    assert wrong <= missed * 4096, (wrong, missed)
+
+
+def test_live_ml_without_the_model_says_how_to_install(home, tmp_path):
+    song = tmp_path / "song.wav"
+    sf.write(song, np.zeros((4410, 2), np.float32), SR)
+    r = run_cli("live", "--no-osc", "--input-file", song, "--output", "none", "--output-file",
+                tmp_path / "heard.wav", "--preset", "karaoke-ml")
+    assert r.returncode == 1 and not (tmp_path / "heard.wav").exists()
+    assert len(r.stderr.strip().splitlines()) == 1 and "panslice model install" in r.stderr
+
+
+def test_the_help_states_the_live_patch_default():
+    r = run_cli("live", "--help")
+    assert f"default: {ml_live.LIVE_PATCH}," in " ".join(r.stdout.split())
