@@ -82,11 +82,13 @@ class Engine:
         self.max_block = int(max_block)
         n = self.fft_size
         hop = self.hop
-        b = Buffers(n, hop, len(P.REGISTRY), bin_frequencies(n, sample_rate), P.MAX_BANDS)
+        b = Buffers(n, hop, len(P.REGISTRY), bin_frequencies(n, sample_rate), P.MAX_BANDS,
+                    self.unity)
+        b.pidx[:] = self._pidx
         # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
-        self._wa = np.sqrt(hann)
-        self._ws = np.sqrt(hann) * (2.0 / self.overlap)
+        b.wa[:] = np.sqrt(hann)
+        b.ws[:] = np.sqrt(hann) * (2.0 / self.overlap)
         for p in P.REGISTRY:
             b.tgt[p.index] = _kernel_value(p, self.params[p.name])
             tau = p.smoothing_ms * 1e-3
@@ -202,11 +204,7 @@ class Engine:
 
     def _run(self, x: np.ndarray, out: np.ndarray) -> None:
         b = self._buf
-        process_block(x, out, b.frame, b.xw, b.spec, b.work, b.u, b.t, b.acc, b.ready, b.mask,
-                      b.band_w, b.band_g, b.lows, b.highs, b.gains, b.cur, b.tgt, b.coef, b.freqs,
-                      b.axes, b.st, self._pidx, self._wa, self._ws, self.unity,
-                      b.edits, b.edit_t, b.edit_r, b.prior, b.prior_at, b.refine,
-                      b.slot)
+        process_block(x, out, b.f, b.c, b.i, b.edits, b.prior, b.prior_at)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

@@ -20,59 +20,91 @@ from rocket_fft import c2r, r2c
 from .mask import RF_ROWS, band_table, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
-# Layout of the integer state vector ``st``.
+# The engine's buffers lie in three flat arrays, so that a kernel call unboxes a handful of
+# arguments instead of thirty (each costs numba's dispatcher about 0.3 us and an allocation):
+# float64 ``Buffers.f`` (views named by F_*), complex ``Buffers.c`` (spectra) and int64
+# ``Buffers.i``: the state, the knob positions, the FFT axis, the sizes and the offsets in ``f``.
 ST_POS = 0        # samples in the current hop (0 .. hop-1)
 ST_FRAMES = 1     # frames processed since reset
 ST_BANDS_DIRTY = 2
 ST_BANDS_UNIFORM = 3
-ST_SIZE = 4
+ST_REST_FRAMES = 4  # stems: frames whose rest still differs from input - target (hand edits)
+ST_SIZE = 5
+
+# Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
+PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
+PI_MLPRIOR = 8
+PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE = 9, 10, 11, 12
+PI_SIZE = 13
+
+# ``Buffers.i``: state, knob positions, FFT axis, sizes, then one offset into ``f`` per F_* view.
+I_ST = 0
+I_PIDX = I_ST + ST_SIZE
+I_AXES = I_PIDX + PI_SIZE
+I_N, I_HOP, I_BATCH, I_NB, I_NPARAMS, I_MAXBANDS, I_UNITY = range(I_AXES + 1, I_AXES + 8)
+I_OFF = I_AXES + 8
+
+# Views into ``Buffers.f``, in order: frame, the input before the block (frame[:, :n-hop+pos]);
+# xw, windowed frames up to BATCH ahead; u, the inverse FFT of each masked frame; t, the same
+# with per-band gains; slot, each frame's target gain, rest gain and per-band flag; acc, the
+# overlap-add [target|rest, channel, sample]; ready, the finished hop being played out; mask,
+# band_w, band_g, per-bin mask, band membership and band gain; lows, highs, gains, the active
+# bands; cur, tgt, coef, the smoothed and target knob values (kernel units) and their one-pole
+# coefficients; freqs, bin frequencies; wa, ws, analysis and synthesis windows; edit_t, edit_r,
+# per-bin hand-edit gains; refine, the memories and scratch rows of mask.refine_mask.
+(F_FRAME, F_XW, F_U, F_T, F_SLOT, F_ACC, F_READY, F_MASK, F_BAND_W, F_BAND_G, F_LOWS, F_HIGHS,
+ F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE) = range(22)
+F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "mask", "band_w", "band_g", "lows",
+           "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t", "edit_r",
+           "refine")
 
 # Frames transformed by one forward and one inverse FFT call when a block holds several:
 # rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
 # at a time.
 BATCH = 8
 
-# Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
-PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
-PI_MLPRIOR = 8
-PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE = 9, 10, 11, 12
+
+def _f_shapes(n: int, hop: int, nb: int, n_params: int, max_bands: int) -> tuple:
+    """Shape of each F_* view (process_block builds the same views)."""
+    b = BATCH
+    return ((2, n), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, hop), (nb,), (nb,),
+            (nb,), (max_bands,), (max_bands,), (max_bands,), (n_params,), (n_params,),
+            (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb))
 
 
 class Buffers:
-    """Everything the kernel reads and writes, allocated once in ``Engine.prepare``."""
+    """Everything the kernel reads and writes, allocated once in ``Engine.prepare``; the
+    named attributes are views into the three flat arrays the kernel is given."""
 
-    def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int):
+    def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int,
+                 unity: bool):
         n, nb = fft_size, fft_size // 2 + 1
-        self.st = np.zeros(ST_SIZE, np.int64)
-        self.frame = np.zeros((2, n))            # the input before the block: frame[:, :n-hop+pos]
-        self.xw = np.zeros((BATCH, 2, n))        # windowed frames, up to BATCH ahead
-        self.spec = np.zeros((BATCH, 2, nb), np.complex128)
-        self.work = np.zeros((BATCH, 2, nb), np.complex128)
-        self.u = np.zeros((BATCH, 2, n))         # inverse FFT of the masked frame
-        self.t = np.zeros((BATCH, 2, n))         # inverse FFT with per-band gains
-        self.slot = np.zeros((BATCH, 3))         # per frame: target gain, rest gain, per-band
-        self.acc = np.zeros((2, 2, n))           # overlap-add: [target|rest, channel, sample]
-        self.ready = np.zeros((2, 2, hop))       # the finished hop being played out
-        self.mask = np.zeros(nb)
-        self.band_w = np.zeros(nb)
-        self.band_g = np.ones(nb)
-        self.lows = np.zeros(max_bands)
-        self.highs = np.zeros(max_bands)
-        self.gains = np.ones(max_bands)
-        self.cur = np.zeros(n_params)            # smoothed values (kernel units)
-        self.tgt = np.zeros(n_params)            # target values (kernel units)
-        self.coef = np.ones(n_params)            # one-pole coefficient per hop
-        self.freqs = freqs
-        self.axes = np.array([1], np.int64)
+        shapes = _f_shapes(n, hop, nb, n_params, max_bands)
+        sizes = [int(np.prod(s)) for s in shapes]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.f = np.zeros(int(offsets[-1]))
+        for name, shape, o, size in zip(F_NAMES, shapes, offsets, sizes):
+            setattr(self, name, self.f[o:o + size].reshape(shape))
+        self.c = np.zeros(2 * BATCH * 2 * nb, np.complex128)
+        self.spec = self.c[:BATCH * 2 * nb].reshape((BATCH, 2, nb))
+        self.work = self.c[BATCH * 2 * nb:].reshape((BATCH, 2, nb))
+        self.i = np.zeros(I_OFF + len(F_NAMES), np.int64)
+        self.st = self.i[I_ST:I_ST + ST_SIZE]         # the kernel's state (ST_*)
+        self.pidx = self.i[I_PIDX:I_PIDX + PI_SIZE]   # where each knob is in cur/tgt (PI_*)
+        self.i[I_AXES] = 1
+        self.i[I_N:I_UNITY + 1] = (n, hop, BATCH, nb, n_params, max_bands, int(unity))
+        self.i[I_OFF:] = offsets[:-1]
+        self.band_g[:] = 1.0
+        self.gains[:] = 1.0
+        self.coef[:] = 1.0
+        self.freqs[:] = freqs
+        self.edit_t[:] = 1.0
+        self.edit_r[:] = 1.0
         # Hand edits (see regions.py): rows set by Engine.set_edits, per-bin gains per frame.
         self.edits = np.zeros((0, R_COLS))
-        self.edit_t = np.ones(nb)
-        self.edit_r = np.ones(nb)
         # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
         self.prior = np.ones((0, nb), np.float32)
         self.prior_at = np.zeros(1, np.int64)
-        # Per-bin memories and scratch of the mask refinement (mask.refine_mask).
-        self.refine = np.zeros((RF_ROWS, nb))
 
     def reset(self) -> None:
         for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask,
@@ -80,6 +112,16 @@ class Buffers:
             a[...] = 0
         self.cur[:] = self.tgt
         self.st[ST_BANDS_DIRTY] = 1
+
+
+@njit(cache=True, inline="always")
+def _view(f, iv, k, shape):
+    """The F_* view ``k`` of ``f`` (a view: allocates nothing)."""
+    size = 1
+    for s in shape:
+        size *= s
+    o = iv[I_OFF + k]
+    return f[o:o + size].reshape(shape)
 
 
 @njit(cache=True)
@@ -213,33 +255,62 @@ def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw,
 
 
 @njit(cache=True)
-def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w, band_g,
-                  lows, highs, gains, cur, tgt, coef, freqs, axes, st, pidx, wa, ws, unity,
-                  edits, edit_t, edit_r, prior, prior_at, refine, slot):
+def process_block(x, out, f, c, iv, edits, prior, prior_at):
     """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
 
     ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
-    outputs separately. Non-finite input samples are treated as silence so that one bad sample
-    cannot poison the overlap-add state.
+    outputs separately. ``f``, ``c`` and ``iv`` are a :class:`Buffers`' flat arrays. Non-finite
+    input samples are treated as silence so that one bad sample cannot poison the overlap-add
+    state.
     """
+    n = iv[I_N]
+    hop = iv[I_HOP]
+    batch = iv[I_BATCH]
+    nb = iv[I_NB]
+    n_params = iv[I_NPARAMS]
+    max_bands = iv[I_MAXBANDS]
+    unity = iv[I_UNITY] != 0
+    frame = _view(f, iv, F_FRAME, (2, n))
+    xw = _view(f, iv, F_XW, (batch, 2, n))
+    u = _view(f, iv, F_U, (batch, 2, n))
+    tt = _view(f, iv, F_T, (batch, 2, n))
+    slot = _view(f, iv, F_SLOT, (batch, 3))
+    acc = _view(f, iv, F_ACC, (2, 2, n))
+    ready = _view(f, iv, F_READY, (2, 2, hop))
+    mask = _view(f, iv, F_MASK, (nb,))
+    band_w = _view(f, iv, F_BAND_W, (nb,))
+    band_g = _view(f, iv, F_BAND_G, (nb,))
+    lows = _view(f, iv, F_LOWS, (max_bands,))
+    highs = _view(f, iv, F_HIGHS, (max_bands,))
+    gains = _view(f, iv, F_GAINS, (max_bands,))
+    cur = _view(f, iv, F_CUR, (n_params,))
+    tgt = _view(f, iv, F_TGT, (n_params,))
+    coef = _view(f, iv, F_COEF, (n_params,))
+    freqs = _view(f, iv, F_FREQS, (nb,))
+    wa = _view(f, iv, F_WA, (n,))
+    ws = _view(f, iv, F_WS, (n,))
+    edit_t = _view(f, iv, F_EDIT_T, (nb,))
+    edit_r = _view(f, iv, F_EDIT_R, (nb,))
+    refine = _view(f, iv, F_REFINE, (RF_ROWS, nb))
+    spec = c[:batch * 2 * nb].reshape((batch, 2, nb))
+    work = c[batch * 2 * nb:].reshape((batch, 2, nb))
+    st = iv[I_ST:I_ST + ST_SIZE]
+    pidx = iv[I_PIDX:I_PIDX + PI_SIZE]
+    axes = iv[I_AXES:I_AXES + 1]
     n_in = x.shape[1]
-    n = frame.shape[1]
-    hop = ready.shape[2]
     base = n - hop
     split = out.shape[0] == 2
-    batch = xw.shape[0]
-    nb = spec.shape[2]
     pos = st[ST_POS]
     hist = base + pos  # input samples held in frame from earlier blocks
     i = 0
-    f = 0       # slot of the next frame to finish
+    fs = 0      # slot of the next frame to finish
     m = 0       # frames analysed ahead, in slots 0 .. m-1
     first = 0   # frame number of slot 0
     # One pass per stretch of input up to the next hop boundary. Output sample i is
     # ready[pos + 1], or ready[0] of the new frame for the sample that completes a hop.
     while i < n_in:
         take = min(hop - pos, n_in - i)
-        if pos + take == hop and f == m:
+        if pos + take == hop and fs == m:
             # The frames that complete in this block (up to BATCH; one at a time with hand
             # edits): window them, one forward FFT call, analyse each in order, one inverse
             # FFT call. Their overlap-add follows as their hops are played out.
@@ -253,20 +324,72 @@ def process_block(x, out, frame, xw, spec, work, u, tt, acc, ready, mask, band_w
                                cur, tgt, coef, freqs, axes, st, pidx, unity, prior, prior_at,
                                refine, hop, slot[g])
             c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
-            f = 0
+            fs = 0
         if pos + take == hop:
             _emit(out, ready, pos + 1, i, take - 1, split)
-            _finish_frame(xw[f], spec[f], work[f], u[f], tt[f], acc, ready, mask, band_g,
-                          freqs, axes, ws, edits, edit_t, edit_r, slot[f], first + f)
+            if unity:
+                _finish_unity(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
+                              band_g, freqs, axes, ws, edits, edit_t, edit_r, first + fs, st,
+                              frame, hist, x, i + take - n)
+            else:
+                _finish_frame(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
+                              band_g, freqs, axes, ws, edits, edit_t, edit_r, slot[fs],
+                              first + fs)
             _emit(out, ready, 0, i + take - 1, 1, split)
             pos = 0
-            f += 1
+            fs += 1
         else:
             _emit(out, ready, pos + 1, i, take, split)
             pos += take
         i += take
     st[ST_POS] = pos
     _keep_history(frame, hist, x, base + pos)
+
+
+@njit(cache=True)
+def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws, edits,
+                  edit_t, edit_r, frame_no, st, frame, hist, x, start):
+    """:func:`_finish_frame` for stems (unity gains): only the target is overlap-added; the
+    rest of the finished hop is its input (stream samples ``start ..``, ``x`` indices) less the
+    target. The windows overlap-add to exactly 1, so this is the rest the frames would give,
+    one accumulator pass cheaper, and target + rest is the input to the last bit. A hand-edited
+    frame's rest is not its input less its target: the difference is overlap-added in
+    ``acc[1]`` for the frames it reaches (``st[ST_REST_FRAMES]``) and added back."""
+    n = xw.shape[1]
+    hop = ready.shape[2]
+    edited = edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec,
+                                               freqs, mask, edit_t, edit_r)
+    if edited:
+        # leaves the target in tt and u = xw - rest
+        _edited_frame(spec, mask, band_g, False, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
+        st[ST_REST_FRAMES] = n // hop
+    src = tt if edited else u
+    for c in range(2):
+        for j in range(hop):
+            ready[0, c, j] = acc[0, c, j] + ws[j] * src[c, j]
+        for j in range(hop, n):
+            acc[0, c, j - hop] = acc[0, c, j] + ws[j] * src[c, j]
+        for j in range(n - hop, n):
+            acc[0, c, j] = 0.0
+    if st[ST_REST_FRAMES] > 0:
+        st[ST_REST_FRAMES] -= 1
+        d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): tt - u
+        for c in range(2):
+            for j in range(hop):
+                ready[1, c, j] = acc[1, c, j] + d * ws[j] * (tt[c, j] - u[c, j])
+            for j in range(hop, n):
+                acc[1, c, j - hop] = acc[1, c, j] + d * ws[j] * (tt[c, j] - u[c, j])
+            for j in range(n - hop, n):
+                acc[1, c, j] = 0.0
+    else:
+        ready[1] = 0.0
+    j0 = min(max(-start, 0), hop)
+    for c in range(2):
+        for j in range(j0):
+            ready[1, c, j] += frame[c, hist + start + j] - ready[0, c, j]
+        for j in range(j0, hop):
+            v = x[c, start + j]
+            ready[1, c, j] += (v if math.isfinite(v) else 0.0) - ready[0, c, j]
 
 
 @njit(cache=True, inline="always")
