@@ -1,13 +1,19 @@
-"""Speed of the ML prior: Spleeter 2-stems inference, and a whole acapella-ml bounce.
+"""Speed of the ML prior: Spleeter 2-stems inference, per layer, per patch size, and a bounce.
 
     python benchmarks/ml_speed.py [SECONDS] [--no-write]
 
 Runs the network on SECONDS (default 60) of stereo 44.1 kHz audio (a real track from
-../shared when present, else noise), BLAS on 2 threads, after one warm-up patch, three times;
-reports the best and the median as multiples of real time, with the CPU time and the load
-average (the machine is shared: other jobs slow the wall clock, not the CPU time). Then times
-``bounce.render`` with the acapella-ml preset on the same audio (prior + engine). Needs
-``panslice model install``. Writes its section of benchmarks/RESULTS.md.
+../shared when present, else noise), after a warm-up, three times each way, taking turns:
+
+- *stems at once* (what the bounce and live use): the two stems' U-Nets on two threads, BLAS
+  held to one thread in each (``ml_prior.stem_map``);
+- *stems in turn*: one U-Net after the other, BLAS on two threads.
+
+Reports the best and median wall time as multiples of real time, the CPU time (all threads;
+the machine is shared: other jobs slow the wall clock more than the CPU time) and the load
+average; the live patch sizes (64 to 512 frames); where one patch's CPU time goes, per layer
+kind (one thread, so that thread time is all of it); and a whole ``bounce.render`` with
+acapella-ml. Needs ``panslice model install``. Writes its section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -15,9 +21,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
+import collections  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -33,6 +39,7 @@ from panslice.plugin import ml_prior, model, presets  # noqa: E402
 from panslice.plugin.bounce import render  # noqa: E402
 
 TARGET_X_REALTIME = 10.0
+LIVE_PATCHES = (64, 128, 256)
 
 
 def audio(seconds: float) -> tuple[np.ndarray, str]:
@@ -57,6 +64,49 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - c
 
 
+def layer_profile(net: S.Spleeter, x: np.ndarray) -> list[tuple[str, float]]:
+    """CPU seconds per 512-frame patch by layer kind, stems in turn on this thread (BLAS one
+    thread here: ``thread_time`` then counts all of it)."""
+    setter = ml_prior._blas_thread_setter()
+    if setter is None:
+        return []
+    setter(1)
+    spent: dict[str, float] = collections.defaultdict(float)
+    names = {"_conv_s2": "5x5 stride-2 convs (im2col + product)",
+             "_deconv_s2": "5x5 stride-2 transposed convs (product + overlap-add, ReLU)",
+             "_overlap_add_relu": "  of which overlap-add + ReLU",
+             "_bn_leaky": "batch norm + LeakyReLU", "_conv_dil": "last 4x4 dilated conv",
+             "_ratio": "sigmoids + ratio mask", "magnitude": "STFT magnitude"}
+    saved = {k: getattr(S, k) for k in names}
+
+    def wrap(key, fn):
+        def inner(*a, **kw):
+            t = time.thread_time()
+            r = fn(*a, **kw)
+            spent[key] += time.thread_time() - t
+            return r
+        return inner
+
+    x = x[:, :S.PATCH * S.HOP]
+    list(net.masks(x))
+    try:
+        for k, fn in saved.items():
+            setattr(S, k, wrap(k, fn))
+        reps = 3
+        t = time.thread_time()
+        for _ in range(reps):
+            list(net.masks(x))
+        total = (time.thread_time() - t) / reps
+    finally:
+        for k, fn in saved.items():
+            setattr(S, k, fn)
+        setter(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    rows = [(names[k], spent[k] / reps) for k in names]
+    rows.append(("other (copies, Python)", total - sum(v for n, v in rows if not n.startswith("  "))))
+    rows.append(("total", total))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("seconds", nargs="?", type=float, default=60.0)
@@ -66,36 +116,58 @@ def main() -> int:
     dur = x.shape[1] / S.SAMPLE_RATE
     t_load, _ = timed(lambda: ml_prior.network())
     net = ml_prior.network()
-    list(net.masks(x[:, : S.HOP * 100]))                  # warm-up (numba, work arrays)
-    runs = [timed(lambda: list(net.masks(x))) for _ in range(3)]
-    walls = [w for w, _ in runs]
-    cpu = statistics.median(c for _, c in runs)
-    load = os.getloadavg()[0]
-    ps = presets.load("acapella-ml").params
-    b_wall, b_cpu = timed(lambda: render(x, S.SAMPLE_RATE, ps, split=True, unity=True))
+    par = ml_prior.stem_map()
+    for run in (None, par):                                # warm-up (numba, work arrays)
+        for p in LIVE_PATCHES + (S.PATCH,):
+            list(net.masks(x[:, :S.HOP * p], p, run))
+    ways = {"stems at once (2 threads, BLAS 1 each)": par, "stems in turn (BLAS 2 threads)": None}
+    runs: dict[str, list] = {w: [] for w in ways}
+    loads = []
+    for _ in range(3):
+        for w, run in ways.items():
+            runs[w].append(timed(lambda: list(net.masks(x, S.PATCH, run))))
+        loads.append(os.getloadavg()[0])
     patches = -(-S.Spleeter.n_frames(x.shape[1]) // S.PATCH)
     lines = [
         "## ML prior: speed",
         "",
-        f"Spleeter 2-stems inference (numpy + numba, BLAS threads = "
-        f"{os.environ['OPENBLAS_NUM_THREADS']}), {dur:.0f} s of {what}, {patches} patches; "
-        f"{os.cpu_count()} cores, load average {load:.1f} during the run (the machine is shared).",
+        f"Spleeter 2-stems inference (numpy + numba, float32), {dur:.0f} s of {what}, "
+        f"{patches} patches of 512 frames; {os.cpu_count()} cores, load average "
+        f"{min(loads):.1f}-{max(loads):.1f} during the runs (the machine is shared), runs taking turns.",
         "",
-        "| what | wall (best / median of 3) | x real time (best / median) | CPU time |",
-        "|---|---|---|---|",
-        f"| network, per file | {min(walls):.2f} s / {statistics.median(walls):.2f} s | "
-        f"{dur / min(walls):.1f}x / {dur / statistics.median(walls):.1f}x | {cpu:.2f} s |",
-        f"| network, per 11.9 s patch | {min(walls) / patches:.2f} s | | {cpu / patches:.2f} s |",
-        f"| bounce acapella-ml (prior + engine at 4096/1024) | {b_wall:.2f} s | {dur / b_wall:.1f}x | "
-        f"{b_cpu:.2f} s |",
-        f"| loading the model (once per process) | {t_load:.2f} s | | |",
-        "",
-        f"Target: inference >= {TARGET_X_REALTIME:g}x real time: "
-        f"{'met' if dur / min(walls) >= TARGET_X_REALTIME else 'NOT met'} at the best run "
-        f"({dur / min(walls):.1f}x). The CPU time ({cpu / patches:.2f} s per patch, BLAS on two "
-        f"threads) is what an idle machine would need at most: {dur / cpu:.1f}x real time on one "
-        f"core's worth of time, more where the two threads overlap.",
+        "| network, 512-frame patches | wall best / median of 3 | x real time (best / median) | "
+        "CPU time | wall per 11.9 s patch (best) |",
+        "|---|---|---|---|---|",
     ]
+    best = {}
+    for w, rs in runs.items():
+        walls = [r[0] for r in rs]
+        cpu = statistics.median(r[1] for r in rs)
+        best[w] = dur / min(walls)
+        lines.append(f"| {w} | {min(walls):.2f} s / {statistics.median(walls):.2f} s | "
+                     f"{dur / min(walls):.1f}x / {dur / statistics.median(walls):.1f}x | {cpu:.2f} s "
+                     f"({cpu / patches:.2f} s per patch) | {min(walls) / patches:.3f} s |")
+    lines += ["", "Live patch sizes (stems at once): each patch as the live worker computes it.", "",
+              "| patch | wall per patch (best of 3 runs) | x real time | CPU per patch |", "|---|---|---|---|"]
+    for p in LIVE_PATCHES:
+        n = -(-S.Spleeter.n_frames(x.shape[1]) // p)
+        rs = [timed(lambda: list(net.masks(x, p, par))) for _ in range(3)]
+        w = min(r[0] for r in rs)
+        lines.append(f"| {p} frames ({p * S.HOP / S.SAMPLE_RATE:.1f} s) | {w / n:.3f} s | "
+                     f"{dur / w:.1f}x | {statistics.median(r[1] for r in rs) / n:.3f} s |")
+    ps = presets.load("acapella-ml").params
+    b_wall, b_cpu = timed(lambda: render(x, S.SAMPLE_RATE, ps, split=True, unity=True))
+    lines += ["", f"Bounce acapella-ml (prior + engine at 4096/1024, split): {b_wall:.2f} s wall, "
+              f"{dur / b_wall:.1f}x real time, {b_cpu:.2f} s CPU. Loading the model: {t_load:.2f} s "
+              "(once per process)."]
+    prof = layer_profile(net, x)
+    if prof:
+        lines += ["", "Where one 512-frame patch's CPU time goes (both stems, one thread, BLAS one thread):", "",
+                  "| layers | CPU ms per patch |", "|---|---|"]
+        lines += [f"| {n} | {1000 * v:.0f} |" for n, v in prof]
+    w0 = next(iter(ways))
+    lines += ["", f"Target: inference >= {TARGET_X_REALTIME:g}x real time: "
+              f"{'met' if best[w0] >= TARGET_X_REALTIME else 'NOT met'} ({best[w0]:.1f}x, stems at once)."]
     print("\n".join(lines))
     if not args.no_write:
         write_section("ml-speed", "\n".join(lines))
