@@ -73,8 +73,7 @@ class PriorStage(Stage):
         self.close()
         super().prepare(sample_rate, max_block)
         eng = self.engine
-        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch,
-                               eng.params)
+        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch)
         self.lookahead = lookahead(self.patcher, max_block)
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
