@@ -9,6 +9,7 @@ offline.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -127,6 +128,12 @@ class Engine:
         self._require()
         return int(self._buf.st[1])
 
+    def levels(self) -> tuple[float, float]:
+        """RMS of (target, rest) over the last block, after the gains (0.0 before any block)."""
+        self._require()
+        lt, lr, n = self._buf.levels
+        return (math.sqrt(lt / (2 * n)), math.sqrt(lr / (2 * n))) if n > 0 else (0.0, 0.0)
+
     def samples_to_next_frame(self) -> int:
         """How many more input samples until the next frame is analysed (1 .. hop)."""
         self._require()
@@ -210,7 +217,7 @@ class Engine:
         self._require()
         if audio.ndim != 2 or audio.shape[0] != 2:
             raise ParameterError(f"audio must have shape (2, n), got {audio.shape}")
-        if audio.dtype not in (np.float32, np.float64):
+        if audio.dtype.char not in "fd":  # float32, float64 (a cheap test: it runs per block)
             raise ParameterError(f"audio must be float32 or float64, got {audio.dtype}")
         return audio
 

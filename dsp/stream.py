@@ -51,12 +51,14 @@ I_OFF = I_AXES + 8
 # band_w, band_g, per-bin mask, band membership and band gain; lows, highs, gains, the active
 # bands; cur, tgt, coef, the smoothed and target knob values (kernel units) and their one-pole
 # coefficients; freqs, bin frequencies; wa, ws, analysis and synthesis windows; edit_t, edit_r,
-# per-bin hand-edit gains; refine, the memories and scratch rows of mask.refine_mask.
+# per-bin hand-edit gains; refine, the memories and scratch rows of mask.refine_mask; levels,
+# the sums of squares of the target and the rest over the last block, and its sample count.
 (F_FRAME, F_XW, F_U, F_T, F_SLOT, F_ACC, F_READY, F_MASK, F_BAND_W, F_BAND_G, F_LOWS, F_HIGHS,
- F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE) = range(22)
+ F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE,
+ F_LEVELS) = range(23)
 F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "mask", "band_w", "band_g", "lows",
            "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t", "edit_r",
-           "refine")
+           "refine", "levels")
 
 # Frames transformed by one forward and one inverse FFT call when a block holds several:
 # rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
@@ -69,7 +71,7 @@ def _f_shapes(n: int, hop: int, nb: int, n_params: int, max_bands: int) -> tuple
     b = BATCH
     return ((2, n), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, hop), (nb,), (nb,),
             (nb,), (max_bands,), (max_bands,), (max_bands,), (n_params,), (n_params,),
-            (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb))
+            (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb), (3,))
 
 
 class Buffers:
@@ -108,7 +110,7 @@ class Buffers:
 
     def reset(self) -> None:
         for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask,
-                  self.refine):
+                  self.refine, self.levels):
             a[...] = 0
         self.cur[:] = self.tgt
         self.st[ST_BANDS_DIRTY] = 1
@@ -292,6 +294,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     edit_t = _view(f, iv, F_EDIT_T, (nb,))
     edit_r = _view(f, iv, F_EDIT_R, (nb,))
     refine = _view(f, iv, F_REFINE, (RF_ROWS, nb))
+    levels = _view(f, iv, F_LEVELS, (3,))
     spec = c[:batch * 2 * nb].reshape((batch, 2, nb))
     work = c[batch * 2 * nb:].reshape((batch, 2, nb))
     st = iv[I_ST:I_ST + ST_SIZE]
@@ -300,6 +303,9 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     n_in = x.shape[1]
     base = n - hop
     split = out.shape[0] == 2
+    levels[0] = 0.0
+    levels[1] = 0.0
+    levels[2] = n_in
     pos = st[ST_POS]
     hist = base + pos  # input samples held in frame from earlier blocks
     i = 0
@@ -326,7 +332,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
             fs = 0
         if pos + take == hop:
-            _emit(out, ready, pos + 1, i, take - 1, split)
+            _emit(out, ready, pos + 1, i, take - 1, split, levels)
             if unity:
                 _finish_unity(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
                               band_g, freqs, axes, ws, edits, edit_t, edit_r, first + fs, st,
@@ -335,11 +341,11 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
                 _finish_frame(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
                               band_g, freqs, axes, ws, edits, edit_t, edit_r, slot[fs],
                               first + fs)
-            _emit(out, ready, 0, i + take - 1, 1, split)
+            _emit(out, ready, 0, i + take - 1, 1, split, levels)
             pos = 0
             fs += 1
         else:
-            _emit(out, ready, pos + 1, i, take, split)
+            _emit(out, ready, pos + 1, i, take, split, levels)
             pos += take
         i += take
     st[ST_POS] = pos
@@ -422,13 +428,26 @@ def _window_ahead(frame, hist, x, end, wa, xw):
 
 
 @njit(cache=True, inline="always")
-def _emit(out, ready, src, dst, m, split):
-    """out[:, :, dst:dst+m] = ready[:, :, src:src+m], as two outputs or summed into one."""
+def _emit(out, ready, src, dst, m, split, levels):
+    """out[:, :, dst:dst+m] = ready[:, :, src:src+m], as two outputs or summed into one; their
+    squares summed into ``levels`` (for meters)."""
+    lt = 0.0
+    lr = 0.0
     for c in range(2):
         if split:
             for j in range(m):
-                out[0, c, dst + j] = ready[0, c, src + j]
-                out[1, c, dst + j] = ready[1, c, src + j]
+                t = ready[0, c, src + j]
+                r = ready[1, c, src + j]
+                out[0, c, dst + j] = t
+                out[1, c, dst + j] = r
+                lt += t * t
+                lr += r * r
         else:
             for j in range(m):
-                out[0, c, dst + j] = ready[0, c, src + j] + ready[1, c, src + j]
+                t = ready[0, c, src + j]
+                r = ready[1, c, src + j]
+                out[0, c, dst + j] = t + r
+                lt += t * t
+                lr += r * r
+    levels[0] += lt
+    levels[1] += lr

@@ -39,7 +39,6 @@ class Stage:
         self.target = target
         self.rest = rest
         self.name = name
-        self._levels = (0.0, 0.0)
         self._parts: np.ndarray | None = None
         self._branch_latency: int | None = None
 
@@ -60,6 +59,7 @@ class Stage:
         self.engine.prepare(sample_rate, max_block)
         # flat buffers: a view of the first n samples is C-contiguous for every n, so the
         # engine's compiled kernel sees one array layout and a short block never compiles anew
+        # (a C-contiguous, writeable float32 input has that layout and goes straight in)
         self._x = np.zeros(2 * max_block, np.float32)
         self._parts = np.zeros(4 * max_block, np.float32)
         if self.split:
@@ -72,7 +72,6 @@ class Stage:
             self._branch_latency = slow
         else:
             self._branch_latency = 0
-        self._levels = (0.0, 0.0)
         return self
 
     def reset(self) -> None:
@@ -85,7 +84,6 @@ class Stage:
             for r in self._align:
                 if r is not None:
                     r.clear()
-        self._levels = (0.0, 0.0)
 
     @property
     def latency_samples(self) -> int:
@@ -101,21 +99,26 @@ class Stage:
 
     def levels(self) -> tuple[float, float]:
         """RMS of (target, rest) over the last block, after the engine's gains."""
-        return self._levels
+        return self.engine.levels()
 
     # -- audio ----------------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         """Process ``x`` [shape=(2, n), n <= max_block] into ``out`` (same shape); allocates
         no buffers."""
         n = x.shape[1]
-        xin = self._x[:2 * n].reshape(2, n)
-        xin[...] = x
+        flags = x.flags
+        if flags.c_contiguous and flags.writeable and x.dtype.char == "f":
+            xin = x
+        else:
+            xin = self._x[:2 * n].reshape(2, n)
+            xin[...] = x
+        if not self.split:
+            mixed = self._parts[:2 * n].reshape(2, n)
+            self.engine.process(xin, mixed)
+            out[...] = mixed
+            return
         parts = self._parts[:4 * n].reshape(2, 2, n)
         self.engine.process_split(xin, parts)
-        self._levels = (_rms(parts[0]), _rms(parts[1]))
-        if not self.split:
-            np.add(parts[0], parts[1], out=out)
-            return
         for k, chain in enumerate(self._branches()):
             y = self._branch_out[k, :, :n]
             if chain is None:
@@ -132,9 +135,3 @@ class Stage:
         routing = f", target={self.target!r}, rest={self.rest!r}" if self.split else ""
         return f"Stage({self.engine.params!r}{routing})"
 
-
-def _rms(x: np.ndarray) -> float:
-    n = x.shape[1]
-    if n == 0:
-        return 0.0
-    return float(np.sqrt((np.dot(x[0], x[0]) + np.dot(x[1], x[1])) / (2 * n)))

@@ -144,13 +144,45 @@ def test_gain_step_to_silence_does_not_click():
     assert np.abs(out[:, -SR:]).max() < 1e-3  # and it really went silent
 
 
-def test_non_finite_input_does_not_poison_the_state():
-    eng = Engine().prepare(SR, 1024)
+@pytest.mark.parametrize("unity", [False, True])
+def test_non_finite_input_does_not_poison_the_state(unity):
+    eng = Engine(unity=unity).prepare(SR, 1024)
     x = noise(20000, seed=6)
     x[0, 5000] = np.nan
     x[1, 6000] = np.inf
     y = eng.process(x)
     assert np.isfinite(y).all()
+
+
+def test_stems_equal_the_engine_at_unity_gains_with_hand_edits_too():
+    # Stems take the rest as input - target (one overlap-add less); hand-edited frames add their
+    # difference back. Both must equal the engine's general path at 0 dB gains.
+    from panslice.plugin import edits
+
+    x = noise(3 * SR, seed=8).astype(np.float64)
+    rows = edits.rows([edits.Region(0.5, 1.2, 100, 3000, -0.5, 0.5, -12.0, 3.0, 0.05),
+                       edits.Region(1.0, 2.0, 0, 500, -1, 1, 0.0, 0.0, 0.0, move_to="target")])
+    for with_edits in (False, True):
+        got = []
+        for unity in (True, False):
+            eng = Engine({"width": 0.3}, unity=unity).prepare(SR, 4096)
+            if with_edits:
+                eng.set_edits(rows)
+            got.append(stream(eng, x, random_partition(x.shape[1], np.random.default_rng(3)),
+                              split=True))
+        assert np.abs(got[0] - got[1]).max() < 1e-12
+
+
+def test_levels_are_the_rms_of_the_two_outputs_of_the_last_block():
+    eng = Engine({"width": 0.3, "rest_gain_db": -6.0}).prepare(SR, 4096)
+    assert eng.levels() == (0.0, 0.0)
+    x = noise(3 * 4096, seed=9)
+    for k in range(3):
+        out = eng.process_split(np.ascontiguousarray(x[:, k * 4096:(k + 1) * 4096]))
+        want = np.sqrt(np.mean(out.astype(np.float64) ** 2, axis=(1, 2)))
+        assert np.allclose(eng.levels(), want, rtol=1e-5, atol=1e-9)
+    eng.process(np.zeros((2, 0), np.float32))
+    assert eng.levels() == (0.0, 0.0)
 
 
 def test_reset_restores_the_prepared_state():
