@@ -114,9 +114,16 @@ def _declare() -> tuple[Param, ...]:
               "Frames per FFT length (hop = fft_size / overlap).",
               choices=(2.0, 4.0, 8.0), live=False),
         Param("ml_prior", 0.0, 1.0, 0.0, "", "linear", 30.0,
-              "How much the ML vocal mask (Spleeter 2-stems, offline bounce only) shapes the slice: "
+              "How much the ML vocal mask (Spleeter 2-stems; live, it adds a look-ahead) shapes the slice: "
               "0 ignores it, 1 makes the slice the ML mask, still restricted by the azimuth, "
               "bands, gains and edits. Needs 'panslice model install' once."),
+        Param("ml_contrast", 0.25, 2.0, 1.0, "", "linear", 0.0,
+              "How sure the ML mask is allowed to be: scales its log-odds (1 = as shipped; lower "
+              "softens its confident mistakes so the azimuth can overrule them). Per ML patch."),
+        Param("ml_spatial", 0.0, 10.0, 0.0, "", "linear", 0.0,
+              "How much where things sit reshapes the ML mask: per band, azimuth histograms of "
+              "what it calls voice and band are learned from the audio so far, and a bin's "
+              "azimuth tips it towards the one it fits, as far as the two sit apart. 0 = off."),
         Param("percussion_reject", 0.0, 1.0, 0.0, "", "linear", 30.0,
               "How strongly percussive bins (broadband bursts: kick, snare, hats) are kept out of "
               "the slice, even at its azimuth: 0 off, 1 full. Voices and sustained notes stay."),

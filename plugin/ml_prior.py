@@ -16,11 +16,11 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
-from ..dsp import spleeter as S
+from ..dsp import ml_spatial, spleeter as S
 from ..dsp.engine import Engine
 from . import model
 
@@ -74,13 +74,17 @@ class Patcher:
     with ``RESAMPLE_MARGIN`` samples on each side so the cut does not show.
     """
 
-    def __init__(self, net, fft_size: int, hop: int, sample_rate: float, patch: int = S.PATCH):
+    def __init__(self, net, fft_size: int, hop: int, sample_rate: float, patch: int = S.PATCH,
+                 params: Mapping[str, float] | None = None):
         if patch <= 0 or patch % 64:
             raise ValueError(f"ML patch must be a positive multiple of 64 frames, got {patch}")
         self.net, self.fft_size, self.hop, self.sr, self.patch = net, fft_size, hop, sample_rate, patch
         r = Fraction(S.SAMPLE_RATE, int(round(sample_rate))).limit_denominator(1000)
         self.up, self.down = r.numerator, r.denominator
         self.run = stem_map()
+        # ml_contrast and ml_spatial, read at each patch (a live knob acts from the next one).
+        self.params = params
+        self.spatial = ml_spatial.SpatialPrior(S.BINS, S.SAMPLE_RATE / S.FRAME)
 
     def n_patches(self, n_samples: int) -> int:
         """Patches Spleeter needs for ``n_samples`` of input (its last one zero-padded)."""
@@ -113,7 +117,11 @@ class Patcher:
 
             at = self.span(k)[0] * self.up // self.down          # 44.1 kHz index of seg[0]
             seg = resample_poly(seg, self.up, self.down, axis=1)[:, lo - at:hi - at]
-        return self.net.vocal_mask(S.magnitude(seg, self.patch), self.run)
+        mag = S.magnitude(seg, self.patch)
+        vocal = self.net.vocal_mask(mag, self.run)
+        p = self.params
+        return vocal if p is None else self.spatial.reshape(
+            vocal, mag, p["ml_contrast"], p["ml_spatial"])
 
     def rows(self, k: int, seg: np.ndarray) -> tuple[int, np.ndarray]:
         """Patch ``k``'s prior rows: (first engine frame, rows [shape=(R, fft_size//2 + 1)]),
@@ -137,7 +145,7 @@ class PriorFeed:
                  net: S.Spleeter | None = None, patch: int = S.PATCH):
         self.eng = eng
         self.patcher = Patcher(net if net is not None else network(), eng.fft_size, eng.hop,
-                               sample_rate, patch)
+                               sample_rate, patch, eng.params)
         self._chunks = self._rows_by_patch(audio)
         self._start = 0
         self._rows = np.zeros((0, eng.fft_size // 2 + 1), np.float32)

@@ -1,0 +1,122 @@
+"""The ML prior's two shaping knobs (dsp/ml_spatial.py): ml_contrast and ml_spatial.
+
+Synthetic magnitudes stand in for a mix: each bin holds either the voice (at one azimuth) or
+the band (at another), so what the azimuth can tell is known exactly.
+"""
+
+import numpy as np
+import pytest
+
+from panslice.dsp import ml_spatial, params as P
+from panslice.plugin import presets
+
+BIN_HZ = 44100 / 4096
+T, K = 64, 256
+
+
+def mix(voice_pan: float, band_pan: float, seed: int = 0):
+    """(mag [T, K, 2], is_voice [T, K]): half the bins voice at voice_pan, half band at band_pan
+    (constant-power pan law, the azimuth the module measures)."""
+    rng = np.random.default_rng(seed)
+    is_voice = rng.random((T, K)) < 0.5
+    pan = np.where(is_voice, voice_pan, band_pan)
+    theta = (pan + 1) * np.pi / 4
+    level = rng.uniform(0.5, 1.5, (T, K))
+    mag = np.stack([level * np.cos(theta), level * np.sin(theta)], axis=-1).astype(np.float32)
+    return mag, is_voice
+
+
+def model_mask(is_voice, wrong: float, seed: int = 1):
+    """A model that is right and sure (0.95 / 0.05) except on a share ``wrong`` of the voice
+    bins, which it is sure are band (0.02)."""
+    rng = np.random.default_rng(seed)
+    m = np.where(is_voice, 0.95, 0.05)
+    m[is_voice & (rng.random(is_voice.shape) < wrong)] = 0.02
+    return np.repeat(m[..., None], 2, axis=-1).astype(np.float32)
+
+
+def test_neutral_knobs_leave_the_mask_exactly_as_the_model_gave_it():
+    mag, is_voice = mix(0.0, 0.5)
+    m = model_mask(is_voice, 0.3)
+    sp = ml_spatial.SpatialPrior(K, BIN_HZ)
+    assert np.array_equal(sp.reshape(m, mag, 1.0, 0.0), m)
+    assert sp.voice.sum() > 0 and sp.band.sum() > 0       # it still learns where things sit
+
+
+def test_contrast_scales_the_log_odds():
+    mag, _ = mix(0.0, 0.5)
+    m = np.broadcast_to(np.linspace(0.01, 0.99, K, dtype=np.float32)[None, :, None], (T, K, 2)).copy()
+    soft = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 0.5, 0.0)
+    sharp = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 2.0, 0.0)
+    logit = lambda x: np.log(x / (1 - x))                  # noqa: E731
+    np.testing.assert_allclose(logit(soft), 0.5 * logit(m), atol=1e-4)
+    np.testing.assert_allclose(logit(sharp), 2.0 * logit(m), atol=1e-3)
+    assert np.all(np.abs(soft - 0.5) <= np.abs(m - 0.5) + 1e-7)
+
+
+def test_spatial_recovers_voice_the_model_missed_when_voice_and_band_sit_apart():
+    mag, is_voice = mix(0.0, 0.5)
+    m = model_mask(is_voice, 0.3)
+    missed = is_voice & (m[..., 0] < 0.5)
+    out = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 0.6, 5.0)
+    # The azimuth overrules the sure mistake about half way (the band's histogram holds the
+    # missed voice too, which tempers the evidence), and adds no band to the voice.
+    assert out[missed].mean() > 0.4 > 4 * _soft(0.02, 0.6)
+    assert out[~is_voice].mean() < 0.05
+
+
+def test_spatial_leaves_the_mask_alone_when_voice_and_band_share_the_centre():
+    mag, is_voice = mix(0.0, 0.0)
+    m = model_mask(is_voice, 0.3)
+    out = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 1.0, 5.0)
+    np.testing.assert_allclose(out, m, atol=0.01)
+
+
+def test_the_histograms_carry_over_from_patch_to_patch_until_reset():
+    mag, is_voice = mix(0.0, 0.5)
+    m = model_mask(is_voice, 0.3)
+    sp = ml_spatial.SpatialPrior(K, BIN_HZ)
+    sp.reshape(m, mag, 1.0, 0.0)
+    # A second patch where the model hears no voice at all: only what was learned tells.
+    blind = np.full_like(m, 0.02)
+    out = sp.reshape(blind, mag, 0.6, 5.0)
+    assert out[is_voice].mean() > 0.15 > 4 * out[~is_voice].mean()
+    sp.reset()
+    assert sp.voice.sum() == 0 and sp.band.sum() == 0
+    # Forgotten: one flat mask teaches nothing about where the voice sits.
+    np.testing.assert_allclose(sp.reshape(blind, mag, 0.6, 5.0), _soft(0.02, 0.6), atol=1e-3)
+
+
+def _soft(p, tau):
+    return 1 / (1 + ((1 - p) / p) ** tau)
+
+
+def test_the_knobs_are_registry_parameters_and_the_ml_presets_use_them():
+    assert P.get("ml_contrast").default == 1.0 and P.get("ml_spatial").default == 0.0
+    for name in ("acapella-ml", "karaoke-ml"):
+        ps = presets.load(name).params
+        assert ps["ml_contrast"] < 1.0 and ps["ml_spatial"] > 0.0
+
+
+@pytest.mark.parametrize("name,value", [("ml_contrast", 0.1), ("ml_contrast", 3.0), ("ml_spatial", -1.0)])
+def test_out_of_range_values_are_refused(name, value):
+    with pytest.raises(P.ParameterError):
+        P.get(name).validate(value)
+
+
+def test_the_patcher_applies_the_knobs_to_every_patch_it_turns_into_rows():
+    from panslice.plugin import ml_prior
+
+    class Flat:
+        def vocal_mask(self, mag, run=None):
+            return np.full(mag.shape, 0.3, np.float32)
+
+    knobs = P.ParamSet({"ml_contrast": 0.5})
+    pt = ml_prior.Patcher(Flat(), 4096, 1024, 44100.0, 64, knobs)
+    lo, hi = pt.span(0)
+    seg = np.random.default_rng(0).standard_normal((2, hi - lo)).astype(np.float32)
+    _, rows = pt.rows(0, seg)
+    np.testing.assert_allclose(rows[:, 10:1000], _soft(0.3, 0.5), atol=1e-5)
+    knobs.update({"ml_contrast": 1.0})               # a live change acts from the next patch on
+    _, rows = pt.rows(1, seg)
+    np.testing.assert_allclose(rows[:, 10:1000], 0.3, atol=1e-5)
