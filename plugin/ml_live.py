@@ -73,7 +73,8 @@ class PriorStage(Stage):
         self.close()
         super().prepare(sample_rate, max_block)
         eng = self.engine
-        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch)
+        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch,
+                               eng.params)
         self.lookahead = lookahead(self.patcher, max_block)
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
@@ -109,7 +110,8 @@ class PriorStage(Stage):
         self._pending: tuple[np.ndarray, int] | None = None   # published by the worker
         self._installed: tuple[np.ndarray, int] | None = None
         self._win = (0, 0)        # engine frames [start, end) the installed rows cover
-        self._waiting = False
+        self._fed = 0             # input samples handed to the worker (audio thread)
+        self._idle_at = -1        # input the worker last found too short for its next patch
         self.error: Exception | None = None     # what stopped the worker, if anything did
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="panslice-ml", daemon=True)
@@ -118,8 +120,11 @@ class PriorStage(Stage):
     # -- audio thread ---------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         n = x.shape[1]
-        if not self.overflow and not self._feed.write(x):
-            self.overflow = True                          # the worker stops getting input
+        if not self.overflow:
+            if self._feed.write(x):
+                self._fed += n
+            else:
+                self.overflow = True                      # the worker stops getting input
         p = self._pending
         if p is not self._installed:
             self.engine.set_prior(p[0], p[1])
@@ -152,17 +157,17 @@ class PriorStage(Stage):
         k = 0
         rows_win, start = np.zeros((0, self.engine.fft_size // 2 + 1), np.float32), 0
         while not self._stop.is_set():
-            avail = self._feed.available
-            if avail:
-                self._waiting = False
+            lo, hi = pt.span(k)
+            have = hist_at + hist.shape[1]
+            if have < hi:        # take the input over only once the patch is complete
+                avail = self._feed.available
+                if have + avail < hi:
+                    self._idle_at = have + avail
+                    time.sleep(POLL_S)
+                    continue
                 c = chunk[:, :avail]
                 self._feed.read(c)
                 hist = np.concatenate([hist, c], axis=1)
-            lo, hi = pt.span(k)
-            if hist_at + hist.shape[1] < hi:
-                self._waiting = not self._feed.available
-                time.sleep(POLL_S)
-                continue
             seg = S.segment(hist, lo - hist_at, hi - hist_at)
             try:
                 f0, rows = pt.rows(k, seg)
@@ -185,7 +190,7 @@ class PriorStage(Stage):
         """Wait until the worker has used all the input given so far (for tests and tools that
         want every row in time, whatever the machine's speed; the live loop never calls it)."""
         end = time.monotonic() + timeout
-        while not (self._waiting and not self._feed.available) and time.monotonic() < end:
+        while self._idle_at != self._fed and self.error is None and time.monotonic() < end:
             time.sleep(0.001)
 
 
