@@ -93,16 +93,15 @@ def best_of(fns, reps: int) -> list[tuple[float, float]]:
     mid-run), with a short untimed rest after it."""
     walls = [[] for _ in fns]
     cpus = [[] for _ in fns]
+    from panslice.plugin.realtime import audio_thread
+
     for _ in range(reps):
         for k, fn in enumerate(fns):
-            _realtime(True)
-            try:
+            with audio_thread(lock_memory=False):
                 w, c = time.perf_counter(), time.process_time()
                 fn()
                 walls[k].append(time.perf_counter() - w)
                 cpus[k].append(time.process_time() - c)
-            finally:
-                _realtime(False)
             time.sleep(0.1)
     return [(min(w), min(c)) for w, c in zip(walls, cpus)]
 
@@ -237,32 +236,18 @@ def processes(tmp: Path, x30: np.ndarray, reps: int) -> dict:
 
 # -- live ----------------------------------------------------------------------------------------
 def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
-    """Per-block times of a chain with one panslice stage (karaoke preset), streaming ``x``."""
+    """Per-block times of a chain with one panslice stage (karaoke preset), streaming ``x``;
+    with a line saying how the timed thread was scheduled."""
     from panslice.plugin import presets
+    from panslice.plugin.chain import Chain
+    from panslice.plugin.realtime import audio_thread
+    from panslice.plugin.stage import Stage
 
     params = presets.load("karaoke").params
-    try:
-        from panslice.plugin.chain import Chain
-        from panslice.plugin.stage import Stage
-
-        def make(block):
-            return Chain([Stage(params)]).prepare(SR, block)
-        what = "Chain([Stage(karaoke)]).process_block"
-    except ImportError:
-        from panslice.dsp import Engine
-
-        def make(block):
-            eng = Engine(params).prepare(SR, block)
-
-            class _Direct:
-                process_block = eng.process
-            return _Direct()
-        what = "Engine(karaoke).process(block, out) (no chain module yet)"
-
     rows = []
-    rt = False
+    granted = ""
     for block in blocks:
-        proc = make(block)
+        proc = Chain([Stage(params)]).prepare(SR, block)
         nblk = x.shape[1] // block
         out = np.empty((2, block), np.float32)
         for i in range(min(nblk, 2000)):  # warm: kernel loaded, frame full, caches hot
@@ -270,8 +255,7 @@ def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
         wall = np.empty(nblk)
         cpu = np.empty(nblk)
         pc, tt = time.perf_counter_ns, time.thread_time_ns
-        rt = _realtime(True)
-        try:
+        with audio_thread() as granted:  # as plugin/live.py runs its loop
             rest_at = pc() + BUSY_NS
             for i in range(nblk):
                 blk = x[:, i * block:(i + 1) * block]
@@ -282,8 +266,6 @@ def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
                 if w0 > rest_at:  # between blocks, untimed: stay under the kernel's RT throttle
                     time.sleep(REST_S)
                     rest_at = pc() + BUSY_NS
-        finally:
-            _realtime(False)
         # Allocation in steady state: bytes kept and the largest transient, per block.
         k = min(nblk, 4000)
         tracemalloc.start()
@@ -301,21 +283,7 @@ def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
             stats[name] = {"median": q[0], "p99": q[1], "p99.9": q[2], "max": arr.max()}
         rows.append({"block": block, "period_us": period / 1e3, "n": nblk, "stats": stats,
                      "kept_per_block": (cur - base) / k, "transient": peak - base})
-    what += (", timed at SCHED_FIFO priority 50 like an audio thread" if rt else
-             ", timed at normal priority (SCHED_FIFO not permitted here)")
-    return rows, what
-
-
-def _realtime(on: bool) -> bool:
-    """Run this thread at SCHED_FIFO (as JACK runs its audio thread), or back to normal."""
-    try:
-        if on:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-        else:
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        return True
-    except (AttributeError, OSError):
-        return False
+    return rows, granted
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -323,7 +291,7 @@ def mark(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], what: str) -> str:
+def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], granted: str) -> str:
     L = []
     L.append(f"Machine: {meta['cpu']}, {meta['cores']} cores; Python {platform.python_version()}, "
              f"numba {meta['numba']}, scipy {meta['scipy']}. Load average (1 min) "
@@ -393,12 +361,15 @@ def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], what: str) -
             if key in proc:
                 L.append(f"| {label} | {proc[key][0]:.2f} | {proc[key][1]:.2f} |")
         L.append("")
-    L.append(f"### Live: {what}, karaoke preset (FFT 2048), 10 minutes of audio per block size")
+    L.append("### Live: Chain([Stage(karaoke)]).process_block, karaoke preset (FFT 2048), "
+             "10 minutes of audio per block size")
     L.append("")
     L.append("Per-block processing time in microseconds and as % of the block period. *wall* is "
              "what the audio thread sees on this shared 2-core machine; *cpu* is the thread's own "
-             "CPU time for the same blocks. Blocks run back to back (50 ms on, 10 ms untimed rest), "
-             "not paced in real time.")
+             "CPU time for the same blocks (wall well above cpu: the thread was not running, e.g. "
+             "the virtual CPU was preempted by the host). Blocks run back to back (50 ms on, 10 ms "
+             "untimed rest), not paced in real time. The timed thread is scheduled as `panslice "
+             f"live` schedules its loop (plugin/realtime.py): {granted}.")
     L.append("")
     L.append("| block | period | clock | median | p99 | p99.9 | max | bytes kept / block | largest transient |")
     L.append("|---|---|---|---|---|---|---|---|---|")
@@ -449,10 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="panslice-speed-") as tmp:
         proc = processes(Path(tmp), x30, reps)
     print("  processes done", flush=True)
-    lv, what = live(x_live, LIVE_BLOCKS)
+    lv, granted = live(x_live, LIVE_BLOCKS)
     meta["load1"] = os.getloadavg()[0]
     meta["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    body = report(meta, off, proc, lv, what)
+    body = report(meta, off, proc, lv, granted)
     print()
     print(body)
     if not args.no_write:

@@ -19,7 +19,7 @@ from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
 from .stream import (PI_AMBIENCE, PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE,
-                     PI_RGAIN, PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_BANDS_DIRTY,
+                     PI_RGAIN, PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_FRAMES,
                      ST_POS, Buffers, process_block)
 
 MIN_SAMPLE_RATE = 22050.0
@@ -126,7 +126,7 @@ class Engine:
     @property
     def frames_processed(self) -> int:
         self._require()
-        return int(self._buf.st[1])
+        return int(self._buf.st[ST_FRAMES])
 
     def levels(self) -> tuple[float, float]:
         """RMS of (target, rest) over the last block, after the gains (0.0 before any block)."""

@@ -317,7 +317,8 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
                 print(f"  ML prior: patches of {st.patch} frames, look-ahead {st.lookahead} samples "
                       f"({st.lookahead / sr:.2f} s, included in the latency)", file=sys.stderr)
         with _control(args, chain, sr) as ctl:
-            report = live.run(chain, stream, block, controls=ctl.controls if ctl else None)
+            report = live.run(chain, stream, block, controls=ctl.controls if ctl else None,
+                              realtime=True)
         ok = True
     finally:
         stream.close(commit=ok)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from . import realtime as rt
 from . import streams
 from .streams import StreamError
 
@@ -46,6 +47,7 @@ class Report:
     dropouts: int = 0        # samples of silence put in for a plugin that held back too much
     prior_missed: int | None = None  # ML look-ahead: frames whose row came late (None: no ML)
     ended_by: str = ""
+    scheduling: str = ""     # how the loop's thread ran (plugin/realtime.py), with realtime=True
 
     def summary(self) -> str:
         return (f"{self.samples / self.sample_rate:.1f} s ({self.blocks} blocks of {self.block} at "
@@ -54,7 +56,8 @@ class Report:
                 f"(peak load {100 * self.peak_load:.0f}% of real time)"
                 + (f"; plugins dropped out for {self.dropouts} samples" if self.dropouts else "")
                 + ("" if self.prior_missed is None else
-                   f"; ML prior: {self.prior_missed} frames without their row (plain slice there)"))
+                   f"; ML prior: {self.prior_missed} frames without their row (plain slice there)")
+                + (f"; audio thread: {self.scheduling}" if self.scheduling else ""))
 
 
 @contextmanager
@@ -78,10 +81,13 @@ def _ctrl_c_sets(flag: threading.Event, rep: Report):
 
 
 def run(chain, stream, block: int, *, controls=None, stop: threading.Event | None = None,
-        flush_tail: bool = True) -> Report:
+        flush_tail: bool = True, realtime: bool = False) -> Report:
     """Run ``chain`` on ``stream`` block by block until the input ends, ``stop`` is set or
     Ctrl-C. When the input ends, ``flush_tail`` plays the chain's latency worth of silence
     through it, so the last of the input is heard too. Returns the session's :class:`Report`.
+    ``realtime`` runs the loop's thread at SCHED_FIFO with memory locked where permitted, as
+    audio hosts do (what was granted goes into the report); only for a stream that paces the
+    loop (a device, JACK, a file at real-time pace): a loop that never waits would hog a core.
     """
     sr = stream.sample_rate
     if chain.sample_rate != sr or chain.max_block < block:
@@ -92,7 +98,8 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     silence = np.zeros((2, block), np.float32)
     pos = 0
     clock = time.perf_counter
-    with _ctrl_c_sets(stop, rep):
+    with _ctrl_c_sets(stop, rep), (rt.audio_thread() if realtime else nullcontext("")) as granted:
+        rep.scheduling = granted
         while not stop.is_set():
             x = stream.read(block)
             n = x.shape[1]

@@ -112,3 +112,26 @@ def test_kernel_allocates_nothing_per_frame():
     assert large[2] > 10 * small[2]  # many more frames ran with large blocks
     assert small[0] == small[1] and large[0] == large[1]  # everything allocated was freed
     assert large[0] == small[0]  # and the count is per call, not per frame
+
+
+def test_audio_thread_asks_for_real_time_and_restores_the_thread():
+    from panslice.plugin import realtime
+
+    before = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+    with realtime.audio_thread() as granted:
+        now = os.sched_getscheduler(0)
+        assert ("SCHED_FIFO priority" in granted) == (now == os.SCHED_FIFO)
+        assert "memory" in granted
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before
+
+
+def test_audio_thread_says_so_when_real_time_is_refused(monkeypatch):
+    from panslice.plugin import realtime
+
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    with realtime.audio_thread(lock_memory=False) as granted:
+        pass
+    assert granted == "normal priority (SCHED_FIFO not permitted: Operation not permitted)"
