@@ -327,6 +327,8 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
                 st.close()
     print(f"panslice live: {report.summary()}", file=sys.stderr)
     for st in chain.stages:
+        if hasattr(st, "speed"):
+            print(f"panslice live: {st.speed()}", file=sys.stderr)
         if getattr(st, "error", None) is not None:
             print(f"panslice live: warning: the ML prior stopped: {st.error}", file=sys.stderr)
     if args.output_file:

@@ -110,6 +110,7 @@ class PriorStage(Stage):
         self._pending: tuple[np.ndarray, int] | None = None   # published by the worker
         self._installed: tuple[np.ndarray, int] | None = None
         self._win = (0, 0)        # engine frames [start, end) the installed rows cover
+        self.patches, self.compute_s, self.slowest_s = 0, 0.0, 0.0   # the worker's timings
         self._fed = 0             # input samples handed to the worker (audio thread)
         self._idle_at = -1        # input the worker last found too short for its next patch
         self.error: Exception | None = None     # what stopped the worker, if anything did
@@ -169,11 +170,15 @@ class PriorStage(Stage):
                 self._feed.read(c)
                 hist = np.concatenate([hist, c], axis=1)
             seg = S.segment(hist, lo - hist_at, hi - hist_at)
+            t = time.perf_counter()
             try:
                 f0, rows = pt.rows(k, seg)
             except Exception as e:  # noqa: BLE001 -- reported by the session, frames fall back
                 self.error = e
                 return
+            t = time.perf_counter() - t
+            self.patches, self.compute_s = self.patches + 1, self.compute_s + t
+            self.slowest_s = max(self.slowest_s, t)
             k += 1
             drop = max(0, min(pt.span(k)[0] - hist_at, hist.shape[1]))
             hist, hist_at = hist[:, drop:], hist_at + drop
@@ -185,6 +190,16 @@ class PriorStage(Stage):
             start = start + used if len(tail) else f0 + self._shift
             rows_win = np.concatenate([tail, rows]) if len(tail) else rows
             self._pending = (rows_win, start)
+
+    def speed(self) -> str:
+        """How fast the network ran in this session, against the time the look-ahead gives it."""
+        if not self.patches:
+            return "ML prior: no patch computed"
+        dur = self.patch * S.HOP / S.SAMPLE_RATE
+        mean = self.compute_s / self.patches
+        return (f"ML prior: {self.patches} patches of {dur:.1f} s, {mean:.3f} s each on average "
+                f"({dur / mean:.1f}x real time), slowest {self.slowest_s:.3f} s (the look-ahead "
+                f"leaves {HEADROOM * dur:.2f} s)")
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until the worker has used all the input given so far (for tests and tools that

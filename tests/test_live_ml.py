@@ -5,6 +5,7 @@ cannot be installed (see tests/conftest.py ``model_cache``)."""
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 import numpy as np
@@ -174,7 +175,8 @@ def test_cli_live_acapella_ml_reports_its_latency_and_plays_the_bounce(music, ne
     la = ml_live.lookahead(ml_prior.Patcher(net, 4096, 1024, SR, 64), 512)
     lat = 4095 + la
     assert f"latency {lat} samples" in r.stderr and f"look-ahead {la} samples" in r.stderr, r.stderr
-    missed = int(r.stderr.split("ML prior: ")[-1].split(" frames")[0])
+    assert re.search(r"ML prior: \d+ patches of 1.5 s, .*x real time\)", r.stderr), r.stderr
+    missed = int(re.search(r"ML prior: (\d+) frames without their row", r.stderr).group(1))
     y, _ = sf.read(heard, dtype="float32")
     assert y.shape == (x.shape[1] + lat, 2)
     want = offline(presets.load("acapella-ml").params, x, 64, net, monkeypatch)
