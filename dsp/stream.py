@@ -28,8 +28,11 @@ ST_POS = 0        # samples in the current hop (0 .. hop-1)
 ST_FRAMES = 1     # frames processed since reset
 ST_BANDS_DIRTY = 2
 ST_BANDS_UNIFORM = 3
-ST_REST_FRAMES = 4  # stems: frames whose rest still differs from input - target (hand edits)
-ST_SIZE = 5
+# Frames for which acc[0] (target) and acc[1] (rest) may still hold non-zeros: an output whose
+# gain is 0 (or a stem's rest, see _finish_unity) skips its overlap-add once they run out.
+ST_TAIL_T = 4
+ST_TAIL_R = 5
+ST_SIZE = 6
 
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
@@ -204,7 +207,7 @@ def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur
 
 @njit(cache=True)
 def _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws,
-                  edits, edit_t, edit_r, slot, frame_no):
+                  edits, edit_t, edit_r, slot, frame_no, st):
     """One frame after its inverse FFT, in frame order: hand edits, then overlap-add."""
     n = xw.shape[1]
     hop = ready.shape[2]
@@ -221,18 +224,42 @@ def _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
 
     # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
     # in the common case, and target + rest == input exactly at unity gains.
-    # Added, played out (the first hop) and shifted one hop in a single pass over acc.
+    # Added, played out (the first hop) and shifted one hop in one pass over each accumulator;
+    # an output at gain 0 (karaoke's target, acapella's rest) is silence once its tail is out.
     src = tt if per_band else u
-    for c in range(2):
-        for j in range(hop):
-            ready[0, c, j] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
-            ready[1, c, j] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
-        for j in range(hop, n):
-            acc[0, c, j - hop] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
-            acc[1, c, j - hop] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
-        for j in range(n - hop, n):
-            acc[0, c, j] = 0.0
-            acc[1, c, j] = 0.0
+    if _accumulates(st, ST_TAIL_T, tg, n // hop):
+        for c in range(2):
+            for j in range(hop):
+                ready[0, c, j] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
+            for j in range(hop, n):
+                acc[0, c, j - hop] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
+            for j in range(n - hop, n):
+                acc[0, c, j] = 0.0
+    else:
+        ready[0] = 0.0
+    if _accumulates(st, ST_TAIL_R, rg, n // hop):
+        for c in range(2):
+            for j in range(hop):
+                ready[1, c, j] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
+            for j in range(hop, n):
+                acc[1, c, j - hop] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
+            for j in range(n - hop, n):
+                acc[1, c, j] = 0.0
+    else:
+        ready[1] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _accumulates(st, tail, gain, overlap):
+    """Whether this frame must overlap-add into the accumulator whose tail count is
+    ``st[tail]``: yes while the gain is not 0, and for the ``overlap - 1`` frames after, until
+    what the accumulator held has been played out (it is all zeros from then on)."""
+    if gain != 0.0:
+        st[tail] = overlap
+    if st[tail] > 0:
+        st[tail] -= 1
+        return True
+    return False
 
 
 @njit(cache=True)
@@ -340,7 +367,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             else:
                 _finish_frame(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
                               band_g, freqs, axes, ws, edits, edit_t, edit_r, slot[fs],
-                              first + fs)
+                              first + fs, st)
             _emit(out, ready, 0, i + take - 1, 1, split, levels)
             pos = 0
             fs += 1
@@ -360,7 +387,7 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
     target. The windows overlap-add to exactly 1, so this is the rest the frames would give,
     one accumulator pass cheaper, and target + rest is the input to the last bit. A hand-edited
     frame's rest is not its input less its target: the difference is overlap-added in
-    ``acc[1]`` for the frames it reaches (``st[ST_REST_FRAMES]``) and added back."""
+    ``acc[1]`` for the frames it reaches (``st[ST_TAIL_R]``) and added back."""
     n = xw.shape[1]
     hop = ready.shape[2]
     edited = edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec,
@@ -368,7 +395,6 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
     if edited:
         # leaves the target in tt and u = xw - rest
         _edited_frame(spec, mask, band_g, False, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
-        st[ST_REST_FRAMES] = n // hop
     src = tt if edited else u
     for c in range(2):
         for j in range(hop):
@@ -377,9 +403,8 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
             acc[0, c, j - hop] = acc[0, c, j] + ws[j] * src[c, j]
         for j in range(n - hop, n):
             acc[0, c, j] = 0.0
-    if st[ST_REST_FRAMES] > 0:
-        st[ST_REST_FRAMES] -= 1
-        d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): tt - u
+    d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): tt - u
+    if _accumulates(st, ST_TAIL_R, d, n // hop):
         for c in range(2):
             for j in range(hop):
                 ready[1, c, j] = acc[1, c, j] + d * ws[j] * (tt[c, j] - u[c, j])

@@ -173,6 +173,29 @@ def test_stems_equal_the_engine_at_unity_gains_with_hand_edits_too():
         assert np.abs(got[0] - got[1]).max() < 1e-12
 
 
+def test_an_output_at_gain_zero_is_silent_and_comes_back_whole():
+    # An output at -inf dB skips its overlap-add once its accumulator has played out; when the
+    # gain comes back, it must be the same output as if it had never gone.
+    x = (pan(noise(6 * SR, seed=10)[0], 0.1) + 0.3 * noise(6 * SR, seed=11)).astype(np.float64)
+    block = SR // 10
+    outs = {}
+    for name, unity in (("switched", False), ("plain", False), ("stems", True)):
+        eng = Engine({"width": 0.3}, unity=unity).prepare(SR, block)
+        out = np.empty((2, 2, x.shape[1]))
+        for k in range(60):
+            if name == "switched" and k in (10, 30):
+                eng.set("target_gain_db", float("-inf") if k == 10 else 0.0)
+            eng.process_split(x[:, k * block:(k + 1) * block], out[:, :, k * block:(k + 1) * block])
+        outs[name] = out
+    # A frame finished at input sample T is heard at output samples T - 1 .. T + 2046.
+    assert np.array_equal(outs["switched"][1], outs["plain"][1])  # the rest does not change
+    silent = slice(2 * SR, 3 * SR)               # glided to 0 (about 0.4 s) and a frame later
+    assert not np.any(outs["switched"][0][:, silent])
+    back = slice(int(3.6 * SR) + 2048, None)     # glided back to exactly 0 dB, a frame later
+    assert np.array_equal(outs["switched"][0][:, back], outs["stems"][0][:, back])
+    assert np.any(outs["stems"][0][:, back])
+
+
 def test_levels_are_the_rms_of_the_two_outputs_of_the_last_block():
     eng = Engine({"width": 0.3, "rest_gain_db": -6.0}).prepare(SR, 4096)
     assert eng.levels() == (0.0, 0.0)
