@@ -280,8 +280,9 @@ class _UNet:
         ws = self.ws
         biases, last_bias = self._biases(mag.shape[0])
         skips = []
-        for layer, (k, b, s, t) in enumerate(self.enc):
-            z = _conv_s2(mag if layer == 0 else a, k, b, ws)
+        a = mag
+        for k, b, s, t in self.enc:
+            z = _conv_s2(a, k, b, ws)
             skips.append(z)
             a = ws("act", z.shape)
             _bn_leaky(z, s, t, a)
