@@ -66,6 +66,14 @@ def stem_map():
     return None if _pool is None else _pool.map
 
 
+def _forget_pool() -> None:
+    global _pool
+    _pool = False
+
+
+os.register_at_fork(after_in_child=_forget_pool)  # a forked bounce worker makes its own threads
+
+
 class Patcher:
     """Patch ``k`` of ``patch`` Spleeter frames (a multiple of 64) -> the engine's prior rows.
 
