@@ -10,11 +10,13 @@ stems' estimates ``mask * |X|`` become ratio masks with exponent 2:
 ``vocal = (v^2 + eps/2) / (v^2 + a^2 + eps)``. Bins above 1024 (11 kHz) get mask 0 in both stems,
 as shipped.
 
-Here every convolution is one BLAS matrix product over an im2col view (transposed ones: a
-product, then an overlap-add). Batch norms that follow an activation are folded into the next
-layer at load (scaled weights plus a constant bias image, exact at the borders); those whose
-input also feeds a skip connection stay a per-channel scale and shift before the activation.
-Memory is constant per patch: a file goes through patch by patch.
+Here every 5x5 convolution is one BLAS matrix product over an im2col view (transposed ones: a
+product, then an overlap-add); the element-wise steps and the last dilated convolution are numba
+loops. Batch norms that follow an activation are folded into the next layer at load (scaled
+weights plus a constant bias image, exact at the borders); those whose input also feeds a skip
+connection stay a per-channel scale and shift before the activation. Each stem's U-Net keeps its
+own work arrays and its loops release the GIL, so a caller may run the two at once. Patches may
+be any multiple of 64 frames (six stride-2 layers); memory is constant per patch.
 """
 
 from __future__ import annotations
@@ -377,18 +379,6 @@ def segment(audio: np.ndarray, lo: int, hi: int) -> np.ndarray:
     if b > a:
         seg[:, a - lo:b - lo] = audio[:, a:b]
     return seg
-
-
-def resample_to_model_rate(audio: np.ndarray, sample_rate: float) -> np.ndarray:
-    """``audio`` at Spleeter's 44.1 kHz (polyphase resampling when it is at another rate)."""
-    if sample_rate == SAMPLE_RATE:
-        return np.asarray(audio, np.float32)
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    r = Fraction(SAMPLE_RATE, int(round(sample_rate))).limit_denominator(1000)
-    return resample_poly(audio, r.numerator, r.denominator, axis=1).astype(np.float32)
 
 
 def prior_rows(patch_mask: np.ndarray, t0: int, frames: np.ndarray, fft_size: int, hop: int,
