@@ -38,7 +38,7 @@ def lookahead(patcher: Patcher, block: int, headroom: float = HEADROOM) -> int:
     completes the patch and the one that installs its rows) and the network's ``headroom``."""
     hop, n = patcher.hop, patcher.fft_size
     reach = 0
-    for k in range(1, 33):   # the worst over the first patches (the grid repeats: rates are rational)
+    for k in range(patcher.up + 1):   # one period of the two grids (44.1 kHz * up = rate * down)
         f0 = patcher.first_frame(k)
         reach = max(reach, patcher.span(k)[1] - ((f0 + 1) * hop))
     seconds = headroom * patcher.patch * S.HOP / S.SAMPLE_RATE
