@@ -73,9 +73,7 @@ class PriorStage(Stage):
         self.close()
         super().prepare(sample_rate, max_block)
         eng = self.engine
-        self.patcher = Patcher(self.net, eng.fft_size, eng.hop, sample_rate, self.patch,
-                               eng.params)
-        self.lookahead = lookahead(self.patcher, max_block)
+        self.lookahead = lookahead(self._new_patcher(), max_block)
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
         self._delayed = np.zeros((2, max_block), np.float32)
@@ -104,7 +102,13 @@ class PriorStage(Stage):
             self._worker.join()
             self._worker = None
 
+    def _new_patcher(self) -> Patcher:
+        """A Patcher from the first patch on (the ML step's memory across patches included)."""
+        eng = self.engine
+        return Patcher(self.net, eng.fft_size, eng.hop, eng.sample_rate, self.patch, eng.params)
+
     def _start_worker(self) -> None:
+        self.patcher = self._new_patcher()
         self.missed = 0
         self.overflow = False
         self._pending: tuple[np.ndarray, int] | None = None   # published by the worker
