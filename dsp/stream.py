@@ -229,24 +229,47 @@ def _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
     src = tt if per_band else u
     if _accumulates(st, ST_TAIL_T, tg, n // hop):
         for c in range(2):
-            for j in range(hop):
-                ready[0, c, j] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
-            for j in range(hop, n):
-                acc[0, c, j - hop] = acc[0, c, j] + ws[j] * (src[c, j] * tg)
-            for j in range(n - hop, n):
-                acc[0, c, j] = 0.0
+            _overlap_add(acc[0, c], ready[0, c], ws, src[c], tg)
     else:
         ready[0] = 0.0
     if _accumulates(st, ST_TAIL_R, rg, n // hop):
         for c in range(2):
-            for j in range(hop):
-                ready[1, c, j] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
-            for j in range(hop, n):
-                acc[1, c, j - hop] = acc[1, c, j] + ws[j] * (rg * (xw[c, j] - u[c, j]))
-            for j in range(n - hop, n):
-                acc[1, c, j] = 0.0
+            _overlap_add_diff(acc[1, c], ready[1, c], ws, xw[c], u[c], rg)
     else:
         ready[1] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _overlap_add(acc, ready, ws, y, g):
+    """One channel: ready = acc[:hop] + ws * (y * g) over the first hop; acc = acc[hop:] + the
+    same over the rest, shifted one hop, zeros after. Written over views that start at 0, so
+    that numba drops its negative-index checks and the loops vectorise."""
+    n = acc.shape[0]
+    hop = ready.shape[0]
+    for j in range(hop):
+        ready[j] = acc[j] + ws[j] * (y[j] * g)
+    a1 = acc[hop:]
+    w1 = ws[hop:]
+    y1 = y[hop:]
+    for j in range(n - hop):
+        acc[j] = a1[j] + w1[j] * (y1[j] * g)
+    acc[n - hop:] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _overlap_add_diff(acc, ready, ws, y, z, g):
+    """:func:`_overlap_add` of ``g * (y - z)``."""
+    n = acc.shape[0]
+    hop = ready.shape[0]
+    for j in range(hop):
+        ready[j] = acc[j] + ws[j] * (g * (y[j] - z[j]))
+    a1 = acc[hop:]
+    w1 = ws[hop:]
+    y1 = y[hop:]
+    z1 = z[hop:]
+    for j in range(n - hop):
+        acc[j] = a1[j] + w1[j] * (g * (y1[j] - z1[j]))
+    acc[n - hop:] = 0.0
 
 
 @njit(cache=True, inline="always")
@@ -397,30 +420,26 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
         _edited_frame(spec, mask, band_g, False, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
     src = tt if edited else u
     for c in range(2):
-        for j in range(hop):
-            ready[0, c, j] = acc[0, c, j] + ws[j] * src[c, j]
-        for j in range(hop, n):
-            acc[0, c, j - hop] = acc[0, c, j] + ws[j] * src[c, j]
-        for j in range(n - hop, n):
-            acc[0, c, j] = 0.0
+        _overlap_add(acc[0, c], ready[0, c], ws, src[c], 1.0)
     d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): tt - u
     if _accumulates(st, ST_TAIL_R, d, n // hop):
         for c in range(2):
-            for j in range(hop):
-                ready[1, c, j] = acc[1, c, j] + d * ws[j] * (tt[c, j] - u[c, j])
-            for j in range(hop, n):
-                acc[1, c, j - hop] = acc[1, c, j] + d * ws[j] * (tt[c, j] - u[c, j])
-            for j in range(n - hop, n):
-                acc[1, c, j] = 0.0
+            _overlap_add_diff(acc[1, c], ready[1, c], ws, tt[c], u[c], d)
     else:
         ready[1] = 0.0
     j0 = min(max(-start, 0), hop)
     for c in range(2):
+        old = frame[c, hist + start:hist + start + j0]   # views from 0, as in _window_ahead
+        new = x[c, start + j0:start + hop]
+        t = ready[0, c]
+        r = ready[1, c]
+        tn = ready[0, c, j0:]
+        rn = ready[1, c, j0:]
         for j in range(j0):
-            ready[1, c, j] += frame[c, hist + start + j] - ready[0, c, j]
-        for j in range(j0, hop):
-            v = x[c, start + j]
-            ready[1, c, j] += (v if math.isfinite(v) else 0.0) - ready[0, c, j]
+            r[j] += old[j] - t[j]
+        for j in range(hop - j0):
+            v = new[j]
+            rn[j] += (v if math.isfinite(v) else 0.0) - tn[j]
 
 
 @njit(cache=True, inline="always")
@@ -444,12 +463,19 @@ def _window_ahead(frame, hist, x, end, wa, xw):
     n = xw.shape[1]
     start = end - n
     j0 = min(max(-start, 0), n)
+    # Through views that start at 0 (views allocate nothing): numba then drops its
+    # negative-index checks and the loops vectorise.
+    wb = wa[j0:]
     for c in range(2):
+        old = frame[c, hist + start:hist + start + j0]
+        new = x[c, start + j0:end]
+        xo = xw[c, :j0]
+        xn = xw[c, j0:]
         for j in range(j0):
-            xw[c, j] = frame[c, hist + start + j] * wa[j]
-        for j in range(j0, n):
-            v = x[c, start + j]
-            xw[c, j] = (v if math.isfinite(v) else 0.0) * wa[j]
+            xo[j] = old[j] * wa[j]
+        for j in range(n - j0):
+            v = new[j]
+            xn[j] = (v if math.isfinite(v) else 0.0) * wb[j]
 
 
 @njit(cache=True, inline="always")
@@ -459,19 +485,23 @@ def _emit(out, ready, src, dst, m, split, levels):
     lt = 0.0
     lr = 0.0
     for c in range(2):
+        rt = ready[0, c, src:src + m]   # views from 0, as in _window_ahead
+        rr = ready[1, c, src:src + m]
+        ot = out[0, c, dst:dst + m]
         if split:
+            orr = out[1, c, dst:dst + m]
             for j in range(m):
-                t = ready[0, c, src + j]
-                r = ready[1, c, src + j]
-                out[0, c, dst + j] = t
-                out[1, c, dst + j] = r
+                t = rt[j]
+                r = rr[j]
+                ot[j] = t
+                orr[j] = r
                 lt += t * t
                 lr += r * r
         else:
             for j in range(m):
-                t = ready[0, c, src + j]
-                r = ready[1, c, src + j]
-                out[0, c, dst + j] = t + r
+                t = rt[j]
+                r = rr[j]
+                ot[j] = t + r
                 lt += t * t
                 lr += r * r
     levels[0] += lt
