@@ -29,7 +29,8 @@ _LOGIT_LIMIT = 14.0   # |log-odds| of a mask value of about 1e-6
 
 
 class SpatialPrior:
-    """Histograms of where voice and band sit, kept across the patches of one stream."""
+    """Histograms of where voice and band sit, kept across the patches of one stream (a new
+    stream, or a reset one, takes a new instance)."""
 
     def __init__(self, n_bins: int, bin_hz: float):
         band = np.searchsorted(EDGES_HZ, np.arange(n_bins) * bin_hz, side="right") - 1
@@ -38,47 +39,40 @@ class SpatialPrior:
         self.voice = np.zeros(self._size)
         self.band = np.zeros(self._size)
 
-    def reset(self) -> None:
-        self.voice[:] = 0.0
-        self.band[:] = 0.0
-
     def reshape(self, mask: np.ndarray, mag: np.ndarray, contrast: float = 1.0,
                 spatial: float = 0.0) -> np.ndarray:
         """The reshaped vocal mask [shape=(T, K, C)] of one patch: ``mask`` is the model's
         (0..1) and ``mag`` the mix's magnitudes [shape=(T, K, 2): left, right]. At contrast
         1 and spatial 0 it is ``mask`` unchanged (the histograms still learn)."""
         left, right = mag[..., 0].astype(np.float64), mag[..., 1].astype(np.float64)
-        energy = left * left + right * right
+        energy = (left * left + right * right).ravel()
         azimuth = np.arctan2(right, left) * (4 / np.pi) - 1
         index = (np.rint((azimuth + 1) * ((AZ_BINS - 1) / 2)).astype(np.int64) + self._offset).ravel()
-        m0 = mask.mean(axis=-1, dtype=np.float64)
-
-        def hists(m):
-            v = np.bincount(index, (energy * m).ravel(), self._size) + self.voice
-            b = np.bincount(index, (energy * (1 - m)).ravel(), self._size) + self.band
-            return v.reshape(-1, AZ_BINS), b.reshape(-1, AZ_BINS)
-
-        m = m0
         if spatial > 0.0 or contrast != 1.0:
-            odds = np.clip(np.log(mask / (1 - mask + 1e-30) + 1e-30), -_LOGIT_LIMIT, _LOGIT_LIMIT) * contrast
-            weight = None
-            for _ in range(PASSES if spatial > 0.0 else 0):
-                v, b = hists(m)
-                pv = v / np.maximum(v.sum(axis=1, keepdims=True), 1e-30)
-                pb = b / np.maximum(b.sum(axis=1, keepdims=True), 1e-30)
-                if weight is None:      # how far apart voice and band sit, from the model's own mask
-                    seen = (v.sum(axis=1) > 0) & (b.sum(axis=1) > 0)
-                    weight = np.where(seen, np.minimum(
-                        spatial * (1 - np.sqrt(pv * pb).sum(axis=1)), MAX_WEIGHT), 0.0)
-                ratio = (weight[:, None] * np.log((pv + FLOOR) / (pb + FLOOR))).ravel()[index]
-                ratio = ratio.reshape(m0.shape)[..., None]
-                out = 1 / (1 + np.exp(-(odds + ratio)))
-                m = out.mean(axis=-1)
-            if weight is None:
-                out = 1 / (1 + np.exp(-odds))
-            mask = out.astype(np.float32)
-            m = mask.mean(axis=-1, dtype=np.float64)
-        v = np.bincount(index, (energy * m).ravel(), self._size)
-        self.voice += v
-        self.band += np.bincount(index, energy.ravel(), self._size) - v
+            odds = contrast * np.clip(np.log(mask / np.maximum(1 - mask, 1e-30) + 1e-30),
+                                      -_LOGIT_LIMIT, _LOGIT_LIMIT)
+            shaped = 1 / (1 + np.exp(-odds))
+            if spatial > 0.0:
+                weight, m = None, mask
+                for _ in range(PASSES):
+                    pv, pb = self._histograms(index, energy, m.mean(axis=-1, dtype=np.float64).ravel())
+                    if weight is None:   # how far apart voice and band sit, by the model's own mask
+                        seen = (pv.sum(axis=1) > 0) & (pb.sum(axis=1) > 0)
+                        weight = np.where(seen, np.minimum(
+                            spatial * (1 - np.sqrt(pv * pb).sum(axis=1)), MAX_WEIGHT), 0.0)
+                    ratio = (weight[:, None] * np.log((pv + FLOOR) / (pb + FLOOR))).ravel()[index]
+                    m = shaped = 1 / (1 + np.exp(-(odds + ratio.reshape(azimuth.shape)[..., None])))
+            mask = shaped.astype(np.float32)
+        voice = np.bincount(index, energy * mask.mean(axis=-1, dtype=np.float64).ravel(), self._size)
+        self.voice += voice
+        self.band += np.bincount(index, energy, self._size) - voice
         return mask
+
+    def _histograms(self, index: np.ndarray, energy: np.ndarray, m: np.ndarray):
+        """Normalised azimuth histograms per band [shape=(bands, AZ_BINS)] of voice (weight m)
+        and band (1 - m), this patch's added to what earlier patches taught."""
+        v = np.bincount(index, energy * m, self._size) + self.voice
+        b = np.bincount(index, energy * (1 - m), self._size) + self.band
+        v, b = v.reshape(-1, AZ_BINS), b.reshape(-1, AZ_BINS)
+        return (v / np.maximum(v.sum(axis=1, keepdims=True), 1e-30),
+                b / np.maximum(b.sum(axis=1, keepdims=True), 1e-30))
