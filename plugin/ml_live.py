@@ -73,7 +73,12 @@ class PriorStage(Stage):
         self.close()
         super().prepare(sample_rate, max_block)
         eng = self.engine
-        self.lookahead = lookahead(self._new_patcher(), max_block)
+        warm = self._new_patcher()
+        self.lookahead = lookahead(warm, max_block)
+        # One patch of silence now: the first real one would otherwise also pay for the work
+        # arrays, the bias images and the resampler's filter, and come late.
+        lo, hi = warm.span(0)
+        warm.mask(0, np.zeros((2, hi - lo), np.float32))
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
         self._delayed = np.zeros((2, max_block), np.float32)
