@@ -449,11 +449,14 @@ def _keep_history(frame, hist, x, keep):
     n_in = x.shape[1]
     old = max(keep - n_in, 0)  # samples kept from before the block
     for c in range(2):
+        src = frame[c, hist - old:hist]      # views from 0, as in _window_ahead
+        new = x[c, n_in - keep + old:]
+        dst = frame[c, old:keep]
         for j in range(old):
-            frame[c, j] = frame[c, hist - old + j]
-        for j in range(old, keep):
-            v = x[c, n_in - keep + j]
-            frame[c, j] = v if math.isfinite(v) else 0.0
+            frame[c, j] = src[j]
+        for j in range(keep - old):
+            v = new[j]
+            dst[j] = v if math.isfinite(v) else 0.0
 
 
 @njit(cache=True, inline="always")

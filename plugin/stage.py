@@ -104,7 +104,7 @@ class Stage:
     # -- audio ----------------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         """Process ``x`` [shape=(2, n), n <= max_block] into ``out`` (same shape); allocates
-        no buffers."""
+        no buffers. ``out`` may be ``x`` itself, but not another view overlapping it."""
         n = x.shape[1]
         flags = x.flags
         if flags.c_contiguous and flags.writeable and x.dtype.char == "f":
@@ -113,9 +113,13 @@ class Stage:
             xin = self._x[:2 * n].reshape(2, n)
             xin[...] = x
         if not self.split:
-            mixed = self._parts[:2 * n].reshape(2, n)
-            self.engine.process(xin, mixed)
-            out[...] = mixed
+            flags = out.flags
+            if flags.c_contiguous and flags.writeable and out.dtype.char == "f" and out is not xin:
+                self.engine.process(xin, out)
+            else:
+                mixed = self._parts[:2 * n].reshape(2, n)
+                self.engine.process(xin, mixed)
+                out[...] = mixed
             return
         parts = self._parts[:4 * n].reshape(2, 2, n)
         self.engine.process_split(xin, parts)

@@ -135,3 +135,30 @@ def test_audio_thread_says_so_when_real_time_is_refused(monkeypatch):
     with realtime.audio_thread(lock_memory=False) as granted:
         pass
     assert granted == "normal priority (SCHED_FIFO not permitted: Operation not permitted)"
+
+
+def test_stage_without_copies_gives_the_same_audio_in_place_too():
+    """A C-contiguous float32 block goes into the engine and out of it without the stage's
+    copies; a strided block, float64 or an in-place call take the copies. All sound the same."""
+    x = noise(8 * 512, seed=3)
+    outs = []
+    for mode in ("contiguous", "strided", "float64", "in place"):
+        stage = Stage(SETTINGS).prepare(SR, 512)
+        wide = np.zeros((2, 2 * 512), np.float32)
+        got = np.empty_like(x)
+        for k in range(8):
+            blk = np.ascontiguousarray(x[:, k * 512:(k + 1) * 512])
+            if mode == "contiguous":
+                stage.process_block(blk, got[:, k * 512:(k + 1) * 512])
+            elif mode == "strided":
+                wide[:, :512] = blk
+                stage.process_block(wide[:, :512], wide[:, 512:])
+                got[:, k * 512:(k + 1) * 512] = wide[:, 512:]
+            elif mode == "float64":
+                stage.process_block(blk.astype(np.float64), got[:, k * 512:(k + 1) * 512])
+            else:
+                stage.process_block(blk, blk)
+                got[:, k * 512:(k + 1) * 512] = blk
+        outs.append(got)
+    for got in outs[1:]:
+        assert np.array_equal(got, outs[0])
