@@ -47,18 +47,18 @@ class SpatialPrior:
         """The reshaped vocal mask [shape=(T, K, C)] of one patch: ``mask`` is the model's
         (0..1) and ``mag`` the mix's magnitudes [shape=(T, K, 2): left, right]. At contrast
         1 and spatial 0 it is ``mask`` unchanged (the histograms still learn)."""
-        left, right = mag[..., 0].astype(np.float64), mag[..., 1].astype(np.float64)
+        left, right = mag[:, self._learn, 0], mag[:, self._learn, 1]
         # azimuth + 1 = atan2(|R|, |L|) * 4 / pi, from 0 (left) to 2 (right), in AZ_BINS steps
-        index = np.rint(np.arctan2(right, left) * (2 * (AZ_BINS - 1) / np.pi)).astype(np.int64)
-        where = (index[:, self._learn] + self._offset).ravel()
-        energy = (left * left + right * right)[:, self._learn].ravel()
-        m = mask[:, self._learn].mean(axis=-1, dtype=np.float64).ravel()
+        scale = np.float32(2 * (AZ_BINS - 1) / np.pi)
+        where = (np.rint(np.arctan2(right, left) * scale).astype(np.int64) + self._offset).ravel()
+        energy = (left * left + right * right).ravel()
+        m = (mask[:, self._learn].sum(axis=-1) / mask.shape[-1]).ravel()
         self.voice += np.bincount(where, energy * m, self._size)
         self.band += np.bincount(where, energy * (1 - m), self._size)
         if spatial <= 0.0 and contrast == 1.0:
             return mask
-        odds = contrast * np.clip(np.log(mask / np.maximum(1 - mask, 1e-30) + 1e-30),
-                                  -_LOGIT_LIMIT, _LOGIT_LIMIT)
+        odds = np.float32(contrast) * np.clip(np.log(mask / np.maximum(1 - mask, 1e-30) + 1e-30),
+                                              -_LOGIT_LIMIT, _LOGIT_LIMIT)
         if spatial > 0.0:
             v, b = self.voice.reshape(-1, AZ_BINS), self.band.reshape(-1, AZ_BINS)
             seen = (v.sum(axis=1) > 0) & (b.sum(axis=1) > 0)
@@ -68,5 +68,6 @@ class SpatialPrior:
                 apart = np.where(seen, 1 - np.sqrt(pv * pb).sum(axis=1), -1.0)
                 k = int(np.argmax(apart))
                 ratio = min(spatial * apart[k], MAX_WEIGHT) * np.log((pv[k] + FLOOR) / (pb[k] + FLOOR))
-                odds = odds + ratio[index][..., None]
+                index = np.rint(np.arctan2(mag[..., 1], mag[..., 0]) * scale).astype(np.int64)
+                odds = odds + ratio.astype(np.float32)[index][..., None]
         return (1 / (1 + np.exp(-odds))).astype(np.float32)
