@@ -73,12 +73,7 @@ class PriorStage(Stage):
         self.close()
         super().prepare(sample_rate, max_block)
         eng = self.engine
-        warm = self._new_patcher()
-        self.lookahead = lookahead(warm, max_block)
-        # One patch of silence now: the first real one would otherwise also pay for the work
-        # arrays, the bias images and the resampler's filter, and come late.
-        lo, hi = warm.span(0)
-        warm.mask(0, np.zeros((2, hi - lo), np.float32))
+        self.lookahead = lookahead(self._new_patcher(), max_block)
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
         self._delayed = np.zeros((2, max_block), np.float32)
@@ -160,6 +155,16 @@ class PriorStage(Stage):
 
     # -- worker thread --------------------------------------------------------------------------
     def _work(self) -> None:
+        # One patch of silence first, while the first real patch's input is still arriving:
+        # that one would otherwise also pay for the work arrays, the bias images and the
+        # resampler's filter, and come late.
+        warm = self._new_patcher()
+        lo, hi = warm.span(0)
+        try:
+            warm.mask(0, np.zeros((2, hi - lo), np.float32))
+        except Exception as e:  # noqa: BLE001 -- reported by the session, frames fall back
+            self.error = e
+            return
         pt = self.patcher
         hist = np.zeros((2, 0), np.float32)
         hist_at = 0                                       # input index of hist[:, 0]
