@@ -87,7 +87,7 @@ def layer_profile(net: S.Spleeter, x: np.ndarray) -> list[tuple[str, float]]:
             return r
         return inner
 
-    x = x[:, :S.PATCH * S.HOP]
+    x = x[:, :S.PATCH * S.HOP - S.FRAME]                   # exactly one patch of frames
     list(net.masks(x))
     try:
         for k, fn in saved.items():
