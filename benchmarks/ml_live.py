@@ -13,7 +13,6 @@ blocks of 512, fft 4096). Needs ``panslice model install``. Writes its section o
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from pathlib import Path
@@ -22,35 +21,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scoring  # noqa: E402
-from benchmarks.ml_quality import NEUTRAL, _Memo  # noqa: E402
+from benchmarks.ml_quality import setup, shipped_params  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
 PATCHES = (64, 128, 256, 512)
 
 
 def main() -> int:
-    from panslice.dsp import params as P
     from panslice.dsp import spleeter as S
-    from panslice.plugin import ml_live, ml_prior, model, presets
+    from panslice.plugin import ml_live, ml_prior, presets
     from panslice.plugin.bounce import render
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    tracks = scoring.tracks(args.folder)
-    if not tracks:
-        print(f"ml_live: no tracks in {args.folder}", file=sys.stderr)
+    ready = setup("ml_live", __doc__)
+    if ready is None:
         return 1
-    try:
-        net = _Memo(ml_prior.network())
-    except model.ModelError as e:
-        print(f"ml_live: {e}", file=sys.stderr)
-        return 1
-    ml_prior._net = net
+    args, tracks, net = ready
     feed = ml_prior.PriorFeed
-    shipped = P.ParamSet(NEUTRAL)
-    shipped.set_bands([(0.0, 96000.0, 0.0)])
+    shipped = shipped_params()
     settings = {"Spleeter as shipped": (shipped, shipped),
                 "acapella-ml / karaoke-ml": (presets.load("acapella-ml").params,
                                              presets.load("karaoke-ml").params)}

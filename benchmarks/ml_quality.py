@@ -60,27 +60,45 @@ class _Memo:
         return self.memo[key]
 
 
-def main() -> int:
-    from panslice.dsp import params as P
-    from panslice.plugin import ml_prior, model, presets
-    from panslice.plugin.bounce import render
+def setup(prog: str, doc: str):
+    """The ML benchmarks' command line, tracks and memoised network (installed as the one
+    the bounce uses): ``(args, tracks, net)``, or None after one line on stderr."""
+    from panslice.plugin import ml_prior, model
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     tracks = scoring.tracks(args.folder)
     if not tracks:
-        print(f"ml_quality: no tracks in {args.folder}", file=sys.stderr)
-        return 1
+        print(f"{prog}: no tracks in {args.folder}", file=sys.stderr)
+        return None
     try:
         ml_prior._net = _Memo(ml_prior.network())
     except model.ModelError as e:
-        print(f"ml_quality: {e}", file=sys.stderr)
-        return 1
+        print(f"{prog}: {e}", file=sys.stderr)
+        return None
+    return args, tracks, ml_prior._net
+
+
+def shipped_params():
+    """Spleeter as shipped: ml_prior 1, every knob neutral, one full band."""
+    from panslice.dsp import params as P
 
     shipped = P.ParamSet(NEUTRAL)
     shipped.set_bands([(0.0, 96000.0, 0.0)])
+    return shipped
+
+
+def main() -> int:
+    from panslice.plugin import presets
+    from panslice.plugin.bounce import render
+
+    ready = setup("ml_quality", __doc__)
+    if ready is None:
+        return 1
+    args, tracks, _ = ready
+    shipped = shipped_params()
     rows = {  # name -> (params for the vocal estimate, params for the accompaniment estimate)
         "Spleeter as shipped (ml_prior=1, knobs neutral)": (shipped, shipped),
         "acapella-ml / karaoke-ml (presets)": (presets.load("acapella-ml").params,

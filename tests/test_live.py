@@ -13,33 +13,13 @@ import pedalboard as pb
 import pytest
 import soundfile as sf
 
-from conftest import REAL_TRACKS, needs_real, noise, pan, run_cli
+from conftest import REAL_TRACKS, ListStream, needs_real, noise, pan, run_cli
 from panslice.plugin import live, presets
 from panslice.plugin.chain import Chain
 from panslice.plugin.stage import Stage
 from panslice.plugin.streams import FileSink, FileSource
 
 SR = 44100
-
-
-class FakeStream:
-    """The seam without hardware: hands out ``audio`` in blocks, keeps what is written."""
-
-    def __init__(self, audio):
-        self.audio, self.sample_rate, self.pos = audio, SR, 0
-        self.written = []
-        self.overruns = self.underruns = 0
-
-    def read(self, n):
-        x = self.audio[:, self.pos:self.pos + n]
-        self.pos += x.shape[1]
-        return x
-
-    def write(self, block):
-        self.written.append(block.copy())
-
-    def heard(self):
-        return np.concatenate(self.written, axis=1)
 
 
 class ScriptedControls:
@@ -73,7 +53,7 @@ def test_live_loop_hears_what_the_bounce_renders_with_the_same_changes(song):
 
     chain = make()
     script = {block * 20: ("target_gain_db", 0.0), block * 50: ("width", 0.6)}
-    stream = FakeStream(song)
+    stream = ListStream(song)
     controls = ScriptedControls(chain, script)
     rep = live.run(chain, stream, block, controls=controls)
     lat = chain.latency_samples
@@ -94,7 +74,7 @@ def test_live_loop_hears_what_the_bounce_renders_with_the_same_changes(song):
 def test_stop_ends_the_loop_between_blocks_without_a_tail(song):
     chain = Chain([Stage()])
     stop = threading.Event()
-    stream = FakeStream(song)
+    stream = ListStream(song)
     controls = ScriptedControls(chain, {}, stop_at=10 * 256, stop=stop)
     rep = live.run(chain, stream, 256, controls=controls, stop=stop)
     assert rep.ended_by == "stop" and rep.blocks == 11 and stream.heard().shape[1] == 11 * 256

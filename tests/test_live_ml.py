@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import pan, run_cli
+from conftest import ListStream, pan, run_cli
 from panslice.dsp import spleeter as S
 from panslice.plugin import bounce, live, ml_live, ml_prior, model, presets
 from panslice.plugin.chain import Chain
@@ -20,29 +20,6 @@ from panslice.plugin.stage import Stage
 
 SR = 44100
 FIXTURE_MIX = "fixtures/spleeter_masks.npz"   # 3 s of music with a voice (see test_spleeter.py)
-
-
-class Stream:
-    """The live seam without hardware. With ``settle``, each write waits until the ML worker
-    has used all the input so far: every row is then in time, whatever the machine's speed."""
-
-    def __init__(self, audio, settle=None, rate=SR):
-        self.audio, self.sample_rate, self.pos, self.settle = audio, rate, 0, settle
-        self.written = []
-        self.overruns = self.underruns = 0
-
-    def read(self, n):
-        x = self.audio[:, self.pos:self.pos + n]
-        self.pos += x.shape[1]
-        return x
-
-    def write(self, block):
-        self.written.append(block.copy())
-        if self.settle:
-            self.settle()
-
-    def heard(self):
-        return np.concatenate(self.written, axis=1)
 
 
 class ConstantNet:
@@ -76,7 +53,7 @@ def run_live(params, audio, patch, net, block=512, settle=True, before_close=Non
     chain = Chain([Stage(params)])
     stage, = ml_live.attach(chain, patch, net)
     chain.prepare(rate, block)
-    stream = Stream(audio, stage.wait_idle if settle else None, rate)
+    stream = ListStream(audio, rate, stage.wait_idle if settle else None)
     try:
         rep = live.run(chain, stream, block)
     finally:
@@ -140,7 +117,7 @@ def test_a_late_network_never_holds_the_loop_the_frames_fall_back_and_are_counte
     assert rep.prior_missed == stage.missed >= content - 1 and stage.missed <= content + 1
     # Every frame got the plain slice: the engine without any prior, la samples later.
     plain = Chain([Stage(ps)]).prepare(SR, 512)
-    ref = Stream(x)
+    ref = ListStream(x)
     live.run(plain, ref, 512)
     np.testing.assert_array_equal(heard[:, la:], ref.heard()[:, :heard.shape[1] - la])
     assert np.abs(heard).max() > 0.1                        # (the prior of 0 would have muted it)
