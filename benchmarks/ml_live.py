@@ -29,6 +29,7 @@ PATCHES = (64, 128, 256, 512)
 
 def main() -> int:
     from panslice.dsp import spleeter as S
+    from panslice.dsp.engine import Engine
     from panslice.plugin import ml_live, ml_prior, presets
     from panslice.plugin.bounce import render
 
@@ -56,6 +57,7 @@ def main() -> int:
                       f"  accompaniment {scores[name, p][-1][1]:6.2f}", flush=True)
     ml_prior.PriorFeed = feed
 
+    engine_lat = Engine(presets.load("acapella-ml").params).prepare(S.SAMPLE_RATE, 512).latency_samples
     lines = [
         "## ML prior live: patch size, look-ahead and quality",
         "",
@@ -64,7 +66,8 @@ def main() -> int:
         "the network's time); live output equals the bounce with the same patch size "
         "(tests/test_live_ml.py), so these bounces give the live quality. SDR in dB (bss_eval, "
         f"512-tap filter), mean of {len(tracks)} real tracks; latency at 44.1 kHz, blocks of 512, "
-        "fft_size 4096 (engine 4095 samples + look-ahead).",
+        f"fft_size 4096 (the engine's {engine_lat} samples, its work spread over the blocks of "
+        "each 1024-sample hop, + the look-ahead).",
         "",
         "| patch (frames, s) | live latency | Spleeter as shipped: vocals / acc. | "
         "acapella-ml vocals | karaoke-ml accompaniment |",
@@ -72,7 +75,7 @@ def main() -> int:
     ]
     for p in PATCHES:
         pt = ml_prior.Patcher(net, 4096, 1024, S.SAMPLE_RATE, p)
-        lat = 4095 + ml_live.lookahead(pt, 512)
+        lat = engine_lat + ml_live.lookahead(pt, 512)
         sh = np.mean(scores["Spleeter as shipped", p], axis=0)
         ml = np.mean(scores["acapella-ml / karaoke-ml", p], axis=0)
         lines.append(f"| {p} ({p * S.HOP / S.SAMPLE_RATE:.1f} s){' (live default)' if p == ml_live.LIVE_PATCH else ''} | "

@@ -2,7 +2,9 @@
 
 Lifecycle: ``prepare(sample_rate, max_block)`` allocates everything; ``process`` takes blocks of
 any size (including 0 and more than ``max_block``); ``reset`` clears the audio state and never
-allocates; ``latency_samples`` is exact. Parameter changes (``set``) arrive between blocks and
+allocates; ``latency_samples`` is exact. Prepared for blocks shorter than a hop (a live loop),
+the engine spreads each frame's work over the blocks of the next hop, so that no block carries a
+whole frame, for one hop more latency (see ``stream.py``). Parameter changes (``set``) arrive between blocks and
 glide inside the engine, one hop at a time, so the same changes give the same audio live and
 offline.
 """
@@ -20,7 +22,7 @@ from .errors import ParameterError
 from .mask import bin_frequencies
 from .stream import (PI_AMBIENCE, PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE,
                      PI_RGAIN, PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_FRAMES,
-                     ST_POS, Buffers, process_block)
+                     ST_POS, ST_STAGE, Buffers, process_block)
 
 MIN_SAMPLE_RATE = 22050.0
 MAX_SAMPLE_RATE = 192000.0
@@ -67,6 +69,7 @@ class Engine:
         self.sample_rate = 0.0
         self.max_block = 0
         self._buf: Buffers | None = None
+        self._spread = False
         self._pidx = _pidx()
         self._edit_rows = np.zeros((0, regions.R_COLS))
         self._prior: tuple[np.ndarray, int] | None = None
@@ -83,8 +86,9 @@ class Engine:
         self.max_block = int(max_block)
         n = self.fft_size
         hop = self.hop
+        self._spread = self.max_block < hop
         b = Buffers(n, hop, len(P.REGISTRY), bin_frequencies(n, sample_rate), P.MAX_BANDS,
-                    self.unity)
+                    self.unity, self._spread)
         b.pidx[:] = self._pidx
         # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
@@ -119,14 +123,29 @@ class Engine:
         return self.fft_size // self.overlap
 
     @property
+    def spread(self) -> bool:
+        """Whether each frame's work is spread over the next hop (prepared with
+        ``max_block < hop``)."""
+        return self._spread
+
+    @property
     def latency_samples(self) -> int:
-        """Output sample i is input sample i - latency_samples: one frame less one sample."""
-        return self.fft_size - 1
+        """Output sample i is input sample i - latency_samples: one frame less one sample, and
+        one hop more when the engine spreads its work."""
+        return self.fft_size - 1 + (self.hop if self._spread else 0)
 
     @property
     def frames_processed(self) -> int:
+        """Frames analysed (their ML prior row read) since ``prepare``/``reset``."""
         self._require()
         return int(self._buf.st[ST_FRAMES])
+
+    @property
+    def frames_completed(self) -> int:
+        """Frames whose last input sample has arrived: those analysed, and (spread) the one
+        whose analysis is still to come."""
+        self._require()
+        return self.frames_processed + (1 if 1 <= self._buf.st[ST_STAGE] <= 2 else 0)
 
     def levels(self) -> tuple[float, float]:
         """RMS of (target, rest) over the last block, after the gains (0.0 before any block)."""

@@ -5,6 +5,11 @@ overlap-added. Output sample ``i`` is always input sample ``i - latency`` proces
 ``latency = fft_size - 1`` (the last sample of a frame must arrive before the frame can be
 transformed), so the result cannot depend on how the host cut the stream into blocks.
 
+*Spread* (for hosts whose blocks are shorter than a hop, as a live audio loop's are): a frame's
+work is not done in the block that completes it but in four stages shared out over the blocks of
+the next hop, so that no block carries a whole frame. Its output is played one hop later:
+``latency = fft_size - 1 + hop``, and the samples are otherwise the same.
+
 Real-time safe: ``process_block`` writes into buffers the engine allocated in ``prepare``; the
 FFTs are rocket-fft's low-level ``r2c``/``c2r`` into those buffers.
 """
@@ -32,7 +37,12 @@ ST_BANDS_UNIFORM = 3
 # gain is 0 (or a stem's rest, see _finish_unity) skips its overlap-add once they run out.
 ST_TAIL_T = 4
 ST_TAIL_R = 5
-ST_SIZE = 6
+# Spread: the next stage (1 .. STAGES) of the frame waiting for its work, 0 if none; and which of
+# the two ready hops is being played out.
+ST_STAGE = 6
+ST_PARITY = 7
+ST_SIZE = 8
+STAGES = 4  # forward FFT, mask, inverse FFT, overlap-add
 
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
 PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
@@ -44,24 +54,27 @@ PI_SIZE = 13
 I_ST = 0
 I_PIDX = I_ST + ST_SIZE
 I_AXES = I_PIDX + PI_SIZE
-I_N, I_HOP, I_BATCH, I_NB, I_NPARAMS, I_MAXBANDS, I_UNITY = range(I_AXES + 1, I_AXES + 8)
-I_OFF = I_AXES + 8
+I_N, I_HOP, I_BATCH, I_NB, I_NPARAMS, I_MAXBANDS, I_UNITY, I_SPREAD = range(I_AXES + 1,
+                                                                       I_AXES + 9)
+I_OFF = I_AXES + 9
 
 # Views into ``Buffers.f``, in order: frame, the input before the block (frame[:, :n-hop+pos]);
 # xw, windowed frames up to BATCH ahead; u, the inverse FFT of each masked frame; t, the same
 # with per-band gains; slot, each frame's target gain, rest gain and per-band flag; acc, the
-# overlap-add [target|rest, channel, sample]; ready, the finished hop being played out; mask,
+# overlap-add [target|rest, channel, sample]; ready, the finished hops [which, target|rest,
+# channel, sample]: the one being played out and (spread) the next; head, the first hop of each
+# windowed frame's input, unwindowed (the stems' rest is that input less the target); mask,
 # band_w, band_g, per-bin mask, band membership and band gain; lows, highs, gains, the active
 # bands; cur, tgt, coef, the smoothed and target knob values (kernel units) and their one-pole
 # coefficients; freqs, bin frequencies; wa, ws, analysis and synthesis windows; edit_t, edit_r,
 # per-bin hand-edit gains; refine, the memories and scratch rows of mask.refine_mask; levels,
 # the sums of squares of the target and the rest over the last block, and its sample count.
-(F_FRAME, F_XW, F_U, F_T, F_SLOT, F_ACC, F_READY, F_MASK, F_BAND_W, F_BAND_G, F_LOWS, F_HIGHS,
- F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE,
- F_LEVELS) = range(23)
-F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "mask", "band_w", "band_g", "lows",
-           "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t", "edit_r",
-           "refine", "levels")
+(F_FRAME, F_XW, F_U, F_T, F_SLOT, F_ACC, F_READY, F_HEAD, F_MASK, F_BAND_W, F_BAND_G, F_LOWS,
+ F_HIGHS, F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE,
+ F_LEVELS) = range(24)
+F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "head", "mask", "band_w", "band_g",
+           "lows", "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t",
+           "edit_r", "refine", "levels")
 
 # Frames transformed by one forward and one inverse FFT call when a block holds several:
 # rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
@@ -72,8 +85,9 @@ BATCH = 8
 def _f_shapes(n: int, hop: int, nb: int, n_params: int, max_bands: int) -> tuple:
     """Shape of each F_* view (process_block builds the same views)."""
     b = BATCH
-    return ((2, n), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, hop), (nb,), (nb,),
-            (nb,), (max_bands,), (max_bands,), (max_bands,), (n_params,), (n_params,),
+    return ((2, n), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, 2, hop),
+            (b, 2, hop), (nb,), (nb,), (nb,), (max_bands,), (max_bands,), (max_bands,),
+            (n_params,), (n_params,),
             (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb), (3,))
 
 
@@ -82,7 +96,7 @@ class Buffers:
     named attributes are views into the three flat arrays the kernel is given."""
 
     def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int,
-                 unity: bool):
+                 unity: bool, spread: bool = False):
         n, nb = fft_size, fft_size // 2 + 1
         shapes = _f_shapes(n, hop, nb, n_params, max_bands)
         sizes = [int(np.prod(s)) for s in shapes]
@@ -97,7 +111,8 @@ class Buffers:
         self.st = self.i[I_ST:I_ST + ST_SIZE]         # the kernel's state (ST_*)
         self.pidx = self.i[I_PIDX:I_PIDX + PI_SIZE]   # where each knob is in cur/tgt (PI_*)
         self.i[I_AXES] = 1
-        self.i[I_N:I_UNITY + 1] = (n, hop, BATCH, nb, n_params, max_bands, int(unity))
+        self.i[I_N:I_SPREAD + 1] = (n, hop, BATCH, nb, n_params, max_bands, int(unity),
+                                    int(spread))
         self.i[I_OFF:] = offsets[:-1]
         self.band_g[:] = 1.0
         self.gains[:] = 1.0
@@ -112,8 +127,8 @@ class Buffers:
         self.prior_at = np.zeros(1, np.int64)
 
     def reset(self) -> None:
-        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.mask,
-                  self.refine, self.levels):
+        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.head,
+                  self.mask, self.refine, self.levels):
             a[...] = 0
         self.cur[:] = self.tgt
         self.st[ST_BANDS_DIRTY] = 1
@@ -147,14 +162,10 @@ def _smooth(cur, tgt, coef, pidx):
 
 
 @njit(cache=True)
-def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur, tgt, coef,
-                   freqs, axes, st, pidx, unity, prior, prior_at, refine, hop, slot):
-    """One frame up to its inverse FFT, in frame order: glide the parameters one hop, write
-    the masked spectrum into ``work`` (the caller transforms it into ``u``), the per-band
-    target into ``tt`` when band gains differ, and the frame's gains into ``slot``."""
-    nb = spec.shape[1]
-    n = tt.shape[1]
-
+def _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g):
+    """Glide the parameters one hop and rebuild the band table if a band moved: the part of a
+    frame's analysis done as the frame completes, so that it sees the knobs as they are then
+    whenever the rest of its work is done."""
     if _smooth(cur, tgt, coef, pidx) or st[ST_BANDS_DIRTY]:
         count = int(cur[pidx[PI_BCOUNT]] + 0.5)
         b0 = pidx[PI_BAND0]
@@ -165,6 +176,15 @@ def _analyse_frame(spec, work, tt, mask, band_w, band_g, lows, highs, gains, cur
         st[ST_BANDS_UNIFORM] = band_table(freqs, lows, highs, gains, count, band_w, band_g)
         st[ST_BANDS_DIRTY] = 0
 
+
+@njit(cache=True)
+def _analyse_frame(spec, work, tt, mask, band_w, band_g, cur, freqs, axes, st, pidx, unity, prior,
+                   prior_at, refine, hop, slot):
+    """One frame up to its inverse FFT, in frame order, after its :func:`_glide`: write the
+    masked spectrum into ``work`` (the caller transforms it into ``u``), the per-band target
+    into ``tt`` when band gains differ, and the frame's gains into ``slot``."""
+    nb = spec.shape[1]
+    n = tt.shape[1]
     slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
                cur[pidx[PI_PHASE]], band_w, mask)
     refine_mask(spec, cur[pidx[PI_PERC]], cur[pidx[PI_SMOOTH_MS]], cur[pidx[PI_SMOOTH_HZ]],
@@ -328,7 +348,8 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     tt = _view(f, iv, F_T, (batch, 2, n))
     slot = _view(f, iv, F_SLOT, (batch, 3))
     acc = _view(f, iv, F_ACC, (2, 2, n))
-    ready = _view(f, iv, F_READY, (2, 2, hop))
+    ready = _view(f, iv, F_READY, (2, 2, 2, hop))
+    head = _view(f, iv, F_HEAD, (batch, 2, hop))
     mask = _view(f, iv, F_MASK, (nb,))
     band_w = _view(f, iv, F_BAND_W, (nb,))
     band_g = _view(f, iv, F_BAND_G, (nb,))
@@ -359,11 +380,42 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     pos = st[ST_POS]
     hist = base + pos  # input samples held in frame from earlier blocks
     i = 0
+    if iv[I_SPREAD] != 0:
+        # Spread: a frame completing here is windowed (its input is in hand only now) and its
+        # knobs glide; the rest of its work is done in stages over the blocks of the next hop
+        # (below), and must be done when that hop ends, where its output starts playing.
+        par = st[ST_PARITY]
+        while i < n_in:
+            take = min(hop - pos, n_in - i)
+            if pos + take == hop:
+                _emit(out, ready[par], pos + 1, i, take - 1, split, levels)
+                _stages(STAGES, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
+                        head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity,
+                        prior, prior_at, refine, edits, edit_t, edit_r, slot[0])
+                par = 1 - par
+                st[ST_PARITY] = par
+                _emit(out, ready[par], 0, i + take - 1, 1, split, levels)
+                _window_ahead(frame, hist, x, i + take, wa, xw[0], head[0])
+                _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g)
+                st[ST_STAGE] = 1
+                pos = 0
+            else:
+                _emit(out, ready[par], pos + 1, i, take, split, levels)
+                pos += take
+            i += take
+        st[ST_POS] = pos
+        _keep_history(frame, hist, x, base + pos)
+        # This block's share of the waiting frame's work: the stages due by this point of the hop.
+        _stages(STAGES * pos // hop, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
+                head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity, prior,
+                prior_at, refine, edits, edit_t, edit_r, slot[0])
+        return
+    rd = ready[0]
     fs = 0      # slot of the next frame to finish
     m = 0       # frames analysed ahead, in slots 0 .. m-1
     first = 0   # frame number of slot 0
     # One pass per stretch of input up to the next hop boundary. Output sample i is
-    # ready[pos + 1], or ready[0] of the new frame for the sample that completes a hop.
+    # rd[pos + 1], or rd[0] of the new frame for the sample that completes a hop.
     while i < n_in:
         take = min(hop - pos, n_in - i)
         if pos + take == hop and fs == m:
@@ -372,30 +424,24 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             # FFT call. Their overlap-add follows as their hops are played out.
             m = min(batch, (pos + n_in - i) // hop) if edits.shape[0] == 0 else 1
             for g in range(m):
-                _window_ahead(frame, hist, x, i + take + g * hop, wa, xw[g])
+                _window_ahead(frame, hist, x, i + take + g * hop, wa, xw[g], head[g])
             r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
             first = st[ST_FRAMES]
             for g in range(m):
-                _analyse_frame(spec[g], work[g], tt[g], mask, band_w, band_g, lows, highs, gains,
-                               cur, tgt, coef, freqs, axes, st, pidx, unity, prior, prior_at,
-                               refine, hop, slot[g])
+                _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g)
+                _analyse_frame(spec[g], work[g], tt[g], mask, band_w, band_g, cur, freqs, axes,
+                               st, pidx, unity, prior, prior_at, refine, hop, slot[g])
             c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
             fs = 0
         if pos + take == hop:
-            _emit(out, ready, pos + 1, i, take - 1, split, levels)
-            if unity:
-                _finish_unity(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
-                              band_g, freqs, axes, ws, edits, edit_t, edit_r, first + fs, st,
-                              frame, hist, x, i + take - n)
-            else:
-                _finish_frame(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, ready, mask,
-                              band_g, freqs, axes, ws, edits, edit_t, edit_r, slot[fs],
-                              first + fs, st)
-            _emit(out, ready, 0, i + take - 1, 1, split, levels)
+            _emit(out, rd, pos + 1, i, take - 1, split, levels)
+            _finish(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, rd, head[fs], mask, band_g,
+                    freqs, axes, ws, edits, edit_t, edit_r, slot[fs], first + fs, st, unity)
+            _emit(out, rd, 0, i + take - 1, 1, split, levels)
             pos = 0
             fs += 1
         else:
-            _emit(out, ready, pos + 1, i, take, split, levels)
+            _emit(out, rd, pos + 1, i, take, split, levels)
             pos += take
         i += take
     st[ST_POS] = pos
@@ -403,14 +449,48 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
 
 
 @njit(cache=True)
-def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws, edits,
-                  edit_t, edit_r, frame_no, st, frame, hist, x, start):
+def _stages(upto, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g, cur, freqs,
+            axes, ws, st, pidx, unity, prior, prior_at, refine, edits, edit_t, edit_r, slot):
+    """Spread: run the waiting frame's stages up to stage ``upto`` (of STAGES), in order: the
+    forward FFT, the mask (the analysis the batched path does), the inverse FFT, then the
+    overlap-add into ``ready``, the hop that plays next."""
+    n = xw.shape[1]
+    hop = ready.shape[2]
+    while 0 < st[ST_STAGE] <= upto:
+        s = st[ST_STAGE]
+        if s == 1:
+            r2c(xw, spec, axes, True, 1.0, 1)
+        elif s == 2:
+            _analyse_frame(spec, work, tt, mask, band_w, band_g, cur, freqs, axes, st, pidx,
+                           unity, prior, prior_at, refine, hop, slot)
+        elif s == 3:
+            c2r(work, u, axes, False, 1.0 / n, 1)
+        else:
+            _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws,
+                    edits, edit_t, edit_r, slot, st[ST_FRAMES] - 1, st, unity)
+        st[ST_STAGE] = s + 1 if s < STAGES else 0
+
+
+@njit(cache=True, inline="always")
+def _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits, edit_t,
+            edit_r, slot, frame_no, st, unity):
+    if unity:
+        _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws,
+                      edits, edit_t, edit_r, frame_no, st)
+    else:
+        _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws, edits,
+                      edit_t, edit_r, slot, frame_no, st)
+
+
+@njit(cache=True)
+def _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits,
+                  edit_t, edit_r, frame_no, st):
     """:func:`_finish_frame` for stems (unity gains): only the target is overlap-added; the
-    rest of the finished hop is its input (stream samples ``start ..``, ``x`` indices) less the
-    target. The windows overlap-add to exactly 1, so this is the rest the frames would give,
-    one accumulator pass cheaper, and target + rest is the input to the last bit. A hand-edited
-    frame's rest is not its input less its target: the difference is overlap-added in
-    ``acc[1]`` for the frames it reaches (``st[ST_TAIL_R]``) and added back."""
+    rest of the finished hop is its input (``head``) less the target. The windows overlap-add
+    to exactly 1, so this is the rest the frames would give, one accumulator pass cheaper, and
+    target + rest is the input to the last bit. A hand-edited frame's rest is not its input less
+    its target: the difference is overlap-added in ``acc[1]`` for the frames it reaches
+    (``st[ST_TAIL_R]``) and added back."""
     n = xw.shape[1]
     hop = ready.shape[2]
     edited = edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec,
@@ -427,19 +507,12 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, 
             _overlap_add_diff(acc[1, c], ready[1, c], ws, tt[c], u[c], d)
     else:
         ready[1] = 0.0
-    j0 = min(max(-start, 0), hop)
     for c in range(2):
-        old = frame[c, hist + start:hist + start + j0]   # views from 0, as in _window_ahead
-        new = x[c, start + j0:start + hop]
+        h = head[c]
         t = ready[0, c]
         r = ready[1, c]
-        tn = ready[0, c, j0:]
-        rn = ready[1, c, j0:]
-        for j in range(j0):
-            r[j] += old[j] - t[j]
-        for j in range(hop - j0):
-            v = new[j]
-            rn[j] += (v if math.isfinite(v) else 0.0) - tn[j]
+        for j in range(hop):
+            r[j] += h[j] - t[j]
 
 
 @njit(cache=True, inline="always")
@@ -460,12 +533,15 @@ def _keep_history(frame, hist, x, keep):
 
 
 @njit(cache=True, inline="always")
-def _window_ahead(frame, hist, x, end, wa, xw):
+def _window_ahead(frame, hist, x, end, wa, xw, head):
     """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
-    before ``x[0]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``."""
+    before ``x[0]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``.
+    Its first hop, unwindowed, goes into ``head``."""
     n = xw.shape[1]
+    hop = head.shape[1]
     start = end - n
     j0 = min(max(-start, 0), n)
+    h0 = min(j0, hop)
     # Through views that start at 0 (views allocate nothing): numba then drops its
     # negative-index checks and the loops vectorise.
     wb = wa[j0:]
@@ -479,6 +555,13 @@ def _window_ahead(frame, hist, x, end, wa, xw):
         for j in range(n - j0):
             v = new[j]
             xn[j] = (v if math.isfinite(v) else 0.0) * wb[j]
+        ho = head[c, :h0]
+        hn = head[c, h0:]
+        for j in range(h0):
+            ho[j] = old[j]
+        for j in range(hop - h0):
+            v = new[j]
+            hn[j] = v if math.isfinite(v) else 0.0
 
 
 @njit(cache=True, inline="always")

@@ -147,7 +147,7 @@ class PriorStage(Stage):
         first = eng.samples_to_next_frame()
         if n < first or eng.params["ml_prior"] <= 0:
             return
-        f0 = eng.frames_processed
+        f0 = eng.frames_completed
         f1 = f0 + 1 + (n - first) // eng.hop               # frames f0 .. f1-1 complete now
         lo = max(f0, self._shift)                         # before: the look-ahead's silence
         a, b = self._win

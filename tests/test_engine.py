@@ -76,6 +76,64 @@ def test_latency_is_exact_for_an_impulse():
     assert int(np.argmax(np.abs(y[0]))) == 1000 + eng.latency_samples
 
 
+def test_latency_is_exact_for_an_impulse_when_the_work_is_spread():
+    eng = Engine({"width": 2.0}).prepare(SR, 128)  # blocks shorter than the 512-sample hop
+    assert eng.spread and eng.latency_samples == 2047 + 512
+    x = np.zeros((2, 8000), np.float32)
+    x[:, 1000] = 1.0
+    y = stream(eng, x, [128] * (8000 // 128) + [8000 % 128])
+    assert int(np.argmax(np.abs(y[0]))) == 1000 + eng.latency_samples
+
+
+@pytest.mark.parametrize("unity", [False, True])
+def test_spread_work_gives_the_same_samples_one_hop_later(unity):
+    # Prepared for blocks shorter than a hop, the engine shares each frame's work out over the
+    # next hop's blocks and plays it a hop later; the samples must be the very same, with knob
+    # changes between blocks, hand edits and ML prior rows, whatever the blocks (longer than
+    # max_block too).
+    from panslice.plugin import edits
+
+    x = noise(2 * SR, seed=12).astype(np.float64)
+    x[:, SR // 2:] += pan(noise(3 * SR // 2, seed=13)[0], 0.1)
+    rows = edits.rows([edits.Region(0.4, 1.1, 100, 3000, -0.5, 0.5, -12.0, 3.0, 0.05)])
+    prior = np.random.default_rng(4).random((300, 1025)).astype(np.float32)
+    settings = {"width": 0.3, "ml_prior": 0.5, "band_count": 2, "band.1.high_hz": 2000.0,
+                "band.2.low_hz": 3000.0, "band.2.gain_db": -3.0, "percussion_reject": 1.0,
+                "smooth_ms": 40.0}
+    rng = np.random.default_rng(5)
+    sizes = [int(rng.integers(1, 300)) if rng.random() < 0.9 else 1500 for _ in range(2000)]
+    outs = []
+    for max_block in (8192, 100):
+        eng = Engine(settings, unity=unity).prepare(SR, max_block)
+        eng.set_edits(rows)
+        eng.set_prior(prior, 20)
+        assert eng.spread == (max_block == 100)
+        out = np.zeros((2, 2, x.shape[1]))
+        pos = 0
+        for k, s in enumerate(sizes):
+            if pos >= x.shape[1]:
+                break
+            if k in (40, 200):
+                eng.set("width", 0.6 if k == 40 else 0.2)
+                eng.set("target_gain_db", -20.0 if k == 40 else 4.0)
+            eng.process_split(x[:, pos:pos + s], out[:, :, pos:pos + s])
+            pos += s
+        outs.append((out, eng.latency_samples))
+    (ref, lat), (got, lat_spread) = outs
+    assert lat_spread == lat + 512
+    assert np.array_equal(got[:, :, 512:], ref[:, :, :-512])
+    assert not np.any(got[:, :, :512])                  # the hop it is played later
+
+
+def test_a_frame_waiting_for_its_spread_work_counts_as_completed_not_processed():
+    eng = Engine().prepare(SR, 128)
+    eng.process(np.zeros((2, 2048), np.float32))         # frames 0 .. 3 complete, 3 waits
+    assert (eng.frames_processed, eng.frames_completed) == (3, 4)
+    eng.process(np.zeros((2, 128), np.float32))          # its forward FFT
+    eng.process(np.zeros((2, 128), np.float32))          # its mask
+    assert (eng.frames_processed, eng.frames_completed) == (4, 4)
+
+
 @pytest.mark.parametrize("tg,rg", [(0.0, 0.0), (6.0, 0.0), (0.0, -np.inf)])
 def test_target_plus_rest_is_the_input_with_the_gains_applied(tg, rg):
     mono = noise(30000, seed=4)[0]
