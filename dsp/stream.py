@@ -389,7 +389,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             take = min(hop - pos, n_in - i)
             if pos + take == hop:
                 _emit(out, ready[par], pos + 1, i, take - 1, split, levels)
-                _stages(STAGES, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
+                _stages(hop, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
                         head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity,
                         prior, prior_at, refine, edits, edit_t, edit_r, slot[0])
                 par = 1 - par
@@ -406,7 +406,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
         st[ST_POS] = pos
         _keep_history(frame, hist, x, base + pos)
         # This block's share of the waiting frame's work: the stages due by this point of the hop.
-        _stages(STAGES * pos // hop, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
+        _stages(pos, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
                 head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity, prior,
                 prior_at, refine, edits, edit_t, edit_r, slot[0])
         return
@@ -449,13 +449,14 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
 
 
 @njit(cache=True)
-def _stages(upto, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g, cur, freqs,
+def _stages(at, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g, cur, freqs,
             axes, ws, st, pidx, unity, prior, prior_at, refine, edits, edit_t, edit_r, slot):
-    """Spread: run the waiting frame's stages up to stage ``upto`` (of STAGES), in order: the
-    forward FFT, the mask (the analysis the batched path does), the inverse FFT, then the
-    overlap-add into ``ready``, the hop that plays next."""
+    """Spread: run the waiting frame's stages due ``at`` samples into the hop (all of them at
+    its end), in order: the forward FFT, the mask (the analysis the batched path does), the
+    inverse FFT, then the overlap-add into ``ready``, the hop that plays next."""
     n = xw.shape[1]
     hop = ready.shape[2]
+    upto = STAGES * at // hop
     while 0 < st[ST_STAGE] <= upto:
         s = st[ST_STAGE]
         if s == 1:
@@ -471,7 +472,7 @@ def _stages(upto, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g,
         st[ST_STAGE] = s + 1 if s < STAGES else 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits, edit_t,
             edit_r, slot, frame_no, st, unity):
     if unity:
@@ -515,7 +516,7 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, 
             r[j] += h[j] - t[j]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _keep_history(frame, hist, x, keep):
     """frame[:, :keep] = the last ``keep`` samples of the stream: the ``hist`` held before the
     block, then the block ``x`` (non-finite samples as silence)."""
@@ -532,7 +533,7 @@ def _keep_history(frame, hist, x, keep):
             dst[j] = v if math.isfinite(v) else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _window_ahead(frame, hist, x, end, wa, xw, head):
     """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
     before ``x[0]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``.
@@ -564,7 +565,7 @@ def _window_ahead(frame, hist, x, end, wa, xw, head):
             hn[j] = v if math.isfinite(v) else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _emit(out, ready, src, dst, m, split, levels):
     """out[:, :, dst:dst+m] = ready[:, :, src:src+m], as two outputs or summed into one; their
     squares summed into ``levels`` (for meters)."""
