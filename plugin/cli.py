@@ -66,8 +66,28 @@ def _add_settings(p: argparse.ArgumentParser, default_preset: str) -> None:
                         "bands at once with --set bands=120-8000,8000-16000:-6 (see 'panslice params')")
 
 
+def kernel_cached() -> bool:
+    """Whether numba's on-disk cache holds the engine's kernel for this source (if it cannot
+    tell, say yes: the notice below is only a courtesy)."""
+    try:
+        from ..dsp.stream import process_block
+        return bool(process_block._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001 -- numba's cache internals moved
+        return True
+
+
+def _first_run_notice(args) -> None:
+    """A fresh install compiles the engine on its first run (about 20 s here, then cached):
+    say so rather than sit silent."""
+    if not getattr(args, "quiet", False) and not kernel_cached():
+        print("panslice: compiling the engine (first run only, about 20 s; cached after that)",
+              file=sys.stderr, flush=True)
+
+
 def cmd_bounce(args) -> int:
     from . import bounce, presets
+
+    _first_run_notice(args)
 
     preset, ps = _settings(args)
     auto = None
@@ -165,6 +185,7 @@ def cmd_demo(args) -> int:
 
     from . import audiofile, bounce, demo, presets
 
+    _first_run_notice(args)
     out = Path(args.output)
     preset = presets.load("acapella")
     mix, voc, acc = demo.make()
@@ -264,6 +285,7 @@ def cmd_live(args) -> int:
 
     if args.no_osc and args.record_automation:
         raise PansliceError("--record-automation records OSC changes: drop --no-osc")
+    _first_run_notice(args)
     chain = _live_chain(args)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
@@ -276,6 +298,7 @@ def cmd_live(args) -> int:
 def cmd_serve(args) -> int:
     from . import live, streams
 
+    _first_run_notice(args)
     chain = _live_chain(args)
     block = args.buffer or live.DEFAULT_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)

@@ -185,3 +185,16 @@ def test_a_failed_stems_bounce_leaves_no_empty_folder(tmp_path):
     r = run_cli("bounce", bad, "--stems", "-o", tmp_path / "new" / "stems")
     assert r.returncode == 1 and "not a readable audio file" in r.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_a_cold_numba_cache_is_announced_and_a_warm_one_is_not(tmp_path):
+    # (a missing input stops the bounce before anything compiles: the notice comes first)
+    missing = tmp_path / "missing.wav"
+    cold = run_cli("bounce", missing, env={"NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert cold.returncode == 1 and "compiling the engine (first run only" in cold.stderr
+    assert "missing.wav" in cold.stderr.splitlines()[-1]
+    render(noise(4096), 44100, presets.load("karaoke").params)  # this process: cache is warm
+    warm = run_cli("bounce", missing)
+    assert warm.returncode == 1 and "compiling" not in warm.stderr
+    quiet = run_cli("bounce", missing, "-q", env={"NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert quiet.returncode == 1 and "compiling" not in quiet.stderr
