@@ -277,6 +277,13 @@ def _bounce_chain(args, auto):
     if auto is not None:  # every stage starts where the recorded session started
         for st in chain.stages:
             st.engine.set_params({**auto.structure, **auto.start})
+    if any(st.params["ml_prior"] > 0 for st in chain.stages):
+        # Each such stage runs Spleeter on its own input, as live, but waits for every row;
+        # on patches of the bounce's size (Spleeter's own).
+        from ..dsp import spleeter as S
+        from . import ml_live
+
+        ml_live.attach(chain, S.PATCH, offline=True)
     return chain
 
 

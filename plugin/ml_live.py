@@ -50,13 +50,16 @@ class PriorStage(Stage):
     """A :class:`Stage` whose ML prior is computed live, ``lookahead`` samples ahead.
 
     ``patch`` is the Spleeter patch in frames (a multiple of 64); ``net`` the network (default:
-    the installed model, loaded once per process).
+    the installed model, loaded once per process). ``offline`` (a chain's bounce): each block
+    waits until the worker has used the input so far, so every row is in time however fast the
+    blocks come, and the output is the live output of a machine fast enough for the network.
     """
 
     def __init__(self, params=None, *, target=None, rest=None, name: str = "panslice",
-                 patch: int = LIVE_PATCH, net=None):
+                 patch: int = LIVE_PATCH, net=None, offline: bool = False):
         super().__init__(params, target=target, rest=rest, name=name)
         self.patch = patch
+        self.offline = offline
         self.net = net if net is not None else network()
         self.lookahead = 0
         self.missed = 0          # frames processed without their row (the network was late)
@@ -64,9 +67,10 @@ class PriorStage(Stage):
         self._worker: threading.Thread | None = None
 
     @classmethod
-    def from_stage(cls, stage: Stage, patch: int = LIVE_PATCH, net=None) -> "PriorStage":
+    def from_stage(cls, stage: Stage, patch: int = LIVE_PATCH, net=None,
+                   offline: bool = False) -> "PriorStage":
         return cls(stage.params, target=stage.target, rest=stage.rest, name=stage.name,
-                   patch=patch, net=net)
+                   patch=patch, net=net, offline=offline)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int) -> "PriorStage":
@@ -117,6 +121,7 @@ class PriorStage(Stage):
         self.patches, self.compute_s, self.slowest_s = 0, 0.0, 0.0   # the worker's timings
         self._fed = 0             # input samples handed to the worker (audio thread)
         self._idle_at = -1        # input the worker last found too short for its next patch
+        self._need = 0            # input its next patch needs (set with _idle_at)
         self.error: Exception | None = None     # what stopped the worker, if anything did
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="panslice-ml", daemon=True)
@@ -130,6 +135,8 @@ class PriorStage(Stage):
                 self._fed += n
             else:
                 self.overflow = True                      # the worker stops getting input
+        if self.offline and self._fed >= self._need:
+            self._catch_up()
         p = self._pending
         if p is not self._installed:
             self.engine.set_prior(p[0], p[1])
@@ -177,6 +184,7 @@ class PriorStage(Stage):
             if have < hi:        # take the input over only once the patch is complete
                 avail = self._feed.available
                 if have + avail < hi:
+                    self._need = hi
                     self._idle_at = have + avail
                     time.sleep(POLL_S)
                     continue
@@ -215,6 +223,14 @@ class PriorStage(Stage):
                 f"({dur / mean:.1f}x real time), slowest {self.slowest_s:.3f} s (the look-ahead "
                 f"leaves {HEADROOM * dur:.2f} s)")
 
+    def _catch_up(self) -> None:
+        """Offline: the input so far completes a patch; wait for the worker to compute it."""
+        self.wait_idle()
+        if self.error is not None:
+            raise self.error
+        if self._idle_at != self._fed:
+            raise TimeoutError("the ML prior's worker took over a minute for one patch")
+
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until the worker has used all the input given so far (for tests and tools that
         want every row in time, whatever the machine's speed; the live loop never calls it)."""
@@ -223,16 +239,18 @@ class PriorStage(Stage):
             time.sleep(0.001)
 
 
-def attach(chain, patch: int = LIVE_PATCH, net=None) -> list[PriorStage]:
+def attach(chain, patch: int = LIVE_PATCH, net=None, offline: bool = False) -> list[PriorStage]:
     """Give every panslice stage of ``chain`` (top level and nested chains) that starts with
-    ml_prior > 0 a live ML prior: each becomes a :class:`PriorStage`. Returns them."""
+    ml_prior > 0 a live ML prior: each becomes a :class:`PriorStage` (``offline``: one that
+    waits for its rows, for a bounce). Returns them."""
     from .chain import Chain
 
     found = []
     for i, s in enumerate(chain.steps):
         if isinstance(s, Chain):
-            found += attach(s, patch, net)
+            found += attach(s, patch, net, offline)
         elif isinstance(s, Stage) and not isinstance(s, PriorStage) and s.params["ml_prior"] > 0:
-            chain.steps[i] = PriorStage.from_stage(s, patch, net if net is not None else network())
+            chain.steps[i] = PriorStage.from_stage(s, patch, net if net is not None else network(),
+                                                   offline)
             found.append(chain.steps[i])
     return found

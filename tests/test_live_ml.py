@@ -180,3 +180,26 @@ def test_live_ml_without_the_model_says_how_to_install(home, tmp_path):
 def test_the_help_states_the_live_patch_default():
     r = run_cli("live", "--help")
     assert f"default: {ml_live.LIVE_PATCH}," in " ".join(r.stdout.split())
+
+
+def test_bounce_of_a_chain_with_an_ml_stage_gets_its_prior(music, model_cache, tmp_path):
+    """bounce --chain runs Spleeter on the stage's own input, as live, and waits for every row:
+    a chain of the one stage gives the preset's bounce exactly."""
+    song = tmp_path / "song.wav"
+    sf.write(song, music.T, SR, subtype="FLOAT")
+    f = tmp_path / "ml.toml"
+    f.write_text('[[step]]\nplugin = "panslice"\npreset = "acapella-ml"\n')
+    env = {"XDG_CACHE_HOME": str(model_cache)}
+    outs = []
+    for how in (["--chain", f], ["--preset", "acapella-ml"]):
+        out = tmp_path / f"out{len(outs)}.wav"
+        r = run_cli("bounce", song, *how, "-o", out, "--bit-depth", "32", "-q", env=env)
+        assert r.returncode == 0, r.stderr
+        outs.append(sf.read(out, dtype="float32")[0])
+    assert outs[0].shape == music.T.shape
+    assert np.array_equal(outs[0], outs[1])
+    # and the prior is what makes it: without it (what a chain's bounce used to give) it differs
+    r = run_cli("bounce", song, "--chain", f, "--set", "ml_prior=0", "-o", tmp_path / "no-ml.wav",
+                "--bit-depth", "32", "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    assert np.abs(sf.read(tmp_path / "no-ml.wav", dtype="float32")[0] - outs[0]).max() > 1e-2
