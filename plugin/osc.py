@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message import OscMessage
@@ -74,6 +75,8 @@ COMMANDS = (
 # (address, arguments, what it says): messages panslice sends
 REPLIES = (
     (f"{PREFIX}/<param>", "f value", "a parameter's value: answers to get/subscribe, echoes of changes"),
+    (f"{PREFIX}/latency", "i samples", "the chain's whole latency (what a host compensates), after "
+                                       "the parameters in answer to get/subscribe"),
     (f"{PREFIX}/meter/target", "f rms", f"RMS level (linear, 1.0 = full scale) of the slice output, "
                                         f"up to {METER_HZ:g} times a second, to subscribers"),
     (f"{PREFIX}/meter/rest", "f rms", "RMS level of the rest output, with the one above"),
@@ -165,11 +168,14 @@ class OscServer:
         accepted, for ``get`` and ``preset/save``.
     outputs : the names of the two outputs, stored with a saved preset.
     port : 0 picks a free port (see :attr:`port`).
+    latency : gives the chain's latency in samples, for ``get`` (None: not reported).
     """
 
     def __init__(self, controls: Controls, params: P.ParamSet, *, outputs: tuple[str, str] = ("target", "rest"),
-                 host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ):
+                 host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ,
+                 latency: Callable[[], int] | None = None):
         self.controls = controls
+        self.latency = latency
         self.state = params.as_dict()  # validated values only: kept current as changes are accepted
         self.outputs = outputs
         self.host = host
@@ -314,6 +320,12 @@ class OscServer:
         to = self._reply_to(args, sender)
         for name, value in self.state.items():
             self._send(_msg(address(name), float(value)), to)
+        if self.latency is not None:
+            try:
+                lat = int(self.latency())
+            except PansliceError:  # the chain is not prepared yet (the session is starting)
+                return
+            self._send(_msg(f"{PREFIX}/latency", lat), to)
 
     def _subscribe(self, args: list, sender: tuple[str, int]) -> None:
         to = self._reply_to(args, sender)

@@ -32,7 +32,8 @@ class ControlSession:
         self.controls = Controls(stages, record=record_to is not None)
         self._default_port = port is None
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
-                                port=osc.DEFAULT_PORT if port is None else port)
+                                port=osc.DEFAULT_PORT if port is None else port,
+                                latency=lambda: chain.latency_samples)
 
     def __enter__(self) -> "ControlSession":
         try:

@@ -244,15 +244,18 @@ def test_get_subscribe_echo_and_meters_seen_by_oscdump(home, tmp_path):
     sf.write(str(tmp_path / "voice.wav"), voice.T, SR, subtype="FLOAT")
     chain = Chain([Stage()])
     controls = Controls(chain.stages)
-    server = osc.OscServer(controls, chain.stages[0].params, port=0).start()
+    server = osc.OscServer(controls, chain.stages[0].params, port=0,
+                           latency=lambda: chain.latency_samples).start()
     port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
     stop, loop = start_live(chain, tmp_path / "voice.wav", controls)
     try:
         wait_bound(port)
         oscsend(server.port, "/panslice/get", "i", port)
-        got = dump_lines(dump, lambda ls: len(ls) >= len(P.REGISTRY))
-        assert got == [f"{osc.address(p.name)} f {p.default:f}" for p in P.REGISTRY]
+        got = dump_lines(dump, lambda ls: len(ls) >= len(P.REGISTRY) + 1)
+        assert got == [f"{osc.address(p.name)} f {p.default:f}" for p in P.REGISTRY] + [
+            f"/panslice/latency i {chain.latency_samples}"]
+        assert chain.latency_samples == 2047  # blocks of 512: one hop, the work not spread
 
         oscsend(server.port, "/panslice/subscribe", "i", port)
         oscsend(server.port, "/panslice/width", "f", 0.5)
