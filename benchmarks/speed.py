@@ -19,6 +19,7 @@ Figures (issue 4), measured in one run on this machine:
   and the thread's own CPU time; and the bytes a block allocates in steady state (tracemalloc).
   Below a hop (512 samples here) the engine spreads each frame's work over the hop's blocks; 128
   is also timed with the engine prepared for 512-sample blocks (no spreading), for comparison;
+  the configurations take turns (20 turns), so that a noisy spell falls on all of them alike;
 - the machine's own jitter, as a control: a fixed piece of numba arithmetic of about a spread
   block's cost, timed in the same loop as the 128-sample blocks. What it shows in p99.9 and max
   is the machine's (interrupts, the host taking the virtual CPU), not panslice's.
@@ -56,6 +57,7 @@ LIVE_BLOCKS = (64, 128, 256, 512)
 BATCH_FILE_S = 120     # length of each of the 4 files of the -j figure
 BUSY_NS = 50_000_000   # live timing runs flat out for 50 ms, then rests 10 ms (untimed), so a
 REST_S = 0.010         # real-time thread stays under Linux's 95% RT throttle
+LIVE_TURNS = 20        # the live configurations take turns, a twentieth of the audio each
 
 # Targets of issue 4.
 TARGET_RT = 300.0
@@ -266,28 +268,47 @@ class _Control:
         self.spin(self.a, self.reps)
 
 
-def _timed(proc, x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Wall and thread-CPU ns of each block of ``x`` through ``proc``, and how the thread ran."""
-    nblk = x.shape[1] // block
-    out = np.empty((2, block), np.float32)
-    for i in range(min(nblk, 2000)):  # warm: kernel loaded, frame full, caches hot
-        proc.process_block(x[:, i * block:(i + 1) * block], out)
-    wall = np.empty(nblk)
-    cpu = np.empty(nblk)
-    pc, tt = time.perf_counter_ns, time.thread_time_ns
+def _interleaved(procs: list, x: np.ndarray) -> tuple[dict, str]:
+    """Wall and thread-CPU ns of each block of ``x`` through each ``(label, block, proc)``, the
+    procs taking turns (LIVE_TURNS turns, a slice of ``x`` each), so that a noisy spell of the
+    machine falls on all of them alike; and a line saying how the timed thread ran."""
     from panslice.plugin.realtime import audio_thread
+
+    res = {}
+    for label, block, proc in procs:
+        nblk = x.shape[1] // block
+        out = np.empty((2, block), np.float32)
+        for i in range(min(nblk, 2000)):  # warm: kernel loaded, frame full, caches hot
+            proc.process_block(x[:, i * block:(i + 1) * block], out)
+        res[label] = (np.empty(nblk), np.empty(nblk), out)
+    pc, tt = time.perf_counter_ns, time.thread_time_ns
     with audio_thread() as granted:  # as plugin/live.py runs its loop
         rest_at = pc() + BUSY_NS
-        for i in range(nblk):
-            blk = x[:, i * block:(i + 1) * block]
-            w0, c0 = pc(), tt()
-            proc.process_block(blk, out)
-            cpu[i] = tt() - c0
-            wall[i] = pc() - w0
-            if w0 > rest_at:  # between blocks, untimed: stay under the kernel's RT throttle
-                time.sleep(REST_S)
-                rest_at = pc() + BUSY_NS
-    return wall, cpu, granted
+        for turn in range(LIVE_TURNS):
+            for label, block, proc in procs:
+                wall, cpu, out = res[label]
+                nblk = len(wall)
+                for i in range(turn * nblk // LIVE_TURNS, (turn + 1) * nblk // LIVE_TURNS):
+                    blk = x[:, i * block:(i + 1) * block]
+                    w0, c0 = pc(), tt()
+                    proc.process_block(blk, out)
+                    cpu[i] = tt() - c0
+                    wall[i] = pc() - w0
+                    if w0 > rest_at:  # untimed: stay under the kernel's RT throttle
+                        time.sleep(REST_S)
+                        rest_at = pc() + BUSY_NS
+    return {label: r[:2] for label, r in res.items()}, granted
+
+
+def _median_cpu_us(proc, x: np.ndarray, block: int, n: int = 4000) -> float:
+    """Median thread-CPU time of ``n`` blocks through ``proc`` (to size the control)."""
+    out = np.empty((2, block), np.float32)
+    t = np.empty(n)
+    for i in range(n):
+        c0 = time.thread_time_ns()
+        proc.process_block(x[:, i * block:(i + 1) * block], out)
+        t[i] = time.thread_time_ns() - c0
+    return float(np.median(t)) / 1e3
 
 
 def _stats(wall: np.ndarray, cpu: np.ndarray) -> dict:
@@ -300,42 +321,39 @@ def _stats(wall: np.ndarray, cpu: np.ndarray) -> dict:
 
 def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
     """Per-block times of a chain with one panslice stage (karaoke preset), streaming ``x``, at
-    each block size, then at 128 without spreading, then the control; with a line saying how
-    the timed thread was scheduled."""
+    each block size and at 128 without spreading, and of the control, all taking turns; with a
+    line saying how the timed thread was scheduled."""
     from panslice.plugin import presets
     from panslice.plugin.chain import Chain
     from panslice.plugin.stage import Stage
 
     params = presets.load("karaoke").params
-    rows = []
-    granted = ""
     runs = [(b, b, f"{b}") for b in blocks] + [(128, 512, "128, not spread")]
-    for block, prepared, label in runs:
-        proc = Chain([Stage(params)]).prepare(SR, prepared)
-        spread = proc.stages[0].engine.spread
-        wall, cpu, granted = _timed(proc, x, block)
-        nblk = len(wall)
-        out = np.empty((2, block), np.float32)
-        # Allocation in steady state: bytes kept and the largest transient, per block.
-        k = min(nblk, 4000)
-        tracemalloc.start()
-        proc.process_block(x[:, :block], out)
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        for i in range(k):
-            proc.process_block(x[:, i * block:(i + 1) * block], out)
-        cur, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        rows.append({"block": block, "label": label, "period_us": block / SR * 1e6, "n": nblk,
-                     "stats": _stats(wall, cpu), "latency": proc.latency_samples,
-                     "spread": spread, "over_max": _over_max(wall, block),
-                     "kept_per_block": (cur - base) / k, "transient": peak - base})
-    spread128 = next(r for r in rows if r["label"] == "128")
-    control = _Control(spread128["stats"]["cpu"]["median"] / 1e3)
-    wall, cpu, _ = _timed(control, x, 128)
-    rows.append({"block": 128, "label": "control", "period_us": 128 / SR * 1e6, "n": len(wall),
-                 "stats": _stats(wall, cpu), "latency": None, "spread": None,
-                 "over_max": _over_max(wall, 128)})
+    procs = [(label, block, Chain([Stage(params)]).prepare(SR, prepared))
+             for block, prepared, label in runs]
+    spread128 = next(p for label, _, p in procs if label == "128")
+    procs.append(("control", 128, _Control(_median_cpu_us(spread128, x, 128))))
+    times, granted = _interleaved(procs, x)
+    rows = []
+    for label, block, proc in procs:
+        wall, cpu = times[label]
+        row = {"block": block, "label": label, "period_us": block / SR * 1e6, "n": len(wall),
+               "stats": _stats(wall, cpu), "over_max": _over_max(wall, block),
+               "latency": None if label == "control" else proc.latency_samples}
+        if label != "control":
+            # Allocation in steady state: bytes kept and the largest transient, per block.
+            out = np.empty((2, block), np.float32)
+            k = min(len(wall), 4000)
+            tracemalloc.start()
+            proc.process_block(x[:, :block], out)
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            for i in range(k):
+                proc.process_block(x[:, i * block:(i + 1) * block], out)
+            cur, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            row.update(kept_per_block=(cur - base) / k, transient=peak - base)
+        rows.append(row)
     return rows, granted
 
 
@@ -432,7 +450,9 @@ def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], granted: str
              "what the audio thread sees on this shared 2-core machine; *cpu* is the thread's own "
              "CPU time for the same blocks (wall well above cpu: the thread was not running, e.g. "
              "the virtual CPU was preempted by the host). Blocks run back to back (50 ms on, 10 ms "
-             "untimed rest), not paced in real time. The timed thread is scheduled as `panslice "
+             "untimed rest), not paced in real time; the configurations below take turns (20 turns of "
+             "half a minute of audio each), so that a noisy spell of this machine falls on all of "
+             "them alike. The timed thread is scheduled as `panslice "
              f"live` schedules its loop (plugin/realtime.py): {granted}. Blocks shorter than a "
              "hop are *spread*: each frame's work is shared out over the next hop's blocks, for "
              "one hop more latency. *128, not spread* is the engine prepared for 512-sample "
