@@ -41,7 +41,8 @@ ST_TAIL_R = 5
 # the two ready hops is being played out.
 ST_STAGE = 6
 ST_PARITY = 7
-ST_SIZE = 8
+ST_HIST = 8       # the column of ``frame`` where the input history starts
+ST_SIZE = 9
 STAGES = 4  # forward FFT, mask, inverse FFT, overlap-add
 
 # Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
@@ -58,7 +59,9 @@ I_N, I_HOP, I_BATCH, I_NB, I_NPARAMS, I_MAXBANDS, I_UNITY, I_SPREAD = range(I_AX
                                                                        I_AXES + 9)
 I_OFF = I_AXES + 9
 
-# Views into ``Buffers.f``, in order: frame, the input before the block (frame[:, :n-hop+pos]);
+# Views into ``Buffers.f``, in order: frame, the input before the block (n-hop+pos samples from
+# column st[ST_HIST]; a block is appended after them, so that the history moves only when the
+# HISTORY_ROOM columns after a frame's worth are used up);
 # xw, windowed frames up to BATCH ahead; u, the inverse FFT of each masked frame; t, the same
 # with per-band gains; slot, each frame's target gain, rest gain and per-band flag; acc, the
 # overlap-add [target|rest, channel, sample]; ready, the finished hops [which, target|rest,
@@ -76,6 +79,8 @@ F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "head", "mask", "ban
            "lows", "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t",
            "edit_r", "refine", "levels")
 
+HISTORY_ROOM = 8192
+
 # Frames transformed by one forward and one inverse FFT call when a block holds several:
 # rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
 # at a time.
@@ -85,7 +90,7 @@ BATCH = 8
 def _f_shapes(n: int, hop: int, nb: int, n_params: int, max_bands: int) -> tuple:
     """Shape of each F_* view (process_block builds the same views)."""
     b = BATCH
-    return ((2, n), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, 2, hop),
+    return ((2, n + HISTORY_ROOM), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, 2, hop),
             (b, 2, hop), (nb,), (nb,), (nb,), (max_bands,), (max_bands,), (max_bands,),
             (n_params,), (n_params,),
             (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb), (3,))
@@ -342,7 +347,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     n_params = iv[I_NPARAMS]
     max_bands = iv[I_MAXBANDS]
     unity = iv[I_UNITY] != 0
-    frame = _view(f, iv, F_FRAME, (2, n))
+    frame = _view(f, iv, F_FRAME, (2, n + HISTORY_ROOM))
     xw = _view(f, iv, F_XW, (batch, 2, n))
     u = _view(f, iv, F_U, (batch, 2, n))
     tt = _view(f, iv, F_T, (batch, 2, n))
@@ -378,7 +383,8 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
     levels[1] = 0.0
     levels[2] = n_in
     pos = st[ST_POS]
-    hist = base + pos  # input samples held in frame from earlier blocks
+    hist = base + pos  # input samples held in frame from earlier blocks, from column h0
+    h0 = st[ST_HIST]
     i = 0
     if iv[I_SPREAD] != 0:
         # Spread: a frame completing here is windowed (its input is in hand only now) and its
@@ -395,7 +401,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
                 par = 1 - par
                 st[ST_PARITY] = par
                 _emit(out, ready[par], 0, i + take - 1, 1, split, levels)
-                _window_ahead(frame, hist, x, i + take, wa, xw[0], head[0])
+                _window_ahead(frame, h0, hist, x, i + take, wa, xw[0], head[0])
                 _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g)
                 st[ST_STAGE] = 1
                 pos = 0
@@ -404,7 +410,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
                 pos += take
             i += take
         st[ST_POS] = pos
-        _keep_history(frame, hist, x, base + pos)
+        st[ST_HIST] = _keep_history(frame, h0, hist, x, base + pos)
         # This block's share of the waiting frame's work: the stages due by this point of the hop.
         _stages(pos, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
                 head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity, prior,
@@ -424,7 +430,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             # FFT call. Their overlap-add follows as their hops are played out.
             m = min(batch, (pos + n_in - i) // hop) if edits.shape[0] == 0 else 1
             for g in range(m):
-                _window_ahead(frame, hist, x, i + take + g * hop, wa, xw[g], head[g])
+                _window_ahead(frame, h0, hist, x, i + take + g * hop, wa, xw[g], head[g])
             r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
             first = st[ST_FRAMES]
             for g in range(m):
@@ -445,7 +451,7 @@ def process_block(x, out, f, c, iv, edits, prior, prior_at):
             pos += take
         i += take
     st[ST_POS] = pos
-    _keep_history(frame, hist, x, base + pos)
+    st[ST_HIST] = _keep_history(frame, h0, hist, x, base + pos)
 
 
 @njit(cache=True)
@@ -517,13 +523,23 @@ def _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, 
 
 
 @njit(cache=True)
-def _keep_history(frame, hist, x, keep):
-    """frame[:, :keep] = the last ``keep`` samples of the stream: the ``hist`` held before the
-    block, then the block ``x`` (non-finite samples as silence)."""
+def _keep_history(frame, h0, hist, x, keep):
+    """Keep the last ``keep`` samples of the stream in ``frame``, from the column it returns:
+    the ``hist`` held before the block (from column ``h0``), then the block ``x`` (non-finite
+    samples as silence). A short block is appended where there is room, so that it moves only
+    its own samples; when there is none, the history moves to column 0."""
     n_in = x.shape[1]
+    if n_in < keep and h0 + hist + n_in <= frame.shape[1]:
+        for c in range(2):
+            new = x[c]
+            dst = frame[c, h0 + hist:h0 + hist + n_in]   # views from 0, as in _window_ahead
+            for j in range(n_in):
+                v = new[j]
+                dst[j] = v if math.isfinite(v) else 0.0
+        return h0 + hist + n_in - keep
     old = max(keep - n_in, 0)  # samples kept from before the block
     for c in range(2):
-        src = frame[c, hist - old:hist]      # views from 0, as in _window_ahead
+        src = frame[c, h0 + hist - old:h0 + hist]
         new = x[c, n_in - keep + old:]
         dst = frame[c, old:keep]
         for j in range(old):
@@ -531,23 +547,25 @@ def _keep_history(frame, hist, x, keep):
         for j in range(keep - old):
             v = new[j]
             dst[j] = v if math.isfinite(v) else 0.0
+    return 0
 
 
 @njit(cache=True)
-def _window_ahead(frame, hist, x, end, wa, xw, head):
+def _window_ahead(frame, h0, hist, x, end, wa, xw, head):
     """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
-    before ``x[0]`` come from the ``hist`` samples held in ``frame``, the rest from ``x``.
+    before ``x[0]`` come from the ``hist`` samples held in ``frame`` from column ``h0``, the
+    rest from ``x``.
     Its first hop, unwindowed, goes into ``head``."""
     n = xw.shape[1]
     hop = head.shape[1]
     start = end - n
     j0 = min(max(-start, 0), n)
-    h0 = min(j0, hop)
+    jh = min(j0, hop)  # of the head
     # Through views that start at 0 (views allocate nothing): numba then drops its
     # negative-index checks and the loops vectorise.
     wb = wa[j0:]
     for c in range(2):
-        old = frame[c, hist + start:hist + start + j0]
+        old = frame[c, h0 + hist + start:h0 + hist + start + j0]
         new = x[c, start + j0:end]
         xo = xw[c, :j0]
         xn = xw[c, j0:]
@@ -556,11 +574,11 @@ def _window_ahead(frame, hist, x, end, wa, xw, head):
         for j in range(n - j0):
             v = new[j]
             xn[j] = (v if math.isfinite(v) else 0.0) * wb[j]
-        ho = head[c, :h0]
-        hn = head[c, h0:]
-        for j in range(h0):
+        ho = head[c, :jh]
+        hn = head[c, jh:]
+        for j in range(jh):
             ho[j] = old[j]
-        for j in range(hop - h0):
+        for j in range(hop - jh):
             v = new[j]
             hn[j] = v if math.isfinite(v) else 0.0
 
