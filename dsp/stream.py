@@ -481,6 +481,7 @@ def _stages(at, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g, c
 @njit(cache=True)
 def _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits, edit_t,
             edit_r, slot, frame_no, st, unity):
+    """A frame's overlap-add into ``ready``: the stems' way or the gains' way."""
     if unity:
         _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws,
                       edits, edit_t, edit_r, frame_no, st)
