@@ -240,16 +240,23 @@ class PriorStage(Stage):
 
 
 def attach(chain, patch: int = LIVE_PATCH, net=None, offline: bool = False) -> list[PriorStage]:
-    """Give every panslice stage of ``chain`` (top level and nested chains) that starts with
-    ml_prior > 0 a live ML prior: each becomes a :class:`PriorStage` (``offline``: one that
-    waits for its rows, for a bounce). Returns them."""
+    """Give every panslice stage of ``chain`` that starts with ml_prior > 0 (at the top level,
+    in nested chains and in split stages' sub-chains) an ML prior: each becomes a
+    :class:`PriorStage` (``offline``: one that waits for its rows, for a bounce). Returns
+    them."""
     from .chain import Chain
 
     found = []
     for i, s in enumerate(chain.steps):
         if isinstance(s, Chain):
             found += attach(s, patch, net, offline)
-        elif isinstance(s, Stage) and not isinstance(s, PriorStage) and s.params["ml_prior"] > 0:
+            continue
+        if not isinstance(s, Stage):
+            continue
+        for sub in (s.target, s.rest):  # a split stage's sub-chains
+            if sub is not None:
+                found += attach(sub, patch, net, offline)
+        if not isinstance(s, PriorStage) and s.params["ml_prior"] > 0:
             chain.steps[i] = PriorStage.from_stage(s, patch, net if net is not None else network(),
                                                    offline)
             found.append(chain.steps[i])

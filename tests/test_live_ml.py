@@ -203,3 +203,19 @@ def test_bounce_of_a_chain_with_an_ml_stage_gets_its_prior(music, model_cache, t
                 "--bit-depth", "32", "-q", env=env)
     assert r.returncode == 0, r.stderr
     assert np.abs(sf.read(tmp_path / "no-ml.wav", dtype="float32")[0] - outs[0]).max() > 1e-2
+
+
+def test_a_stage_in_a_split_branch_gets_its_prior_too():
+    # an ML stage inside another stage's slice branch: found, given the look-ahead, and its
+    # latency reaches the chain's through the split's alignment
+    inner = Stage(presets.load("acapella-ml").params)
+    outer = Stage({"width": 0.3}, target=Chain([inner]))
+    chain = Chain([outer])
+    found = ml_live.attach(chain, 64, ConstantNet(1.0))
+    try:
+        assert len(found) == 1 and outer.target.steps[0] is found[0]
+        chain.prepare(SR, 512)
+        assert found[0].lookahead > 0
+        assert chain.latency_samples == outer.engine.latency_samples + found[0].latency_samples
+    finally:
+        found[0].close()
