@@ -4,9 +4,9 @@ Lifecycle: ``prepare(sample_rate, max_block)`` allocates everything; ``process``
 any size (including 0 and more than ``max_block``); ``reset`` clears the audio state and never
 allocates; ``latency_samples`` is exact. Prepared for blocks shorter than a hop (a live loop),
 the engine spreads each frame's work over the blocks of the next hop, so that no block carries a
-whole frame, for one hop more latency (see ``stream.py``). Parameter changes (``set``) arrive between blocks and
-glide inside the engine, one hop at a time, so the same changes give the same audio live and
-offline.
+whole frame, for one hop more latency (see ``stream.py``). Parameter changes (``set``) arrive
+between blocks and glide inside the engine, one hop at a time, so the same changes give the same
+audio live and offline.
 """
 
 from __future__ import annotations

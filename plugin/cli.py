@@ -258,14 +258,21 @@ def _chain(args):
     return chainfile.load(args.chain, preset=args.preset, overrides=_parse_set(args.set or []))
 
 
+def _with_ml(chain, patch: int | None, offline: bool = False):
+    """``chain`` with an ML prior for each stage starting with ml_prior > 0 (see ml_live.attach;
+    nothing ML is imported without one): Spleeter on the stage's own input, on ``patch`` frames
+    (default: live's, or for a bounce, which waits for every row, Spleeter's own 512)."""
+    if any(st.params["ml_prior"] > 0 for st in chain.stages):
+        from ..dsp import spleeter as S
+        from . import ml_live
+
+        ml_live.attach(chain, patch or (S.PATCH if offline else ml_live.LIVE_PATCH), offline=offline)
+    return chain
+
+
 def _live_chain(args):
     """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead."""
-    from . import ml_live
-
-    chain = _chain(args)
-    if any(st.params["ml_prior"] > 0 for st in chain.stages):
-        ml_live.attach(chain, args.ml_patch or ml_live.LIVE_PATCH)
-    return chain
+    return _with_ml(_chain(args), args.ml_patch)
 
 
 def _bounce_chain(args, auto):
@@ -277,14 +284,7 @@ def _bounce_chain(args, auto):
     if auto is not None:  # every stage starts where the recorded session started
         for st in chain.stages:
             st.engine.set_params({**auto.structure, **auto.start})
-    if any(st.params["ml_prior"] > 0 for st in chain.stages):
-        # Each such stage runs Spleeter on its own input, as live, but waits for every row;
-        # on patches of the bounce's size (Spleeter's own).
-        from ..dsp import spleeter as S
-        from . import ml_live
-
-        ml_live.attach(chain, S.PATCH, offline=True)
-    return chain
+    return _with_ml(chain, None, offline=True)
 
 
 def cmd_live(args) -> int:
