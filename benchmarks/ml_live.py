@@ -30,8 +30,9 @@ PATCHES = (64, 128, 256, 512)
 def main() -> int:
     from panslice.dsp import spleeter as S
     from panslice.dsp.engine import Engine
-    from panslice.plugin import ml_live, ml_prior, presets
-    from panslice.plugin.bounce import render
+    from panslice.plugin.ml import lookahead as ml_live, prior as ml_prior
+    from panslice.plugin.formats import presets
+    from panslice.plugin.offline.bounce import render
 
     ready = setup("ml_live", __doc__)
     if ready is None:

@@ -63,7 +63,7 @@ class _Memo:
 def setup(prog: str, doc: str):
     """The ML benchmarks' command line, tracks and memoised network (installed as the one
     the bounce uses): ``(args, tracks, net)``, or None after one line on stderr."""
-    from panslice.plugin import ml_prior, model
+    from panslice.plugin.ml import prior as ml_prior, model
 
     ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
@@ -91,8 +91,8 @@ def shipped_params():
 
 
 def main() -> int:
-    from panslice.plugin import presets
-    from panslice.plugin.bounce import render
+    from panslice.plugin.formats import presets
+    from panslice.plugin.offline.bounce import render
 
     ready = setup("ml_quality", __doc__)
     if ready is None:

@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scoring  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 from panslice.dsp import spleeter as S  # noqa: E402
-from panslice.plugin import ml_prior, model, presets  # noqa: E402
-from panslice.plugin.bounce import render  # noqa: E402
+from panslice.plugin.ml import prior as ml_prior, model  # noqa: E402
+from panslice.plugin.formats import presets
+from panslice.plugin.offline.bounce import render  # noqa: E402
 
 TARGET_X_REALTIME = 10.0
 LIVE_PATCHES = (64, 128, 256)

@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 from benchmarks import scoring  # noqa: E402
 from benchmarks.results import RESULTS, write_section  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402
-from panslice.plugin import presets as presets_mod  # noqa: E402
-from panslice.plugin.bounce import render  # noqa: E402
+from panslice.plugin.formats import presets as presets_mod  # noqa: E402
+from panslice.plugin.offline.bounce import render  # noqa: E402
 
 
 # Targets of issue 3 (means over the tracks, shipped presets at their defaults).

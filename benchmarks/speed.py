@@ -100,7 +100,7 @@ def best_of(fns, reps: int) -> list[tuple[float, float]]:
     mid-run), with a short untimed rest after it."""
     walls = [[] for _ in fns]
     cpus = [[] for _ in fns]
-    from panslice.plugin.realtime import audio_thread
+    from panslice.plugin.live.realtime import audio_thread
 
     for _ in range(reps):
         for k, fn in enumerate(fns):
@@ -157,7 +157,7 @@ def floor_runners(frames: int, n: int, inverses: int):
 
 
 def offline(x: np.ndarray, reps: int) -> list[dict]:
-    from panslice.plugin import presets
+    from panslice.plugin.formats import presets
 
     low = presets.load("low-latency").params.as_dict()
     configs = [("default (FFT 2048, 4x)", {}),
@@ -272,7 +272,7 @@ def _interleaved(procs: list, x: np.ndarray) -> tuple[dict, str]:
     """Wall and thread-CPU ns of each block of ``x`` through each ``(label, block, proc)``, the
     procs taking turns (LIVE_TURNS turns, a slice of ``x`` each), so that a noisy spell of the
     machine falls on all of them alike; and a line saying how the timed thread ran."""
-    from panslice.plugin.realtime import audio_thread
+    from panslice.plugin.live.realtime import audio_thread
 
     res = {}
     for label, block, proc in procs:
@@ -282,7 +282,7 @@ def _interleaved(procs: list, x: np.ndarray) -> tuple[dict, str]:
             proc.process_block(x[:, i * block:(i + 1) * block], out)
         res[label] = (np.empty(nblk), np.empty(nblk), out)
     pc, tt = time.perf_counter_ns, time.thread_time_ns
-    with audio_thread() as granted:  # as plugin/live.py runs its loop
+    with audio_thread() as granted:  # as plugin/live/loop.py runs its loop
         rest_at = pc() + BUSY_NS
         for turn in range(LIVE_TURNS):
             for label, block, proc in procs:
@@ -323,9 +323,9 @@ def live(x: np.ndarray, blocks: tuple[int, ...]) -> tuple[list[dict], str]:
     """Per-block times of a chain with one panslice stage (karaoke preset), streaming ``x``, at
     each block size and at 128 without spreading, and of the control, all taking turns; with a
     line saying how the timed thread was scheduled."""
-    from panslice.plugin import presets
-    from panslice.plugin.chain import Chain
-    from panslice.plugin.stage import Stage
+    from panslice.plugin.formats import presets
+    from panslice.plugin.graph.chain import Chain
+    from panslice.plugin.graph.stage import Stage
 
     params = presets.load("karaoke").params
     runs = [(b, b, f"{b}") for b in blocks] + [(128, 512, "128, not spread")]
@@ -453,7 +453,7 @@ def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], granted: str
              "untimed rest), not paced in real time; the configurations below take turns (20 turns of "
              "half a minute of audio each), so that a noisy spell of this machine falls on all of "
              "them alike. The timed thread is scheduled as `panslice "
-             f"live` schedules its loop (plugin/realtime.py): {granted}. Blocks shorter than a "
+             f"live` schedules its loop (plugin/live/realtime.py): {granted}. Blocks shorter than a "
              "hop are *spread*: each frame's work is shared out over the next hop's blocks, for "
              "one hop more latency. *128, not spread* is the engine prepared for 512-sample "
              "blocks and given 128: the whole frame lands in every fourth block. *control* is "

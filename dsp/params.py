@@ -19,6 +19,8 @@ from .errors import ParameterError
 MAX_BANDS = 8
 NEG_INF = float("-inf")
 
+Change = tuple[int, str, float]  # (input sample position, parameter name, value)
+
 
 @dataclass(frozen=True)
 class Param:
@@ -258,3 +260,28 @@ def parse_bands(text: str) -> list[tuple[float, float, float]]:
         bands.append((parse_number(lo, "bands low"), parse_number(hi, "bands high"),
                       parse_number(gain, "bands gain") if gain else 0.0))
     return bands
+
+
+def parse_set(items: list[str]) -> dict[str, object]:
+    """``name=value`` pairs (the CLI's ``--set``); ``bands=LO-HI[:DB],...`` sets every band."""
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {item!r}: expected name=value")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def apply_overrides(ps: ParamSet, overrides: dict[str, object]) -> None:
+    """Apply ``--set`` values to ``ps`` (validated; nothing changes if one is bad)."""
+    trial = ps.copy()
+    values = dict(overrides)
+    if "bands" in values:
+        trial.set_bands(parse_bands(str(values.pop("bands"))))
+    used = [int(k.split(".")[1]) for k in values if k.startswith("band.") and k.count(".") == 2
+            and k.split(".")[1].isdigit()]
+    trial.update(values)
+    if used and "band_count" not in values and max(used) > trial["band_count"]:
+        trial.update({"band_count": max(used)})
+    ps.update(trial.as_dict())

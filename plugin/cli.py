@@ -17,37 +17,12 @@ from ..dsp import params as P
 from ..dsp.errors import PansliceError
 
 
-def _parse_set(items: list[str]) -> dict[str, object]:
-    """``name=value`` pairs from ``--set``; ``bands=LO-HI[:DB],...`` sets every band at once."""
-    out: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise P.ParameterError(f"--set {item!r}: expected name=value")
-        out[name.strip()] = value.strip()
-    return out
-
-
-def apply_overrides(ps: P.ParamSet, overrides: dict[str, object]) -> None:
-    """Apply ``--set`` values to ``ps`` (validated; nothing changes if one is bad)."""
-    trial = ps.copy()
-    values = dict(overrides)
-    if "bands" in values:
-        trial.set_bands(P.parse_bands(str(values.pop("bands"))))
-    used = [int(k.split(".")[1]) for k in values if k.startswith("band.") and k.count(".") == 2
-            and k.split(".")[1].isdigit()]
-    trial.update(values)
-    if used and "band_count" not in values and max(used) > trial["band_count"]:
-        trial.update({"band_count": max(used)})
-    ps.update(trial.as_dict())
-
-
 def _settings(args) -> tuple[object, P.ParamSet]:
-    from . import presets
+    from .formats import presets
 
     preset = presets.load(args.preset)
     ps = preset.params.copy()
-    apply_overrides(ps, _parse_set(args.set or []))
+    P.apply_overrides(ps, P.parse_set(args.set or []))
     return preset, ps
 
 
@@ -85,20 +60,21 @@ def _first_run_notice(args) -> None:
 
 
 def cmd_bounce(args) -> int:
-    from . import bounce, presets
+    from .offline import bounce
+    from .formats import presets
 
     _first_run_notice(args)
 
     preset, ps = _settings(args)
     auto = None
     if args.automation:
-        from . import automation
+        from .formats import automation
 
         auto = automation.read(args.automation)
         ps = automation.start_params(auto, ps)
     edit_rows = None
     if args.edits:
-        from . import edits
+        from .formats import edits
 
         edit_rows = edits.rows(edits.load(args.edits))
     chain = _bounce_chain(args, auto) if args.chain else None
@@ -121,7 +97,7 @@ def cmd_bounce(args) -> int:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
         _say(args, f"saved preset {args.save_preset!r} to {path}")
-    from . import batch
+    from .offline import batch
 
     failed = 0
     workers = args.jobs or batch.default_workers()
@@ -141,7 +117,8 @@ def cmd_analyze(args) -> int:
     import json
 
     from ..dsp import panogram
-    from . import analyze, audiofile, bounce, edits, presets
+    from .offline import analyze, bounce
+    from .formats import audiofile, edits, presets
 
     preset, ps = _settings(args)
     if args.save_preset:
@@ -183,7 +160,8 @@ def cmd_analyze(args) -> int:
 def cmd_demo(args) -> int:
     import numpy as np
 
-    from . import audiofile, bounce, demo, presets
+    from .formats import audiofile, presets
+    from .offline import bounce, demo
 
     _first_run_notice(args)
     out = Path(args.output)
@@ -209,7 +187,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_model(args) -> int:
-    from . import model
+    from .ml import model
 
     if args.action == "install":
         model.install(say=lambda m: _say(args, m))
@@ -219,7 +197,7 @@ def cmd_model(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from . import presets
+    from .formats import presets
 
     for pr in presets.all_presets():
         origin = "" if pr.source == "shipped" else "  [user]"
@@ -236,7 +214,7 @@ def cmd_params(args) -> int:
 
 
 def cmd_osc_table(args) -> int:
-    from . import osc
+    from .control import osc
 
     if args.readme:
         changed = osc.update_readme(args.readme)
@@ -248,14 +226,14 @@ def cmd_osc_table(args) -> int:
 
 def _chain(args):
     """The chain to run: ``--chain FILE``, or one panslice stage made of --preset and --set."""
-    from .chain import Chain
-    from .stage import Stage
+    from .graph.chain import Chain
+    from .graph.stage import Stage
 
     if not args.chain:
         return Chain([Stage(_settings(args)[1])])
-    from . import chainfile
+    from .graph import chainfile
 
-    return chainfile.load(args.chain, preset=args.preset, overrides=_parse_set(args.set or []))
+    return chainfile.load(args.chain, preset=args.preset, overrides=P.parse_set(args.set or []))
 
 
 def _with_ml(chain, patch: int | None, offline: bool = False):
@@ -264,7 +242,7 @@ def _with_ml(chain, patch: int | None, offline: bool = False):
     (default: live's, or for a bounce, which waits for every row, Spleeter's own 512)."""
     if any(st.params["ml_prior"] > 0 for st in chain.stages):
         from ..dsp import spleeter as S
-        from . import ml_live
+        from .ml import lookahead as ml_live
 
         ml_live.attach(chain, patch or (S.PATCH if offline else ml_live.LIVE_PATCH), offline=offline)
     return chain
@@ -288,7 +266,7 @@ def _bounce_chain(args, auto):
 
 
 def cmd_live(args) -> int:
-    from . import live
+    from .live import loop as live
 
     if args.no_osc and args.record_automation:
         raise PansliceError("--record-automation records OSC changes: drop --no-osc")
@@ -303,7 +281,7 @@ def cmd_live(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from . import live, streams
+    from .live import loop as live, streams
 
     _first_run_notice(args)
     chain = _live_chain(args)
@@ -322,8 +300,8 @@ def _control(args, chain, sample_rate: float):
     """The session's OSC server and automation recording (nothing with --no-osc)."""
     from contextlib import nullcontext
 
-    from . import presets
-    from .session import ControlSession
+    from .formats import presets
+    from .control.session import ControlSession
 
     if getattr(args, "no_osc", False):
         return nullcontext()
@@ -333,7 +311,7 @@ def _control(args, chain, sample_rate: float):
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
     """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
-    from . import live
+    from .live import loop as live
 
     ok = False
     try:
@@ -367,7 +345,7 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
 
 
 def cmd_devices(args) -> int:
-    from . import streams
+    from .live import streams
 
     ins, outs, def_in, def_out = streams.device_names()
     for title, names, default in (("inputs", ins, def_in), ("outputs", outs, def_out)):

@@ -11,8 +11,9 @@ import pytest
 from benchmarks import scoring
 from conftest import REAL_TRACKS, needs_real, pan, run_cli
 from panslice.dsp import params as P
-from panslice.plugin import analyze, presets
-from panslice.plugin.bounce import render
+from panslice.plugin.offline import analyze
+from panslice.plugin.formats import presets
+from panslice.plugin.offline.bounce import render
 
 SR = 44100
 
@@ -117,6 +118,6 @@ def test_analyze_cli_suggests_saves_a_preset_and_draws(tmp_path, home):
 
 
 def test_matplotlib_stays_off_the_bounce_start_up_path():
-    code = ("import sys, panslice.plugin.cli, panslice.plugin.bounce, panslice.plugin.analyze; "
+    code = ("import sys, panslice.plugin.cli, panslice.plugin.offline.bounce, panslice.plugin.offline.analyze; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -19,12 +19,13 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import noise, pan, run_cli
 from panslice.dsp import params as P
-from panslice.plugin import automation, live, presets, streams
-from panslice.plugin.automation import AutomationError
-from panslice.plugin.bounce import render
-from panslice.plugin.chain import Chain
-from panslice.plugin.session import ControlSession
-from panslice.plugin.stage import Stage
+from panslice.plugin.formats import automation, presets
+from panslice.plugin.live import loop as live, streams
+from panslice.plugin.formats.automation import AutomationError
+from panslice.plugin.offline.bounce import render
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.control.session import ControlSession
+from panslice.plugin.graph.stage import Stage
 
 SR = 44100
 

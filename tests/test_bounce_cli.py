@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from conftest import noise, pan, run_cli
-from panslice.plugin import presets
-from panslice.plugin.bounce import render
+from panslice.plugin.formats import presets
+from panslice.plugin.offline.bounce import render
 
 SR = 44100
 
@@ -151,7 +151,7 @@ def test_render_applies_stamped_changes_independently_of_blocking():
     ps = presets.load("karaoke").params
     changes = [(10000, "target_gain_db", 0.0), (33333, "width", 0.5), (50001, "rest_gain_db", -6.0)]
     a = render(x, SR, ps, changes=changes)
-    from panslice.plugin import bounce
+    from panslice.plugin.offline import bounce
     old = bounce.BLOCK
     try:
         bounce.BLOCK = 777

@@ -8,11 +8,11 @@ import soundfile as sf
 from conftest import noise, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
-from panslice.plugin import presets
-from panslice.plugin.bounce import render
-from panslice.plugin.chain import Chain, ChainError, _PluginNode
-from panslice.plugin.chainfile import ChainFileError, load
-from panslice.plugin.stage import Stage
+from panslice.plugin.formats import presets
+from panslice.plugin.offline.bounce import render
+from panslice.plugin.graph.chain import Chain, ChainError, _PluginNode
+from panslice.plugin.graph.chainfile import ChainFileError, load
+from panslice.plugin.graph.stage import Stage
 
 SR = 44100
 

@@ -9,8 +9,8 @@ from benchmarks import scoring
 from conftest import REAL_TRACKS, needs_real, noise, run_cli, split_in_random_blocks
 from panslice.dsp import Engine, panogram
 from panslice.dsp.errors import ParameterError
-from panslice.plugin import edits, presets
-from panslice.plugin.bounce import render
+from panslice.plugin.formats import edits, presets
+from panslice.plugin.offline.bounce import render
 
 SR = 44100
 

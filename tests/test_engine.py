@@ -91,7 +91,7 @@ def test_spread_work_gives_the_same_samples_one_hop_later(unity):
     # next hop's blocks and plays it a hop later; the samples must be the very same, with knob
     # changes between blocks, hand edits and ML prior rows, whatever the blocks (longer than
     # max_block too).
-    from panslice.plugin import edits
+    from panslice.plugin.formats import edits
 
     x = noise(2 * SR, seed=12).astype(np.float64)
     x[:, SR // 2:] += pan(noise(3 * SR // 2, seed=13)[0], 0.1)
@@ -215,7 +215,7 @@ def test_non_finite_input_does_not_poison_the_state(unity):
 def test_stems_equal_the_engine_at_unity_gains_with_hand_edits_too():
     # Stems take the rest as input - target (one overlap-add less); hand-edited frames add their
     # difference back. Both must equal the engine's general path at 0 dB gains.
-    from panslice.plugin import edits
+    from panslice.plugin.formats import edits
 
     x = noise(3 * SR, seed=8).astype(np.float64)
     rows = edits.rows([edits.Region(0.5, 1.2, 100, 3000, -0.5, 0.5, -12.0, 3.0, 0.05),

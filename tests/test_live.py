@@ -14,10 +14,11 @@ import pytest
 import soundfile as sf
 
 from conftest import REAL_TRACKS, ListStream, needs_real, noise, pan, run_cli
-from panslice.plugin import live, presets
-from panslice.plugin.chain import Chain
-from panslice.plugin.stage import Stage
-from panslice.plugin.streams import FileSink, FileSource
+from panslice.plugin.live import loop as live
+from panslice.plugin.formats import presets
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.graph.stage import Stage
+from panslice.plugin.live.streams import FileSink, FileSource
 
 SR = 44100
 
@@ -218,7 +219,7 @@ def test_audiostream_on_an_alsa_null_device(tmp_path, song):
     env = {"HOME": str(home)}
     r = run_cli("devices", env=env)
     assert r.returncode == 0 and "default  (default)" in r.stdout and "nullpcm" in r.stdout, r.stdout
-    probe = ("import numpy as np; from panslice.plugin.streams import DeviceStream; "
+    probe = ("import numpy as np; from panslice.plugin.live.streams import DeviceStream; "
              "d = DeviceStream(None, 'nullpcm', sample_rate=44100, buffer=512); "
              "[d.write(np.zeros((2, 512), np.float32)) for _ in range(100)]; d.close(); print('ok')")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,

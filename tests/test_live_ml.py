@@ -14,9 +14,12 @@ import soundfile as sf
 
 from conftest import ListStream, pan, run_cli
 from panslice.dsp import spleeter as S
-from panslice.plugin import bounce, live, ml_live, ml_prior, model, presets
-from panslice.plugin.chain import Chain
-from panslice.plugin.stage import Stage
+from panslice.plugin.offline import bounce
+from panslice.plugin.live import loop as live
+from panslice.plugin.ml import lookahead as ml_live, prior as ml_prior, model
+from panslice.plugin.formats import presets
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.graph.stage import Stage
 
 SR = 44100
 FIXTURE_MIX = "fixtures/spleeter_masks.npz"   # 3 s of music with a voice (see test_spleeter.py)

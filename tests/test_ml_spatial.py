@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from panslice.dsp import ml_spatial, params as P
-from panslice.plugin import presets
+from panslice.plugin.formats import presets
 
 from conftest import needs_real
 
@@ -108,7 +108,7 @@ def test_out_of_range_values_are_refused(name, value):
 
 
 def test_the_patcher_applies_the_knobs_to_every_patch_it_turns_into_rows():
-    from panslice.plugin import ml_prior
+    from panslice.plugin.ml import prior as ml_prior
 
     class Flat:
         def vocal_mask(self, mag, run=None):
@@ -128,7 +128,7 @@ def test_the_patcher_applies_the_knobs_to_every_patch_it_turns_into_rows():
 # -- on real music, with the real network ------------------------------------------------------
 def _vocal_and_accompaniment_sdr(track: str, params, seconds: float):
     from benchmarks import scoring
-    from panslice.plugin.bounce import render
+    from panslice.plugin.offline.bounce import render
 
     folder = scoring.SHARED_REAL / track
     n = int(seconds * 44100)
@@ -147,7 +147,7 @@ def test_the_ml_presets_against_spleeter_as_shipped(track, gain, model_cache, mo
     """acapella-ml / karaoke-ml gain clearly where the azimuth can tell (the panned mix) and
     lose nothing that matters where it cannot; first 12 s (one patch) of each track."""
     from panslice.dsp import spleeter as S
-    from panslice.plugin import ml_prior, model
+    from panslice.plugin.ml import prior as ml_prior, model
 
     monkeypatch.setattr(ml_prior, "_net", S.Spleeter(model.load(model_cache / "panslice" / model.MODEL_NAME)))
     shipped = P.ParamSet({"width": 2.0, "phase_tolerance": 1.0, "fft_size": 4096, "ml_prior": 1.0})

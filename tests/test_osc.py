@@ -20,10 +20,11 @@ from pythonosc.udp_client import SimpleUDPClient
 from conftest import ROOT, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
-from panslice.plugin import live, osc, streams
-from panslice.plugin.chain import Chain
-from panslice.plugin.control import Controls
-from panslice.plugin.stage import Stage
+from panslice.plugin.live import loop as live, streams
+from panslice.plugin.control import osc
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.control.bridge import Controls
+from panslice.plugin.graph.stage import Stage
 
 SR = 44100
 BLOCK = 512

@@ -4,7 +4,6 @@ import pytest
 
 from panslice.dsp import params as P
 from panslice.dsp.errors import ParameterError
-from panslice.plugin.cli import apply_overrides
 
 
 def test_every_parameter_declared_once_with_sane_fields():
@@ -51,9 +50,9 @@ def test_update_is_all_or_nothing():
 
 def test_bands_shorthand_and_band_fields():
     ps = P.ParamSet()
-    apply_overrides(ps, {"bands": "120-8000,8000-16000:-6"})
+    P.apply_overrides(ps, {"bands": "120-8000,8000-16000:-6"})
     assert ps.bands() == [(120.0, 8000.0, 0.0), (8000.0, 16000.0, -6.0)]
-    apply_overrides(ps, {"band.3.low_hz": "50", "band.3.high_hz": "90"})
+    P.apply_overrides(ps, {"band.3.low_hz": "50", "band.3.high_hz": "90"})
     assert ps["band_count"] == 3
     with pytest.raises(ParameterError, match="low_hz .* must be below high_hz"):
         ps.set_bands([(500, 100, 0)])

@@ -2,7 +2,7 @@ import pytest
 
 from conftest import run_cli
 from panslice.dsp import params as P
-from panslice.plugin import presets
+from panslice.plugin.formats import presets
 
 REQUIRED = {"karaoke", "acapella", "vocal-lift", "dialogue", "low-latency"}
 

@@ -10,8 +10,8 @@ import pytest
 
 from benchmarks import scoring
 from conftest import REAL_TRACKS, needs_real
-from panslice.plugin import presets
-from panslice.plugin.bounce import render
+from panslice.plugin.formats import presets
+from panslice.plugin.offline.bounce import render
 
 # Issue 3 reached (4 shared tracks, means): vocal SDR 4.09 dB, accompaniment SDR 10.85 dB.
 VOCAL_SDR_FLOOR = 2.5

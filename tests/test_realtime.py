@@ -14,8 +14,8 @@ import pytest
 
 from conftest import noise
 from panslice.dsp import Engine
-from panslice.plugin.chain import Chain
-from panslice.plugin.stage import Stage
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.graph.stage import Stage
 
 SR = 44100
 SETTINGS = {"width": 0.3, "target_gain_db": -6.0, "band_count": 2, "band.1.high_hz": 2000.0,
@@ -117,7 +117,7 @@ def test_kernel_allocates_nothing_per_frame():
 
 
 def test_audio_thread_asks_for_real_time_and_restores_the_thread():
-    from panslice.plugin import realtime
+    from panslice.plugin.live import realtime
 
     before = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
     with realtime.audio_thread() as granted:
@@ -128,7 +128,7 @@ def test_audio_thread_asks_for_real_time_and_restores_the_thread():
 
 
 def test_audio_thread_says_so_when_real_time_is_refused(monkeypatch):
-    from panslice.plugin import realtime
+    from panslice.plugin.live import realtime
 
     def refuse(*args):
         raise PermissionError(1, "Operation not permitted")

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 from panslice.dsp import spleeter as S
-from panslice.plugin import model
+from panslice.plugin.ml import model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spleeter_masks.npz"
 MASK_TOLERANCE = 1e-3   # max abs difference from the real Spleeter's vocal mask
@@ -108,8 +108,9 @@ def test_ml_prior_blends_the_prior_into_the_slice():
 
 def test_bounce_feeds_the_prior_patch_by_patch(monkeypatch):
     from panslice.dsp import Engine, params as P
-    from panslice.plugin import bounce, ml_prior
+    from panslice.plugin.offline import bounce
 
+    from panslice.plugin.ml import prior as ml_prior
     monkeypatch.setattr(ml_prior, "_net", FakeNet())
     n = 3 * S.PATCH * S.HOP                                 # three patches and a bit
     t = np.arange(n) / 44100

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from .textfile import read_text
-from ..dsp.errors import PansliceError
-from ..dsp.params import NEG_INF, parse_number
-from ..dsp.regions import R_COLS
+from ...dsp.errors import PansliceError
+from ...dsp.params import NEG_INF, parse_number
+from ...dsp.regions import R_COLS
 
 FORMAT = 1
 DEFAULT_FADE_S = 0.02

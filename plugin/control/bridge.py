@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterable, Protocol
 
-from ..dsp.errors import ParameterError
-
-Change = tuple[int, str, float]  # (input sample position, parameter name, value)
+from ...dsp.errors import ParameterError
+from ...dsp.params import Change
 
 
 class Settable(Protocol):

@@ -3,7 +3,7 @@
 Every live parameter ``name`` answers at ``/panslice/<name>`` with dots as slashes (so
 ``band.2.gain_db`` is ``/panslice/band/2/gain_db``), plus the commands in :data:`COMMANDS`. The
 thread validates each message against the registry, hands accepted changes to a
-:class:`~panslice.plugin.control.Controls` (the audio loop applies them between blocks), echoes
+:class:`~panslice.plugin.control.bridge.Controls` (the audio loop applies them between blocks), echoes
 them to subscribers and sends subscribers level meters. A bad message is answered with
 ``/panslice/error`` and a log line; nothing a sender does can raise out of the thread or reach
 the audio thread unvalidated.
@@ -25,9 +25,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from ..dsp import params as P
-from ..dsp.errors import PansliceError
-from .control import Controls
+from ...dsp import params as P
+from ...dsp.errors import PansliceError
+from .bridge import Controls
 
 PREFIX = "/panslice"
 DEFAULT_HOST = "127.0.0.1"
@@ -347,7 +347,7 @@ class OscServer:
         return args[0]
 
     def _preset_load(self, args: list, sender: tuple[str, int]) -> None:
-        from . import presets
+        from ..formats import presets
 
         preset = presets.load(self._name_arg(args))
         fixed = [p for p in P.REGISTRY if not p.live and preset.params[p.name] != self.state[p.name]]
@@ -359,7 +359,7 @@ class OscServer:
             raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
 
     def _preset_save(self, args: list, sender: tuple[str, int]) -> None:
-        from . import presets
+        from ..formats import presets
 
         name = self._name_arg(args)
         try:

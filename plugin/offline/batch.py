@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..dsp.errors import PansliceError
+from ...dsp.errors import PansliceError
 from . import bounce
 
 _JOBS: Sequence[bounce.BounceJob] = ()  # what forked workers bounce, by index
@@ -64,7 +64,7 @@ def _load_kernel() -> None:
     instead of loading it from numba's cache itself (about 0.3 s each)."""
     import numpy as np
 
-    from ..dsp import Engine
+    from ...dsp import Engine
 
     eng = Engine().prepare(44100, 64)
     eng.process_split(np.zeros((2, 64), np.float32), np.zeros((2, 2, 64), np.float32))

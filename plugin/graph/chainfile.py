@@ -38,9 +38,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from .textfile import read_text
-from ..dsp import params as P
-from ..dsp.errors import PansliceError
+from ..formats.textfile import read_text
+from ...dsp import params as P
+from ...dsp.errors import PansliceError
 from .chain import Chain
 from .stage import Stage
 
@@ -179,8 +179,7 @@ class _Builder:
         return plugin
 
     def stage(self, spec: dict, where: str) -> Stage:
-        from . import presets
-        from .cli import apply_overrides
+        from ..formats import presets
 
         extra = set(spec) - STAGE_KEYS
         if extra:
@@ -195,11 +194,11 @@ class _Builder:
             raise self.fail(where, "set must be a table, like set = { width = 0.3 }")
         try:
             ps = presets.load(name).params.copy()
-            apply_overrides(ps, values)
+            P.apply_overrides(ps, values)
         except PansliceError as e:
             raise self.fail(where, str(e)) from None
         try:
-            apply_overrides(ps, self.overrides)
+            P.apply_overrides(ps, self.overrides)
         except P.ParameterError as e:
             raise PansliceError(f"--set: {e}") from None
         branches = {k: self.chain(spec[k], f"{where.split(' (')[0]} > {k}", f"step.{k}")

@@ -13,13 +13,13 @@ from typing import Mapping
 
 import numpy as np
 
-from ..dsp import params as P
-from ..dsp.engine import Engine
+from ...dsp import params as P
+from ...dsp.engine import Engine
 from .ring import Ring
 
 
 class Stage:
-    """panslice inside a :class:`~panslice.plugin.chain.Chain`.
+    """panslice inside a :class:`~panslice.plugin.graph.chain.Chain`.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ Spleeter runs on its own STFT grid (4096/1024 at 44.1 kHz); the engine at any ff
 and rate. :class:`Patcher` cuts the input (at the engine's rate) into Spleeter patches and
 turns each into engine rows: it is the one place where a patch's mask becomes rows, shared by
 the bounce (:class:`PriorFeed`, whole file, memory of about two patches) and the live
-look-ahead (:mod:`.ml_live`, the same patches from a worker thread), so both give the same
+look-ahead (:mod:`.lookahead`, the same patches from a worker thread), so both give the same
 rows for the same audio.
 """
 
@@ -20,8 +20,8 @@ from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
-from ..dsp import ml_spatial, spleeter as S
-from ..dsp.engine import Engine
+from ...dsp import ml_spatial, spleeter as S
+from ...dsp.engine import Engine
 from . import model
 
 RESAMPLE_MARGIN = 128   # input samples read beyond a patch at other rates: the resampler's reach

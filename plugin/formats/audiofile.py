@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..dsp.errors import PansliceError
+from ...dsp.errors import PansliceError
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 BIT_DEPTHS = (16, 24, 32)

@@ -25,9 +25,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..dsp.errors import PansliceError
-from . import audiofile
-from .ring import Ring
+from ...dsp.errors import PansliceError
+from ..formats import audiofile
+from ..graph.ring import Ring
 
 
 class StreamError(PansliceError):

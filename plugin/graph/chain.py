@@ -18,7 +18,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..dsp.errors import PansliceError
+from ...dsp.errors import PansliceError
+from ...dsp.params import Change
 from .ring import Ring
 from .stage import Stage
 
@@ -26,8 +27,6 @@ DEFAULT_BLOCK = MAX_BLOCK = 8192
 PROBE_BLOCK = 64          # probe with a small block too: some plugins hold back more then
 PROBE_LIMIT_S = 10.0      # a plugin that returns nothing for this long cannot stream
 PROBE_STEADY_BLOCKS = 4   # full blocks in a row that end a latency probe
-
-Change = tuple[int, str, float]  # (input sample position, parameter name, value)
 
 
 class ChainError(PansliceError):

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Iterable
 
 from .textfile import read_text
-from ..dsp import params as P
-from ..dsp.errors import ParameterError, PansliceError
-from .control import Change
+from ...dsp import params as P
+from ...dsp.errors import ParameterError, PansliceError
 
 MAGIC = "# panslice automation 1"
 START = "start"
@@ -46,7 +45,7 @@ class Automation:
     sample_rate: float
     structure: dict[str, float]  # the non-live parameters it was recorded with
     start: dict[str, float]      # the live parameters' values when it began
-    changes: list[Change]
+    changes: list[P.Change]
     source: str = "automation"
 
     def check_rate(self, sample_rate: float, what: str) -> None:
@@ -56,7 +55,7 @@ class Automation:
                                   f"{sample_rate:g} Hz; sample positions would land elsewhere")
 
 
-def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[Change]) -> str:
+def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[P.Change]) -> str:
     lines = [MAGIC, f"# sample_rate = {sample_rate:g}"]
     lines += [f"# {p.name} = {P._fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
     lines.append(COLUMNS)
@@ -66,7 +65,7 @@ def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[Change]) -
 
 
 def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
-          changes: Iterable[Change]) -> Path:
+          changes: Iterable[P.Change]) -> Path:
     """Write a recording atomically: the session's starting ``params``, then ``changes``."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.part")
@@ -113,7 +112,7 @@ def parse(text: str, source: str) -> Automation:
     if i >= len(lines) or lines[i].strip() != COLUMNS:
         raise AutomationError(f"{source}: line {i + 1}: expected the column line {COLUMNS!r}")
     start: dict[str, float] = {}
-    changes: list[Change] = []
+    changes: list[P.Change] = []
     for n, line in enumerate(lines[i + 1:], start=i + 2):
         if not line.strip():
             continue

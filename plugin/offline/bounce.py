@@ -14,19 +14,17 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..dsp import params as P
-from ..dsp.engine import Engine
-from . import audiofile
-from .automation import Automation
-from .presets import Preset
+from ...dsp import params as P
+from ...dsp.engine import Engine
+from ..formats import audiofile
+from ..formats.automation import Automation
+from ..formats.presets import Preset
 
 BLOCK = 8192
 
-Change = tuple[int, str, float]  # (input sample position, parameter name, value)
-
 
 def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: bool = False,
-           unity: bool = False, changes: Iterable[Change] = (),
+           unity: bool = False, changes: Iterable[P.Change] = (),
            progress: Callable[[int], None] | None = None,
            edits: np.ndarray | None = None) -> np.ndarray:
     """Process ``audio`` [shape=(2, n)] whole and return the aligned result.
@@ -34,7 +32,7 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
     Returns shape (2, n) (the mixed output) or, with ``split``, (2, 2, n): ``[0]`` the slice and
     ``[1]`` the rest. With ``unity`` every gain is ignored, so the two always sum to the input.
     ``progress`` is called with the number of input samples done after each block.
-    ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/edits.py); they apply
+    ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/formats/edits.py); they apply
     with ``unity`` too, so edited stems no longer sum to the input inside the regions.
     """
     eng = Engine(params, unity=unity).prepare(sample_rate, BLOCK)
@@ -50,7 +48,7 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
     pending = sorted(changes, key=lambda c: c[0])
     feed = None
     if params["ml_prior"] > 0 or any(c[1] == "ml_prior" and c[2] > 0 for c in pending):
-        from .ml_prior import PriorFeed  # Spleeter's vocal mask, patch by patch (needs the model)
+        from ..ml.prior import PriorFeed  # Spleeter's vocal mask, patch by patch (needs the model)
 
         feed = PriorFeed(eng, audio, sample_rate)
     ci = 0
@@ -101,7 +99,7 @@ class BounceJob:
     stems: bool = False
     bit_depth: int = 16
     channels: Sequence[int] | None = None
-    changes: Sequence[Change] = ()
+    changes: Sequence[P.Change] = ()
     chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
     edits: np.ndarray | None = None
@@ -120,7 +118,7 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     if job.edits is not None:
         import warnings
 
-        from .edits import past_end
+        from ..formats.edits import past_end
 
         for msg in past_end(job.edits, audio.shape[1] / sr, str(job.input)):
             warnings.warn(msg)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dsp import panogram as pg
-from ..dsp import params as P
-from .edits import Region
+from ...dsp import panogram as pg
+from ...dsp import params as P
+from ..formats.edits import Region
 
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
 MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
@@ -96,7 +96,7 @@ def check_picture(path: Path, inp: Path) -> None:
     """Refuse a picture path that is not .png, is the input, or lies in an unwritable folder."""
     import os
 
-    from ..dsp.errors import PansliceError
+    from ...dsp.errors import PansliceError
 
     if path.suffix.lower() != ".png":
         raise PansliceError(f"{path}: the picture is written as PNG; name it *.png")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..dsp import params as P
-from . import automation, osc
-from .control import Controls
+from ...dsp import params as P
+from ..formats import automation
+from . import osc
+from .bridge import Controls
 from .osc import OscServer
 
 SWITCH_INTERVAL_S = 0.0005

@@ -47,7 +47,7 @@ class Report:
     dropouts: int = 0        # samples of silence put in for a plugin that held back too much
     prior_missed: int | None = None  # ML look-ahead: frames whose row came late (None: no ML)
     ended_by: str = ""
-    scheduling: str = ""     # how the loop's thread ran (plugin/realtime.py), with realtime=True
+    scheduling: str = ""     # how the loop's thread ran (plugin/live/realtime.py), with realtime=True
 
     def summary(self) -> str:
         return (f"{self.samples / self.sample_rate:.1f} s ({self.blocks} blocks of {self.block} at "

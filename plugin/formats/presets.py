@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..dsp import params as P
-from ..dsp.errors import ParameterError, PansliceError
+from ...dsp import params as P
+from ...dsp.errors import ParameterError, PansliceError
 
 FORMAT = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

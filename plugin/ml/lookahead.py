@@ -10,7 +10,7 @@ The audio thread never waits for the network: it copies each block into a ring t
 reads, and between blocks installs the newest rows the worker has published (a reference
 swap). A frame whose row is not there when it is due (the network too slow) gets the plain
 azimuth slice (the engine's rule for frames without rows) and is counted in ``missed``.
-Rows come from :class:`~.ml_prior.Patcher`, as in a bounce, so with every row in time the
+Rows come from :class:`~.prior.Patcher`, as in a bounce, so with every row in time the
 output is the bounce's output with the same patch size, ``latency_samples`` late.
 """
 
@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from ..dsp import spleeter as S
-from .ml_prior import Patcher, network
-from .ring import Ring
-from .stage import Stage
+from ...dsp import spleeter as S
+from .prior import Patcher, network
+from ..graph.ring import Ring
+from ..graph.stage import Stage
 
 LIVE_PATCH = 128          # frames per live patch (3.0 s); see benchmarks/ml_live.py for the cost
 HEADROOM = 0.5            # time the network gets per patch, as a fraction of the patch's length
@@ -244,7 +244,7 @@ def attach(chain, patch: int = LIVE_PATCH, net=None, offline: bool = False) -> l
     in nested chains and in split stages' sub-chains) an ML prior: each becomes a
     :class:`PriorStage` (``offline``: one that waits for its rows, for a bounce). Returns
     them."""
-    from .chain import Chain
+    from ..graph.chain import Chain
 
     found = []
     for i, s in enumerate(chain.steps):

