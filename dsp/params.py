@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 from .errors import ParameterError
 
 MAX_BANDS = 8
+BAND_TOP_HZ = 96000.0   # a band edge's top: above any Nyquist panslice runs at ('up to the top')
 NEG_INF = float("-inf")
 
 Change = tuple[int, str, float]  # (input sample position, parameter name, value)
@@ -142,9 +143,9 @@ def _declare() -> tuple[Param, ...]:
     bands = []
     for i in range(1, MAX_BANDS + 1):
         bands += [
-            Param(f"band.{i}.low_hz", 0.0, 96000.0, 0.0, "Hz", "hz", 50.0,
+            Param(f"band.{i}.low_hz", 0.0, BAND_TOP_HZ, 0.0, "Hz", "hz", 50.0,
                   f"Lower edge of band {i}: the slice holds only frequencies inside its bands."),
-            Param(f"band.{i}.high_hz", 0.0, 96000.0, 96000.0, "Hz", "hz", 50.0,
+            Param(f"band.{i}.high_hz", 0.0, BAND_TOP_HZ, BAND_TOP_HZ, "Hz", "hz", 50.0,
                   f"Upper edge of band {i} (above Nyquist means 'up to the top')."),
             Param(f"band.{i}.gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
                   f"Gain of the slice inside band {i}, like a graphic equaliser on the slice."),

@@ -26,6 +26,7 @@ from .mask import azimuth
 # Columns of a region row (kernel units).
 R_T0, R_T1, R_FADE, R_FLO, R_FHI, R_AZLO, R_AZHI, R_TGAIN, R_RGAIN, R_MOVE = range(10)
 R_COLS = 10
+MAX_GAIN_DB = 24.0   # the most an edit region may lift its bins
 
 
 def to_kernel(rows: np.ndarray, sample_rate: float) -> np.ndarray:
@@ -50,8 +51,8 @@ def to_kernel(rows: np.ndarray, sample_rate: float) -> np.ndarray:
             raise ParameterError(f"{where}: frequency range {r[R_FLO]:g}..{r[R_FHI]:g} Hz must have 0 <= low < high")
         if not -1.0 <= r[R_AZLO] < r[R_AZHI] <= 1.0:
             raise ParameterError(f"{where}: azimuth range {r[R_AZLO]:g}..{r[R_AZHI]:g} must have -1 <= low < high <= 1")
-        if (r[R_TGAIN:R_MOVE] > 24.0).any():
-            raise ParameterError(f"{where}: gains must be at most +24 dB")
+        if (r[R_TGAIN:R_MOVE] > MAX_GAIN_DB).any():
+            raise ParameterError(f"{where}: gains must be at most +{MAX_GAIN_DB:g} dB")
         if r[R_MOVE] not in (-1.0, 0.0, 1.0):
             raise ParameterError(f"{where}: move must be -1 (to the rest), 0 or +1 (to the target)")
     k = a.copy()

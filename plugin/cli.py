@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .. import __version__
 from ..dsp import params as P
 from ..dsp.errors import PansliceError
 
@@ -424,9 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="panslice",
         description="Slice a stereo mix by pan position and frequency: isolate, remove or "
                     "rebalance the slice (karaoke, a cappella, vocal lift, dialogue).")
-    ap.add_argument("--version", action="version", version="panslice 0.1.0")
+    ap.add_argument("--version", action="version", version=f"panslice {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_bounce, _add_analyze, _add_demo, _add_live, _add_serve, _add_listings):
+        add(sub)
+    return ap
 
+
+def _add_bounce(sub) -> None:
+    """bounce: files through panslice offline."""
     b = sub.add_parser("bounce", help="render files offline (processed mix, or stems with --stems)",
                        description="Render files through panslice. The output has the input's "
                                    "length and is sample-aligned with it (latency removed).")
@@ -460,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default 1); a file that fails is reported and the others go on")
     b.set_defaults(func=cmd_bounce)
 
+
+def _add_analyze(sub) -> None:
+    """analyze: the picture, the report and the suggestion."""
     an = sub.add_parser(
         "analyze", help="picture of the stereo field, a report and suggested settings",
         description="Measure where the energy of a stereo file sits (azimuth, frequency, time), "
@@ -481,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="for files with more than two channels: the two to use (1-based)")
     an.set_defaults(func=cmd_analyze)
 
+
+def _add_demo(sub) -> None:
+    """demo: the main job on an embedded mix."""
     d = sub.add_parser("demo", help="make a small stereo demo mix, bounce it to stems, report how well",
                        description="Runs the main job with no file of yours: builds a demo mix "
                                    "with known stems, separates it and scores the result.")
@@ -488,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the demo files (default: ./panslice-demo)")
     d.set_defaults(func=cmd_demo)
 
+
+def _add_live(sub) -> None:
+    """live: a device, JACK ports or a paced file through the chain."""
     lv = sub.add_parser(
         "live", help="run panslice (or a chain) on live audio: a device, JACK ports or a paced file",
         description="Live audio through panslice. Input: a device (--input), JACK ports (--jack) "
@@ -528,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
     lv.set_defaults(func=cmd_live)
 
+
+def _add_serve(sub) -> None:
+    """serve: a file at real-time pace, steered over OSC."""
     sv = sub.add_parser(
         "serve", help="headless: play a file at real-time pace through panslice, steered over OSC",
         description="A file plays as live input at real-time pace through panslice (or a chain), "
@@ -545,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_osc(sv)
     sv.set_defaults(func=cmd_serve)
 
+
+def _add_listings(sub) -> None:
+    """devices, presets, params, model, osc-table: what there is."""
     dv = sub.add_parser("devices", help="list audio devices (and whether a JACK server runs)")
     dv.add_argument("--jack-server", metavar="NAME", help="JACK server to look for")
     dv.set_defaults(func=cmd_devices)
@@ -565,7 +587,6 @@ def build_parser() -> argparse.ArgumentParser:
     ot.add_argument("--readme", metavar="FILE",
                     help="instead, rewrite the table between FILE's osc-table markers (README.md)")
     ot.set_defaults(func=cmd_osc_table)
-    return ap
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,6 @@ so a failed or interrupted render never leaves half a file, and an input is neve
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...dsp.errors import PansliceError
+from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 BIT_DEPTHS = (16, 24, 32)
@@ -100,18 +100,12 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise AudioFileError(f"{p.parent}: cannot create output folder ({e.strerror})") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".part{p.suffix}", dir=p.parent or ".")
-    os.close(fd)
+    kwargs = {"bit_depth": bit_depth} if p.suffix.lower() in (".wav", ".flac", ".aiff", ".aif") else {}
     try:
-        kwargs = {"bit_depth": bit_depth} if p.suffix.lower() in (".wav", ".flac", ".aiff", ".aif") else {}
-        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
+        with atomic_path(p) as tmp, AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2,
+                                              **kwargs) as f:
             yield f
-        os.replace(tmp, p)
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         if isinstance(e, Exception) and not isinstance(e, PansliceError):
             raise AudioFileError(f"{p}: could not write ({e})") from None
         raise

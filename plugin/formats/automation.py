@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .atomic import atomic_path
 from .textfile import read_text
 from ...dsp import params as P
 from ...dsp.errors import ParameterError, PansliceError
@@ -68,12 +69,10 @@ def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
           changes: Iterable[P.Change]) -> Path:
     """Write a recording atomically: the session's starting ``params``, then ``changes``."""
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.part")
     try:
-        tmp.write_text(to_text(sample_rate, params, changes), encoding="utf-8")
-        os.replace(tmp, p)
+        with atomic_path(p) as tmp:
+            tmp.write_text(to_text(sample_rate, params, changes), encoding="utf-8")
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise AutomationError(f"{p}: cannot write automation ({e.strerror})") from None
     return p
 

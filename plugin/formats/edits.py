@@ -35,13 +35,11 @@ import numpy as np
 
 from .textfile import read_text
 from ...dsp.errors import PansliceError
-from ...dsp.params import NEG_INF, parse_number
-from ...dsp.regions import R_COLS
+from ...dsp.params import BAND_TOP_HZ, NEG_INF, parse_number
+from ...dsp.regions import MAX_GAIN_DB, R_COLS
 
 FORMAT = 1
 DEFAULT_FADE_S = 0.02
-MAX_GAIN_DB = 24.0
-TOP_HZ = 96000.0
 KEYS = ("name", "start", "end", "low_hz", "high_hz", "azimuth", "target_gain_db",
         "rest_gain_db", "move_to", "fade")
 MOVES = {"": 0.0, "target": 1.0, "rest": -1.0}
@@ -58,7 +56,7 @@ class Region:
     start: float
     end: float
     low_hz: float = 0.0
-    high_hz: float = TOP_HZ
+    high_hz: float = BAND_TOP_HZ
     az_low: float = -1.0
     az_high: float = 1.0
     target_gain_db: float = 0.0
@@ -146,7 +144,7 @@ def _region(d: dict, where: str) -> Region:
     fade = num("fade", DEFAULT_FADE_S)
     if not 0.0 <= fade <= 10.0:
         fail(f"fade={fade:g} s is out of range (valid: 0 .. 10 s)")
-    lo, hi = num("low_hz", 0.0), num("high_hz", TOP_HZ)
+    lo, hi = num("low_hz", 0.0), num("high_hz", BAND_TOP_HZ)
     if not (0.0 <= lo < hi and math.isfinite(hi)):
         fail(f"frequency range {lo:g}..{hi:g} Hz must have 0 <= low_hz < high_hz")
     az = d.get("azimuth", [-1.0, 1.0])

