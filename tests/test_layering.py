@@ -114,3 +114,19 @@ def test_dsp_is_pure():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("print", "open"):
                 bad.append(f"{path.name}:{node.lineno}: calls {node.func.id}")
     assert not bad, "\n".join(bad)
+
+
+def test_public_api_loads_lazily():
+    """User code imports the API from the package, not from the file tree; importing the
+    package (as ``panslice --help`` does) loads neither numba nor pedalboard."""
+    import subprocess
+    import sys
+
+    code = ("import sys, panslice.plugin as p, panslice.plugin.cli; "
+            "assert 'numba' not in sys.modules and 'pedalboard' not in sys.modules, 'eager'; "
+            "from panslice.plugin import Chain, Stage, render, Engine; "
+            "from panslice.plugin.graph.chain import Chain as C; assert Chain is C; "
+            "print(sorted(p.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['Chain', 'Engine', 'Stage', 'render']"
