@@ -30,7 +30,7 @@ class ControlSession:
         self.start = stages[0].params.copy() if stages else P.ParamSet()
         self.sample_rate = sample_rate
         self.record_to = automation.check_writable(record_to) if record_to else None
-        self.controls = Controls(stages, record=record_to is not None)
+        self.controls = Controls(stages, record=record_to is not None, sample_rate=sample_rate)
         self._default_port = port is None
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
                                 port=osc.DEFAULT_PORT if port is None else port,
