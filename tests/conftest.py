@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for benchmarks.scoring
 
 from benchmarks import scoring  # noqa: E402
+from benchmarks._common import free_port  # noqa: E402,F401  (for the tests)
 
 REAL_TRACKS = scoring.tracks()
 needs_real = pytest.mark.skipif(

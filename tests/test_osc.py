@@ -18,7 +18,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from conftest import ROOT, pan, run_cli
+from conftest import ROOT, free_port, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
 from panslice.plugin.live import loop as live, streams
@@ -202,12 +202,6 @@ def test_presets_load_and_save_over_osc(rig, home):
     assert "applied except fft_size=2048, which need a restart" in err
     cl.send_message("/panslice/preset/load", "mine")
     assert get_all(cl)["/panslice/width"] == pytest.approx(0.4)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_bound(port, timeout=20.0):
