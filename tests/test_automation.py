@@ -307,9 +307,11 @@ class Collect:
 
 
 def test_a_flood_of_changes_while_live_is_recorded_and_replayed_exactly(tmp_path, song):
-    """10,000 messages over UDP (one in ten bad) while the live loop runs flat out (a file source
-    with a frozen clock): the good ones are applied between blocks, recorded, and replay exactly."""
-    block = 256
+    """10,000 messages over UDP (one in ten bad) in 20 bursts while the live loop runs flat out
+    (a file source with a frozen clock): the good ones are applied between blocks, recorded, and
+    replay exactly. After each burst the server has read it (a get answered) and the loop has
+    begun a block after that, so every burst is applied, in blocks of its own."""
+    block, bursts, per_burst = 256, 20, 500
     chain = Chain([Stage(presets.load("vocal-lift").params)])
     src = streams.FileSource(song, block, loop=True, clock=lambda: 0.0, sleep=lambda s: None)
     sink = Collect()
@@ -320,26 +322,31 @@ def test_a_flood_of_changes_while_live_is_recorded_and_replayed_exactly(tmp_path
                                 kwargs={"controls": cs.controls, "stop": stop})
         loop.start()
         cl = SimpleUDPClient("127.0.0.1", cs.server.port)
-        for i in range(10000):
+        for i in range(bursts * per_burst):
             if i % 10 == 9:  # one in ten is bad: out of range, or not OSC at all
                 cl.send_message("/panslice/width", 5.0) if i % 20 == 9 else cl._sock.sendto(
                     b"garbage", ("127.0.0.1", cs.server.port))
-                continue
-            cl.send_message(("/panslice/width", "/panslice/center", "/panslice/rest_gain_db")[i % 3],
-                            ((i % 97) / 97.0, (i % 89) / 89.0 - 0.5, -(i % 83) / 8.3)[i % 3])
-        cl.send_message("/panslice/get", [])
-        next(cl.get_messages(30))  # the server has read everything that reached it
-        pos = cs.controls.sample_pos
-        while cs.controls.sample_pos < pos + 2 * block:  # a block that began after the last change
-            assert loop.is_alive()
-            time.sleep(0.001)
+            else:
+                cl.send_message(("/panslice/width", "/panslice/center", "/panslice/rest_gain_db")[i % 3],
+                                ((i % 97) / 97.0, (i % 89) / 89.0 - 0.5, -(i % 83) / 8.3)[i % 3])
+            if i % per_burst == per_burst - 1:
+                cl.send_message("/panslice/get", [])
+                while next(cl.get_messages(30)).address != "/panslice/latency":
+                    pass  # the server has read the burst (the latency ends its answer to get)
+                pos = cs.controls.sample_pos
+                while cs.controls.sample_pos < pos + 2 * block:  # a block began after the burst
+                    assert loop.is_alive()
+                    time.sleep(0.001)
         stop.set()
         loop.join()
     heard = np.concatenate(sink.blocks, axis=1)
     auto = automation.read(tmp_path / "moves.csv")
     assert cs.server.malformed > 0 and cs.server.rejected > 0  # the bad ones were seen
-    assert len(auto.changes) >= 100 and all(v <= 2.0 for _, n, v in auto.changes if n == "width")
-    assert len({c[0] for c in auto.changes}) >= 10  # spread over many blocks
+    assert all(v <= 2.0 for _, n, v in auto.changes if n == "width")
+    assert len(auto.changes) >= 3 * bursts  # each burst changes three knobs
+    assert len({c[0] for c in auto.changes}) >= bursts  # spread over many blocks
+    print(f"\n{len(auto.changes)} changes applied in {len({c[0] for c in auto.changes})} blocks "
+          f"of {heard.shape[1] // block}")
     assert all(c[0] % block == 0 for c in auto.changes)  # applied between blocks only
     m = heard.shape[1]
     looped = np.tile(read_wav(song), (1, -(-m // (3 * SR))))[:, :m]
