@@ -214,6 +214,7 @@ def session(tmp_path, head, sends, interrupt=None):
 GAP = 24  # blocks of 512 between the two changes: room for the output's fades between them
 
 
+@pytest.mark.slow
 @needs_liblo
 def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly(tmp_path, song):
     (tmp_path / "revival.toml").write_text(CHAIN)
@@ -255,6 +256,7 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
     assert np.sum(y[:, after] ** 2) < 0.5 * np.sum(z[:, after] ** 2)  # the centre sine is gone
 
 
+@pytest.mark.slow
 @needs_liblo
 def test_serve_runs_headless_and_sigterm_keeps_audio_and_recording(tmp_path, song):
     heard, auto, lat, _, err = session(
@@ -276,6 +278,7 @@ def test_serve_runs_headless_and_sigterm_keeps_audio_and_recording(tmp_path, son
     assert np.abs(heard[:, lat:] - y[:, :m - lat]).max() < 1e-6
 
 
+@pytest.mark.slow
 def test_live_osc_errors_come_before_any_audio(tmp_path, song):
     r = run_cli("live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "o.wav",
                 "--no-osc", "--record-automation", tmp_path / "m.csv")

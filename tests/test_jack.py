@@ -178,7 +178,6 @@ def test_jack_stream_gives_the_switch_interval_back_when_closed(jack_server):
         sys.setswitchinterval(before)
 
 
-@pytest.mark.real_tracks
 @needs_real
 def test_jack_ports_carry_the_offline_bounce(tmp_path, jack_server):
     x, sr = sf.read(str(REAL_TRACKS[0] / "mixture.wav"), dtype="float32", frames=int(SECONDS * SR))

@@ -188,6 +188,7 @@ def test_file_driven_live_writes_what_the_bounce_renders(tmp_path, how):
     assert np.abs(b - x.T).max() > 0.05  # it did change the music
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
     f = tmp_path / "song.wav"
     sf.write(str(f), song.T, SR, subtype="FLOAT")
@@ -217,6 +218,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
 ASOUNDRC = 'pcm.!default { type plug slave.pcm "nullpcm" }\npcm.nullpcm { type null }\n'
 
 
+@pytest.mark.slow
 def test_audiostream_on_an_alsa_null_device(tmp_path, song):
     """A real pedalboard AudioStream: the null PCM opens and takes what is written (write()
     returns at once there, read() would never return: the file's own clock paces the session)."""
