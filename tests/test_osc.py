@@ -364,6 +364,19 @@ def test_a_bundle_timed_in_the_future_applies_at_the_sample_position_of_its_time
     assert eng.params["width"] == 0.5 and eng.params["center"] == -0.25
 
 
+def test_a_session_ending_before_a_timed_change_says_it_was_not_applied(home, capsys):
+    from panslice.plugin.control.session import ControlSession
+
+    chain = Chain([Stage(P.ParamSet())]).prepare(SR, BLOCK)
+    with ControlSession(chain, SR, port=0) as cs:
+        cl = client(cs.server)
+        cl.send(bundle(time.time() + 600, ("/panslice/width", 0.5)))
+        get_all(cl)
+        cs.controls.on_block(0)
+    assert "1 changes from timed OSC bundles were still waiting" in capsys.readouterr().err
+    assert chain.stages[0].params["width"] != 0.5
+
+
 def test_timed_changes_beyond_the_cap_are_rejected(home, monkeypatch):
     monkeypatch.setattr(osc, "MAX_HELD", 1)
     eng = Engine().prepare(SR, BLOCK)

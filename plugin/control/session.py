@@ -61,6 +61,9 @@ class ControlSession:
         if self.controls.failed:
             print(f"panslice: warning: {self.controls.failed} accepted changes were refused by a "
                   "panslice stage and not applied", file=sys.stderr)
+        if self.controls.held:
+            print(f"panslice: warning: {self.controls.held} changes from timed OSC bundles were still "
+                  "waiting for their time when the session ended (not applied)", file=sys.stderr)
         if self.record_to is not None:
             path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)
             print(f"panslice: recorded {len(self.controls.recorded)} changes to {Path(path)}",
