@@ -218,8 +218,8 @@ GAP = 24  # blocks of 512 between the two changes: room for the output's fades b
 @needs_liblo
 def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly(tmp_path, song):
     (tmp_path / "revival.toml").write_text(CHAIN)
-    # the first change once 4 blocks have played (so that something comes before it), the second
-    # GAP meters (>= GAP blocks) after the first was accepted
+    # the first change once 5 more blocks have played (so that audio comes before it), the second
+    # GAP blocks after the first was accepted; the meters take about 1 s of the 3 s song
     sends = [(5, ["/panslice/target_gain_db", "f", "-inf"]),
              (GAP, ["/panslice/center", "f", "-0.6"]),
              (0, ["/panslice/nonsense", "f", "1"])]  # rejected: changes nothing, stops nothing
