@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402,F401  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
 from benchmarks.ml_quality import setup, shipped_params  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402

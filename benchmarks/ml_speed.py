@@ -27,11 +27,10 @@ import collections  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 from panslice.dsp import spleeter as S  # noqa: E402
@@ -127,13 +126,13 @@ def main() -> int:
     for _ in range(3):
         for w, run in ways.items():
             runs[w].append(timed(lambda: list(net.masks(x, S.PATCH, run))))
-        loads.append(os.getloadavg()[0])
+        loads.append(_common.load())
     patches = -(-S.Spleeter.n_frames(x.shape[1]) // S.PATCH)
     lines = [
         "## ML prior: speed",
         "",
         f"Spleeter 2-stems inference (numpy + numba, float32), {dur:.0f} s of {what}, "
-        f"{patches} patches of 512 frames; {os.cpu_count()} cores, load average "
+        f"{patches} patches of 512 frames; {_common.machine()}, load average "
         f"{min(loads):.1f}-{max(loads):.1f} during the runs (the machine is shared), runs taking turns.",
         "",
         "| network, 512-frame patches | wall best / median of 3 | x real time (best / median) | "

@@ -10,7 +10,7 @@ processing took longer than their duration, and the peak load. Figures, not a pa
 shared machine they move with its load, so the quiet run is the yardstick. Writes its section
 of benchmarks/RESULTS.md.
 
-    python3 benchmarks/osc_flood.py [--rate 10000] [--seconds 10] [--buffer 512] [--nice -10]
+    python3 benchmarks/osc_flood.py [--rate 10000] [--seconds 10] [--buffer 512] [--nice -10] [--no-write]
 
 ``--nice`` runs the live process at that niceness (below 0 needs root), as a live rig would
 raise its audio's priority: it shields the session from other jobs on a shared machine, while
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
@@ -97,12 +97,6 @@ def wait_ready(port: int, proc: subprocess.Popen, said: Path, timeout: float = 1
     raise RuntimeError("panslice live did not answer OSC in time")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer: int,
             flood_s: float, nice: int) -> dict:
     """One live session; the flood lasts ``flood_s`` from when the session answers OSC (or, not
@@ -110,7 +104,7 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
     could be handled."""
     nobody = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     nobody.bind(("127.0.0.1", 0))
-    port = free_port() if listen else nobody.getsockname()[1]
+    port = _common.free_port() if listen else nobody.getsockname()[1]
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
            "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
            "--preset", "vocal-lift", *(["--osc-port", str(port)] if listen else ["--no-osc"])]
@@ -165,6 +159,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the session (default 10)")
     ap.add_argument("--buffer", type=int, default=512, help="live block size (default 512)")
     ap.add_argument("--nice", type=int, default=0, help="niceness of the live process (default 0)")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         song, name = excerpt(args.seconds, Path(tmp))
@@ -178,8 +173,8 @@ def main() -> None:
     lines = [f"`panslice live --input-file` ({args.seconds:g} s of {name}, preset vocal-lift, "
              f"blocks of {args.buffer}, no device, niceness {args.nice}); for its first {args.seconds - 2:g} s "
              "`benchmarks/osc_flood.py` sends changes over UDP loopback (bad: out of range, "
-             f"unknown address, not OSC). {os.cpu_count()} CPUs, shared: load average "
-             f"{os.getloadavg()[0]:.1f} at the end.", "",
+             f"unknown address, not OSC). {_common.machine()}, shared: load average "
+             f"{_common.load():.1f} at the end.", "",
              "| flood | sent | sent/s | handled | handled/s | rejected | overruns | under-runs "
              "| late blocks | peak load |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in rows:
@@ -189,7 +184,8 @@ def main() -> None:
                      f"{r['rejected']} | {r['overruns']} | {r['underruns']} | {r['late']} | {r['peak']}% |")
     body = "\n".join(lines)
     print(body)
-    write_section("osc_flood", "## OSC flood\n\n" + body)
+    if not args.no_write:
+        write_section("osc_flood", "## OSC flood\n\n" + body)
 
 
 if __name__ == "__main__":

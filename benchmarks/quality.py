@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for benchmarks.scoring
+import _common  # noqa: E402,F401  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
 from benchmarks.results import RESULTS, write_section  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402

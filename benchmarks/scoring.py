@@ -2,8 +2,7 @@
 
 SDR is bss_eval's signal-to-distortion ratio with a 512-tap distortion filter (fast_bss_eval),
 computed per channel with the true stem as the only reference and averaged over the two
-channels. SI-SDR is the scale-invariant version. Estimates from tools with an unknown constant
-delay are aligned to the reference by cross-correlation first.
+channels. SI-SDR is the scale-invariant version.
 """
 
 from __future__ import annotations
@@ -53,23 +52,3 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
     return _per_channel(ref, est, one)
 
-
-def align(ref: np.ndarray, est: np.ndarray, max_lag: int = 16384) -> np.ndarray:
-    """Shift ``est`` by the lag (|lag| <= max_lag) that best matches ``ref``; keep its length."""
-    from scipy.signal import fftconvolve
-
-    r = ref.mean(axis=0)
-    e = est.mean(axis=0)[: r.size]
-    corr = fftconvolve(e, r[::-1], mode="full")
-    mid = r.size - 1
-    lo, hi = max(0, mid - max_lag), min(corr.size, mid + max_lag + 1)
-    lag = int(np.argmax(np.abs(corr[lo:hi]))) + lo - mid
-    out = np.zeros_like(est[:, : ref.shape[1]]) if est.shape[1] >= ref.shape[1] else np.zeros(
-        (est.shape[0], ref.shape[1]), est.dtype)
-    if lag >= 0:
-        seg = est[:, lag: lag + ref.shape[1]]
-        out[:, : seg.shape[1]] = seg
-    else:
-        seg = est[:, : ref.shape[1] + lag]
-        out[:, -lag: -lag + seg.shape[1]] = seg
-    return out

@@ -45,8 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the repo root, for benchmarks.results
+from _common import ROOT, load, machine  # first: the repo root on sys.path
 from benchmarks.results import RESULTS, write_section  # noqa: E402
 
 SHARED_REAL = ROOT.parent / "shared" / "testdata" / "real"
@@ -369,7 +368,7 @@ def mark(ok: bool) -> str:
 
 def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], granted: str) -> str:
     L = []
-    L.append(f"Machine: {meta['cpu']}, {meta['cores']} cores; Python {platform.python_version()}, "
+    L.append(f"Machine: {meta['machine']}; Python {platform.python_version()}, "
              f"numba {meta['numba']}, scipy {meta['scipy']}. Load average (1 min) "
              f"{meta['load0']:.2f} at start, {meta['load1']:.2f} at end ({meta['date']}). "
              f"Audio: {meta['audio']}.")
@@ -482,16 +481,6 @@ def report(meta: dict, off: list[dict], proc: dict, lv: list[dict], granted: str
     return "\n".join(L)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -505,16 +494,16 @@ def main(argv: list[str] | None = None) -> int:
     live_s = 60.0 if args.quick else 600.0
     x_live, audio = source_audio(live_s)
     x30 = np.ascontiguousarray(x_live[:, :30 * SR]) if live_s >= 30 else source_audio(30.0)[0]
-    meta = {"cpu": cpu_name(), "cores": os.cpu_count(), "numba": numba.__version__,
-            "scipy": scipy.__version__, "load0": os.getloadavg()[0], "audio": audio}
-    print(f"panslice speed benchmark: {meta['cpu']}, load {meta['load0']:.2f}", flush=True)
+    meta = {"machine": machine(), "numba": numba.__version__, "scipy": scipy.__version__,
+            "load0": load(), "audio": audio}
+    print(f"panslice speed benchmark: {meta['machine']}, load {meta['load0']:.2f}", flush=True)
     off = offline(x30, reps)
     print("  offline done", flush=True)
     with tempfile.TemporaryDirectory(prefix="panslice-speed-") as tmp:
         proc = processes(Path(tmp), x30, reps)
     print("  processes done", flush=True)
     lv, granted = live(x_live, LIVE_BLOCKS)
-    meta["load1"] = os.getloadavg()[0]
+    meta["load1"] = load()
     meta["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     body = report(meta, off, proc, lv, granted)
     print()

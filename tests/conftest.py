@@ -14,11 +14,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for benchmarks.scoring
 
 from benchmarks import scoring  # noqa: E402
+from benchmarks._common import free_port  # noqa: E402,F401  (for the tests)
 
 REAL_TRACKS = scoring.tracks()
-needs_real = pytest.mark.skipif(
+_no_real = pytest.mark.skipif(
     not REAL_TRACKS, reason=f"real test music not found at {scoring.SHARED_REAL} "
                             "(the ../shared folder exists in CI, not in a user's clone)")
+
+
+def needs_real(test):
+    """A test of the real music in ../shared: marked ``real_tracks``, skipped where it is absent."""
+    return pytest.mark.real_tracks(_no_real(test))
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the model from PyPI (the ``model_cache`` fixture, directly or
+    through another fixture) is marked ``network``."""
+    for item in items:
+        if "model_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.network)
 
 
 @pytest.fixture

@@ -81,6 +81,7 @@ def test_suggestion_is_not_worse_than_acapella_on_real_tracks():
         assert got >= base - 0.5, f"{name}: suggested {got:.2f} dB vs acapella {base:.2f} dB"
 
 
+@pytest.mark.slow
 def test_analyze_cli_suggests_saves_a_preset_and_draws(tmp_path, home):
     import soundfile as sf
 

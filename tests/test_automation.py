@@ -15,15 +15,17 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from conftest import noise, pan, run_cli
+from conftest import free_port, noise, pan, run_cli
 from panslice.dsp import params as P
 from panslice.plugin.formats import automation, presets
 from panslice.plugin.live import loop as live, streams
 from panslice.plugin.formats.automation import AutomationError
 from panslice.plugin.offline.bounce import render
 from panslice.plugin.graph.chain import Chain
+from panslice.plugin.control import osc
 from panslice.plugin.control.session import ControlSession
 from panslice.plugin.graph.stage import Stage
 
@@ -147,47 +149,58 @@ ratio = 2
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Watch:
+    """A subscriber to a live session; what it hears is the test's clock. A meter comes only
+    when the audio has moved (a block or more since the last one), so ``k`` meters are at least
+    ``k`` blocks of audio; an echo says a change was accepted (queued for the next block)."""
 
+    def __init__(self, port: int, proc, timeout: float = 120.0):
+        self.cl, self.proc = SimpleUDPClient("127.0.0.1", port), proc
+        self.deadline = time.monotonic() + timeout
+        while True:  # until the session answers (it listens before the audio starts)
+            self.cl.send_message("/panslice/subscribe", [])
+            if self._next() is not None:
+                break
+        self.wait("/panslice/meter/target")  # the audio is running
 
-def wait_for_audio(port: int, proc, timeout: float = 120.0) -> SimpleUDPClient:
-    """Subscribe until the session answers, then wait for a meter: the audio is running."""
-    cl = SimpleUDPClient("127.0.0.1", port)
-    deadline = time.monotonic() + timeout
-    subscribed = False
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        if not subscribed:
-            cl.send_message("/panslice/subscribe", [])
-        for m in cl.get_messages(0.2):
-            subscribed = True
-            if m.address == "/panslice/meter/target":
-                return cl
-    raise AssertionError("the live session never sent a meter")
+    def wait(self, address: str, times: int = 1) -> None:
+        """Until ``address`` has come ``times`` more times."""
+        for _ in range(times):
+            while self._next() != address:
+                pass
+
+    def _next(self) -> str | None:
+        """The address of the next message, None after 0.2 s of silence."""
+        assert self.proc.poll() is None, self.proc.communicate()[1]
+        assert time.monotonic() < self.deadline, "the live session stopped talking"
+        m = self.cl.receive(0.2)
+        return OscMessage(m).address if m else None
 
 
 def session(tmp_path, head, sends, interrupt=None):
-    """Run `panslice HEAD...` recording automation, with OSC on a free port; ``sends`` is
-    [(seconds after the audio started, oscsend args)]; ``interrupt``, a signal, is sent after them.
-    Returns (heard audio, automation, latency, [send offsets in s], stderr)."""
+    """Run `panslice HEAD...` recording automation, with OSC on a free port. ``sends`` is
+    [(blocks, oscsend args)]: each goes once at least ``blocks`` more blocks of audio have played
+    (since the audio started, or since the change before it was accepted); ``interrupt``, a
+    signal, is sent once the last change has been applied. Returns (heard audio, automation,
+    latency, [send offsets in s], stderr)."""
     port = free_port()
     moves = tmp_path / "moves.csv"
     cmd = [sys.executable, "-m", "panslice.plugin.cli", *map(str, head), "--bit-depth", "32",
            "--record-automation", str(moves), "--osc-port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_audio(port, proc)
+        watch = Watch(port, proc)
         t0 = time.monotonic()
         sent_at = []
-        for at, args in sends:
-            time.sleep(max(0.0, t0 + at - time.monotonic()))
+        for blocks, args in sends:
+            watch.wait("/panslice/meter/target", blocks)
             sent_at.append(time.monotonic() - t0)
             subprocess.run(["oscsend", "127.0.0.1", str(port), *args], check=True, timeout=10)
+            if args[0] in osc.PARAM_AT:
+                watch.wait(args[0])  # its echo: accepted
         if interrupt:
-            time.sleep(0.3)
+            # two meters after the last echo: a block that began after the change was queued
+            watch.wait("/panslice/meter/target", 2)
             proc.send_signal(interrupt)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -198,12 +211,18 @@ def session(tmp_path, head, sends, interrupt=None):
     return read_wav(tmp_path / "heard.wav"), automation.read(moves), lat, sent_at, err
 
 
+GAP = 24  # blocks of 512 between the two changes: room for the output's fades between them
+
+
+@pytest.mark.slow
 @needs_liblo
 def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly(tmp_path, song):
     (tmp_path / "revival.toml").write_text(CHAIN)
-    sends = [(0.6, ["/panslice/target_gain_db", "f", "-inf"]),
-             (1.2, ["/panslice/center", "f", "-0.6"]),
-             (1.2, ["/panslice/nonsense", "f", "1"])]  # rejected: changes nothing, stops nothing
+    # the first change once 5 more blocks have played (so that audio comes before it), the second
+    # GAP blocks after the first was accepted; the meters take about 1 s of the 3 s song
+    sends = [(5, ["/panslice/target_gain_db", "f", "-inf"]),
+             (GAP, ["/panslice/center", "f", "-0.6"]),
+             (0, ["/panslice/nonsense", "f", "1"])]  # rejected: changes nothing, stops nothing
     heard, auto, lat, sent_at, err = session(
         tmp_path, ["live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "heard.wav",
                    "--chain", tmp_path / "revival.toml", "--preset", "vocal-lift"], sends)
@@ -213,7 +232,7 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
     assert heard.shape == (2, n + lat)
     assert [c[1:] for c in auto.changes] == [("target_gain_db", -math.inf), ("center", pytest.approx(-0.6))]
     (p1, _, _), (p2, _, _) = auto.changes
-    assert 0 < p1 < p2 < n
+    assert 2048 < p1 and p1 + (GAP - 1) * 512 <= p2 < n
     gap = (p2 - p1) / SR - (sent_at[1] - sent_at[0])
     print(f"\nchanges recorded at {p1 / SR:.3f} s and {p2 / SR:.3f} s of the input; sent "
           f"{sent_at[1] - sent_at[0]:.3f} s apart, recorded {(p2 - p1) / SR:.3f} s apart ({gap:+.3f} s)")
@@ -237,11 +256,12 @@ def test_live_oscsend_changes_land_in_the_output_and_bounce_replays_them_exactly
     assert np.sum(y[:, after] ** 2) < 0.5 * np.sum(z[:, after] ** 2)  # the centre sine is gone
 
 
+@pytest.mark.slow
 @needs_liblo
 def test_serve_runs_headless_and_sigterm_keeps_audio_and_recording(tmp_path, song):
     heard, auto, lat, _, err = session(
         tmp_path, ["serve", song, "--loop", "-o", tmp_path / "heard.wav", "--preset", "karaoke"],
-        [(0.3, ["/panslice/width", "f", "0.75"]), (0.6, ["/panslice/target_gain_db", "f", "0"])],
+        [(3, ["/panslice/width", "f", "0.75"]), (3, ["/panslice/target_gain_db", "f", "0"])],
         interrupt=signal.SIGTERM)  # how a service manager stops a headless server
     assert "stopped by Ctrl-C" in err and "Traceback" not in err
     assert [c[1:] for c in auto.changes] == [("width", 0.75), ("target_gain_db", 0.0)]
@@ -258,6 +278,7 @@ def test_serve_runs_headless_and_sigterm_keeps_audio_and_recording(tmp_path, son
     assert np.abs(heard[:, lat:] - y[:, :m - lat]).max() < 1e-6
 
 
+@pytest.mark.slow
 def test_live_osc_errors_come_before_any_audio(tmp_path, song):
     r = run_cli("live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "o.wav",
                 "--no-osc", "--record-automation", tmp_path / "m.csv")
@@ -289,9 +310,11 @@ class Collect:
 
 
 def test_a_flood_of_changes_while_live_is_recorded_and_replayed_exactly(tmp_path, song):
-    """10,000 messages over UDP (one in ten bad) while the live loop runs flat out (a file source
-    with a frozen clock): the good ones are applied between blocks, recorded, and replay exactly."""
-    block = 256
+    """10,000 messages over UDP (one in ten bad) in 20 bursts while the live loop runs flat out
+    (a file source with a frozen clock): the good ones are applied between blocks, recorded, and
+    replay exactly. After each burst the server has read it (a get answered) and the loop has
+    begun a block after that, so every burst is applied, in blocks of its own."""
+    block, bursts, per_burst = 256, 20, 500
     chain = Chain([Stage(presets.load("vocal-lift").params)])
     src = streams.FileSource(song, block, loop=True, clock=lambda: 0.0, sleep=lambda s: None)
     sink = Collect()
@@ -302,23 +325,31 @@ def test_a_flood_of_changes_while_live_is_recorded_and_replayed_exactly(tmp_path
                                 kwargs={"controls": cs.controls, "stop": stop})
         loop.start()
         cl = SimpleUDPClient("127.0.0.1", cs.server.port)
-        for i in range(10000):
+        for i in range(bursts * per_burst):
             if i % 10 == 9:  # one in ten is bad: out of range, or not OSC at all
                 cl.send_message("/panslice/width", 5.0) if i % 20 == 9 else cl._sock.sendto(
                     b"garbage", ("127.0.0.1", cs.server.port))
-                continue
-            cl.send_message(("/panslice/width", "/panslice/center", "/panslice/rest_gain_db")[i % 3],
-                            ((i % 97) / 97.0, (i % 89) / 89.0 - 0.5, -(i % 83) / 8.3)[i % 3])
-        cl.send_message("/panslice/get", [])
-        next(cl.get_messages(30))  # the server has read everything that reached it
-        time.sleep(0.1)  # a few more blocks, so the last changes are applied and heard
+            else:
+                cl.send_message(("/panslice/width", "/panslice/center", "/panslice/rest_gain_db")[i % 3],
+                                ((i % 97) / 97.0, (i % 89) / 89.0 - 0.5, -(i % 83) / 8.3)[i % 3])
+            if i % per_burst == per_burst - 1:
+                cl.send_message("/panslice/get", [])
+                while next(cl.get_messages(30)).address != "/panslice/latency":
+                    pass  # the server has read the burst (the latency ends its answer to get)
+                pos = cs.controls.sample_pos
+                while cs.controls.sample_pos < pos + 2 * block:  # a block began after the burst
+                    assert loop.is_alive()
+                    time.sleep(0.001)
         stop.set()
         loop.join()
     heard = np.concatenate(sink.blocks, axis=1)
     auto = automation.read(tmp_path / "moves.csv")
     assert cs.server.malformed > 0 and cs.server.rejected > 0  # the bad ones were seen
-    assert len(auto.changes) >= 100 and all(v <= 2.0 for _, n, v in auto.changes if n == "width")
-    assert len({c[0] for c in auto.changes}) >= 10  # spread over many blocks
+    assert all(v <= 2.0 for _, n, v in auto.changes if n == "width")
+    assert len(auto.changes) >= 3 * bursts  # each burst changes three knobs
+    assert len({c[0] for c in auto.changes}) >= bursts  # spread over many blocks
+    print(f"\n{len(auto.changes)} changes applied in {len({c[0] for c in auto.changes})} blocks "
+          f"of {heard.shape[1] // block}")
     assert all(c[0] % block == 0 for c in auto.changes)  # applied between blocks only
     m = heard.shape[1]
     looped = np.tile(read_wav(song), (1, -(-m // (3 * SR))))[:, :m]

@@ -2,6 +2,7 @@
 file that fails is reported by name while the others are still bounced."""
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from conftest import noise, pan, run_cli
@@ -19,6 +20,7 @@ def make_inputs(folder):
     return paths
 
 
+@pytest.mark.slow
 def test_parallel_bounce_equals_serial_and_reports_each_failure(tmp_path, home):
     good = make_inputs(tmp_path)
     bad = tmp_path / "broken.wav"

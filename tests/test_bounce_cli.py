@@ -169,6 +169,7 @@ def test_help_is_useful():
     assert "--stems" in r.stdout and "--preset" in r.stdout and "--set" in r.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_and_reports(tmp_path):
     r = run_cli("demo", "-o", tmp_path / "demo")
     assert r.returncode == 0, r.stderr
@@ -187,6 +188,7 @@ def test_a_failed_stems_bounce_leaves_no_empty_folder(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.slow
 def test_a_cold_numba_cache_is_announced_and_a_warm_one_is_not(tmp_path):
     # (a missing input stops the bounce before anything compiles: the notice comes first)
     missing = tmp_path / "missing.wav"

@@ -279,6 +279,7 @@ def write(path, audio):
     return path
 
 
+@pytest.mark.slow
 def test_bounce_with_chain_file(tmp_path, mix):
     song = write(tmp_path / "song.wav", mix)
     f = tmp_path / "revival.toml"

@@ -71,6 +71,7 @@ def test_bad_files_name_the_file_and_region(tmp_path, body, needle):
     assert msg.startswith(str(f)) and needle in msg and "\n" not in msg
 
 
+@pytest.mark.slow
 def test_bounce_with_a_bad_edits_file_fails_cleanly(tmp_path, home):
     x = noise(SR, seed=4)
     import soundfile as sf
@@ -196,6 +197,7 @@ def test_edits_change_the_region_and_nothing_outside_it_on_a_real_track():
     assert abs(gap_c) <= 0.5 and rest_c >= 30.0
 
 
+@pytest.mark.slow
 def test_analyze_draws_the_edit_regions(tmp_path, home):
     import soundfile as sf
 

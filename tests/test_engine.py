@@ -48,10 +48,26 @@ def test_output_does_not_depend_on_block_partition(fft_size, overlap):
         assert np.abs(stream(eng, x, sizes, split=True) - ref).max() <= 1e-6
 
 
-def test_zero_length_block_is_a_no_op():
-    eng = Engine().prepare(SR, 256)
-    out = eng.process(np.zeros((2, 0), np.float32))
-    assert out.shape == (2, 0)
+@pytest.mark.parametrize("max_block", [8192, 64])  # batched, and spread (max_block < hop)
+def test_zero_length_block_changes_nothing(max_block):
+    """Empty calls (both outputs, both dtypes, one with a change pending) anywhere in a stream:
+    the output, levels and frame count equal those of an engine that never got them, bit for bit."""
+    x = noise(12000, seed=5)
+    settings = {"width": 0.3, "target_gain_db": -6, "overlap": 4}
+    plain, eng = Engine(settings).prepare(SR, max_block), Engine(settings).prepare(SR, max_block)
+    empties = [np.zeros((2, 0), np.float32), np.zeros((2, 0), np.float64)]
+    for pos in range(0, x.shape[1], 40):
+        if pos == 4000:
+            plain.set("width", 0.9)
+            eng.set("width", 0.9)
+        for empty in empties:
+            assert eng.process(empty).shape == (2, 0) and eng.process_split(empty).shape == (2, 2, 0)
+        blk = np.ascontiguousarray(x[:, pos:pos + 40])
+        want, got = plain.process_split(blk), eng.process_split(blk)
+        assert np.array_equal(got, want), pos
+        assert eng.levels() == plain.levels() and eng.frames_processed == plain.frames_processed
+        assert eng.samples_to_next_frame() == plain.samples_to_next_frame()
+    assert plain.frames_processed > 10 and np.abs(want).max() > 0
 
 
 @pytest.mark.parametrize("sr", [22050, 44100, 48000, 96000, 192000])

@@ -4,7 +4,6 @@ output ports; what comes out must equal the offline bounce, after the latency.""
 
 import math
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -39,8 +38,9 @@ overlap = 8
 SETTINGS = ("--preset", "jack-test")
 PASSES = 6
 
-pytestmark = pytest.mark.skipif(shutil.which("jackd") is None,
-                                reason="jackd is not installed (Debian: apt-get install jackd2)")
+pytestmark = [pytest.mark.jack,
+              pytest.mark.skipif(shutil.which("jackd") is None,
+                                 reason="jackd is not installed (Debian: apt-get install jackd2)")]
 
 
 def wait_for(cond, timeout, what):
@@ -163,6 +163,21 @@ class PlayerRecorder:
             c.close()
 
 
+def test_jack_stream_gives_the_switch_interval_back_when_closed(jack_server):
+    from panslice.plugin.live.streams import SWITCH_INTERVAL_S, JackStream
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        s = JackStream(256, name="switch-test", server=jack_server)
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+        s.read(256)  # running: the client is active
+        s.close()
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+    finally:
+        sys.setswitchinterval(before)
+
+
 @needs_real
 def test_jack_ports_carry_the_offline_bounce(tmp_path, jack_server):
     x, sr = sf.read(str(REAL_TRACKS[0] / "mixture.wav"), dtype="float32", frames=int(SECONDS * SR))
@@ -221,10 +236,9 @@ def test_jack_ports_carry_the_offline_bounce(tmp_path, jack_server):
     summary = [line for line in report.splitlines() if "stopped by Ctrl-C" in line]
     assert summary, report
     print(f"\nJACK test: passes (xruns, max difference): {passes}; {summary[0]}")
+    # what came out of panslice's JACK ports is the offline bounce, sample for sample, in one of
+    # PASSES tries: a disturbed pass (an xrun, or a loop starved of CPU) is played again, and
+    # PASSES disturbed ones fail with the evidence, as a real failure would
     clean = passes[-1][1] is not None and passes[-1][1] < 1e-6
-    runs = [int(v) for v in re.findall(r"(\d+) (?:overruns|under-runs)", summary[0])]
-    if not clean and (sum(runs) or all(xruns for xruns, _ in passes)):
-        pytest.skip(f"every pass was disturbed (xruns, or under-runs of a loop starved of CPU: this "
-                    f"machine is too busy for real-time audio now): {passes}; {summary[0]}")
-    # what came out of panslice's JACK ports is the offline bounce, sample for sample
-    assert clean, f"undisturbed passes differ from the bounce: {passes}; {summary[0]}"
+    assert clean, (f"no pass of {len(passes)} equals the bounce; per pass (server xruns, max "
+                   f"difference or None where JACK's frame times jumped): {passes}; {summary[0]}")

@@ -188,6 +188,7 @@ def test_file_driven_live_writes_what_the_bounce_renders(tmp_path, how):
     assert np.abs(b - x.T).max() > 0.05  # it did change the music
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
     f = tmp_path / "song.wav"
     sf.write(str(f), song.T, SR, subtype="FLOAT")
@@ -197,7 +198,14 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     first = p.stderr.readline() + p.stderr.readline()
     assert "Ctrl-C stops" in first, first
-    time.sleep(1.0)
+    # running: the temporary file of what is heard holds a quarter second (32-bit stereo frames
+    # after a header of at most 4 KiB); only then the signal
+    want = 8 * (SR // 4) + 4096
+    deadline = time.monotonic() + 120
+    while max([f.stat().st_size for f in tmp_path.glob(".heard.*")], default=0) < want:
+        assert p.poll() is None, p.communicate()[1]
+        assert time.monotonic() < deadline, "the session never wrote a quarter second of audio"
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     rest = p.communicate(timeout=60)[1]
     assert p.returncode == 0, rest
@@ -210,6 +218,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_heard(tmp_path, song):
 ASOUNDRC = 'pcm.!default { type plug slave.pcm "nullpcm" }\npcm.nullpcm { type null }\n'
 
 
+@pytest.mark.slow
 def test_audiostream_on_an_alsa_null_device(tmp_path, song):
     """A real pedalboard AudioStream: the null PCM opens and takes what is written (write()
     returns at once there, read() would never return: the file's own clock paces the session)."""

@@ -91,6 +91,7 @@ def test_lookahead_covers_every_patch_two_blocks_before_its_first_frame(rate, pa
     assert la <= reach + 2 * block + headroom + 1024 + 1
 
 
+@pytest.mark.slow
 def test_impulse_comes_out_at_the_reported_latency():
     x = np.zeros((2, 5 * SR), np.float32)
     x[:, 3 * SR] = 0.5                                        # centre-panned click at 3 s

@@ -14,10 +14,11 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from conftest import ROOT, pan, run_cli
+from conftest import ROOT, free_port, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
 from panslice.plugin.live import loop as live, streams
@@ -203,12 +204,6 @@ def test_presets_load_and_save_over_osc(rig, home):
     assert get_all(cl)["/panslice/width"] == pytest.approx(0.4)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_bound(port, timeout=20.0):
     """Until something (oscdump) listens on ``port``: binding it ourselves then fails."""
     deadline = time.monotonic() + timeout
@@ -322,20 +317,85 @@ def test_osc_table_rewrites_only_the_marked_part_of_a_readme(tmp_path):
     assert r.returncode == 1 and "no '<!-- osc-table:begin -->'" in r.stderr
 
 
-def test_a_bundle_applies_all_its_messages(rig):
-    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-
-    eng, controls, server = rig
-    b = OscBundleBuilder(IMMEDIATELY)
-    for addr, v in (("/panslice/width", 0.5), ("/panslice/band/1/low_hz", 200.0)):
+def bundle(timetag: float, *changes: tuple[str, float]):
+    """An OSC bundle built by python-osc: ``changes`` at ``timetag`` (seconds since the epoch)."""
+    b = OscBundleBuilder(timetag)
+    for addr, v in changes:
         m = OscMessageBuilder(addr)
         m.add_arg(v)
         b.add_content(m.build())
+    return b.build()
+
+
+def test_a_bundle_applies_all_its_messages(rig):
+    eng, controls, server = rig
     cl = client(server)
-    cl.send(b.build())
+    cl.send(bundle(IMMEDIATELY, ("/panslice/width", 0.5), ("/panslice/band/1/low_hz", 200.0)))
     get_all(cl)
     controls.on_block(512)
     assert eng.params["width"] == 0.5 and eng.params["band.1.low_hz"] == 200.0
+
+
+def test_a_bundle_timed_in_the_future_applies_at_the_sample_position_of_its_time(home):
+    """The bridge's clock stands still at t0 while it takes the bundles in the block at 1024:
+    a bundle due at t0 + 60 s is due at sample 1024 + 60 * SR, and waits for the first block
+    that starts there; immediate and past timetags apply in the block that takes them."""
+    t0 = time.time()
+    eng = Engine().prepare(SR, BLOCK)
+    controls = Controls([eng], record=True, sample_rate=SR, clock=lambda: t0)
+    server = osc.OscServer(controls, eng.params, port=0).start()
+    try:
+        cl = client(server)
+        cl.send(bundle(t0 + 60.0, ("/panslice/width", 0.5), ("/panslice/center", -0.25)))
+        cl.send(bundle(IMMEDIATELY, ("/panslice/rest_gain_db", -3.0)))
+        cl.send(bundle(t0 - 10.0, ("/panslice/target_gain_db", -6.0)))
+        get_all(cl)  # a barrier: every bundle has been handled
+    finally:
+        server.stop()
+    controls.on_block(1024)
+    assert controls.recorded == [(1024, "rest_gain_db", -3.0), (1024, "target_gain_db", -6.0)]
+    assert controls.held == 2 and eng.params["width"] != 0.5
+    due = 1024 + 60 * SR
+    controls.on_block(due - 1)
+    assert controls.held == 2 and len(controls.recorded) == 2
+    controls.on_block(due)
+    assert controls.held == 0
+    assert controls.recorded[2:] == [(due, "width", 0.5), (due, "center", -0.25)]
+    assert eng.params["width"] == 0.5 and eng.params["center"] == -0.25
+
+
+def test_a_session_ending_before_a_timed_change_says_it_was_not_applied(home, capsys):
+    from panslice.plugin.control.session import ControlSession
+
+    chain = Chain([Stage(P.ParamSet())]).prepare(SR, BLOCK)
+    with ControlSession(chain, SR, port=0) as cs:
+        cl = client(cs.server)
+        cl.send(bundle(time.time() + 600, ("/panslice/width", 0.5)))
+        get_all(cl)
+        cs.controls.on_block(0)
+    assert "1 changes from timed OSC bundles were still waiting" in capsys.readouterr().err
+    assert chain.stages[0].params["width"] != 0.5
+
+
+def test_timed_changes_beyond_the_cap_are_rejected(home, monkeypatch):
+    monkeypatch.setattr(osc, "MAX_HELD", 1)
+    eng = Engine().prepare(SR, BLOCK)
+    controls = Controls([eng], sample_rate=SR)
+    server = osc.OscServer(controls, eng.params, port=0).start()
+    try:
+        cl = client(server)
+        cl.send(bundle(time.time() + 600, ("/panslice/width", 0.5)))
+        get_all(cl)
+        controls.on_block(0)
+        assert controls.held == 1
+        cl.send(bundle(time.time() + 600, ("/panslice/width", 0.75)))
+        assert "already 1 timed changes waiting" in replies(cl, "/panslice/error")[-1].params[0]
+        cl.send_message("/panslice/center", 0.5)  # an untimed change still goes through
+        get_all(cl)
+    finally:
+        server.stop()
+    controls.on_block(512)
+    assert eng.params["center"] == 0.5 and controls.held == 1
 
 
 def test_a_flood_of_bad_messages_is_summed_up_in_the_log(rig, caplog):

@@ -1,3 +1,7 @@
+import math
+import tomllib
+from importlib import resources
+
 import pytest
 
 from conftest import run_cli
@@ -7,14 +11,38 @@ from panslice.plugin.formats import presets
 REQUIRED = {"karaoke", "acapella", "vocal-lift", "dialogue", "low-latency"}
 
 
-def test_required_presets_ship_and_validate():
-    names = set(presets.shipped_names())
-    assert REQUIRED <= names
-    for name in names:
-        pr = presets.load(name)
-        assert pr.description and len(pr.outputs) == 2
-        for p in P.REGISTRY:
-            p.validate(pr.params[p.name])
+def test_required_presets_ship():
+    assert REQUIRED <= set(presets.shipped_names())
+
+
+@pytest.mark.parametrize("name", presets.shipped_names())
+def test_shipped_preset_file_holds_registry_names_and_legal_values(name):
+    """The file as written, before the loader fills in defaults: every key is known, every value
+    legal for its parameter, and the loaded preset holds exactly those values."""
+    raw = tomllib.loads((resources.files("panslice.presets") / f"{name}.toml").read_text("utf-8"))
+    assert raw.get("format") == presets.FORMAT
+    assert set(raw) <= {"format", "description", "outputs", "params", "bands"}
+    assert isinstance(raw.get("description"), str) and raw["description"].strip()
+    outputs = raw.get("outputs")
+    assert isinstance(outputs, list) and len(outputs) == 2 and outputs[0] != outputs[1]
+    assert all(isinstance(o, str) and presets.NAME_RE.match(o) for o in outputs)
+    loaded = presets.load(name)
+    for key, value in raw.get("params", {}).items():
+        assert key in P.BY_NAME and not key.startswith("band"), key
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), (key, value)
+        assert P.BY_NAME[key].validate(value) == value
+        assert loaded.params[key] == value
+    bands = raw.get("bands", [])
+    assert isinstance(bands, list) and len(bands) <= P.MAX_BANDS
+    for i, band in enumerate(bands, 1):
+        assert set(band) <= set(P.BAND_FIELDS), band
+        for field, value in band.items():
+            assert P.get(P.band_name(i, field)).validate(value) == value
+        assert band.get("low_hz", 0.0) < band.get("high_hz", math.inf)
+    if bands:
+        assert loaded.params.bands() == [tuple(float(b.get(f, P.get(P.band_name(1, f)).default))
+                                               for f in P.BAND_FIELDS) for b in bands]
+    assert loaded.description == raw["description"] and loaded.outputs == tuple(outputs)
 
 
 def test_presets_slice_as_their_names_say():
@@ -60,3 +88,13 @@ def test_saved_user_preset_round_trips_and_lists(home):
     lines = out.stdout.splitlines()
     assert any(line.startswith("my-mix") and "[user]" in line for line in lines)
     assert all(any(line.startswith(n) for line in lines) for n in REQUIRED)
+
+
+def test_a_description_with_control_characters_and_unicode_round_trips(home):
+    text = 'tab\there, bell\x07, nul\x00, del\x7f, "quoted" \\ back, line\nbreak; \u00e9\u00e8 \u65e5\u672c \U0001f3b5'
+    ps = presets.load("vocal-lift").params
+    path = presets.save_user(presets.Preset("odd", text, ("voice", "band"), ps, "user"))
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))  # valid TOML: control characters escaped
+    assert raw["description"] == text
+    back = presets.load("odd")
+    assert back.description == text and back.params.as_dict() == ps.as_dict()

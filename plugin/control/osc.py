@@ -7,6 +7,11 @@ thread validates each message against the registry, hands accepted changes to a
 them to subscribers and sends subscribers level meters. A bad message is answered with
 ``/panslice/error`` and a log line; nothing a sender does can raise out of the thread or reach
 the audio thread unvalidated.
+
+A bundle's timetag is honoured: a change in a bundle timed in the future waits in the bridge
+for the block at the sample position that time corresponds to (it is validated, echoed and
+reported by ``get`` when it arrives); an immediate or past timetag applies at once, as a plain
+message does. Commands apply at once whatever their timetag.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ BURST = 256  # packets read before the meters get a look-in, so a flood cannot s
 # summed up in one line, so it costs the audio thread as little CPU as it can.
 REJECTS_TOLD_PER_S = 50
 RECV_BUFFER = 4 << 20  # room for bursts while the thread waits for the GIL (capped by rmem_max)
+MAX_HELD = 4096  # timed changes waiting for their block; beyond that they are rejected
 
 log = logging.getLogger("panslice.osc")
 
@@ -105,7 +111,9 @@ def table_markdown() -> str:
     rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
                 "may be sent as OSC int, float or double; `-inf` is a float. Address patterns set "
                 "every live parameter they match, or none if the value suits not all of them: "
-                "`/panslice/band/*/gain_db f -6`, `/panslice/{target,rest}_gain_db f 0`.")
+                "`/panslice/band/*/gain_db f -6`, `/panslice/{target,rest}_gain_db f 0`. In a "
+                "bundle timed in the future, changes apply at the sample position of that time "
+                f"(between blocks; at most {MAX_HELD} waiting); an immediate timetag applies at once.")
     return "\n".join(rows) + "\n"
 
 
@@ -248,24 +256,24 @@ class OscServer:
     def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
         one = _one_number(data)
         if one is not None:
-            msgs = [(one[0], [one[1]])]
+            msgs = [(one[0], [one[1]], None)]
         else:
             try:
                 if data[:1] == b"/":  # a plain message: skip the bundle machinery
                     m = OscMessage(data)
-                    msgs = [(m.address, m.params)]
+                    msgs = [(m.address, m.params, None)]
                 elif data.startswith(b"#bundle\0"):
-                    msgs = [(t.message.address, t.message.params) for t in OscPacket(data).messages]
+                    msgs = _timed(OscPacket(data))
                 else:
                     raise ValueError("neither a message nor a bundle")
             except Exception:  # python-osc raises several types on garbage; all mean 'malformed'
                 self.malformed += 1
                 self._reject(sender, "(packet)", f"malformed OSC packet ({len(data)} bytes)")
                 return
-        for addr, args in msgs:
+        for addr, args, at in msgs:
             self.messages += 1
             try:
-                self._message(addr, args, sender)
+                self._message(addr, args, sender, at)
                 self.accepted += 1
             except PansliceError as e:
                 self.rejected += 1
@@ -275,7 +283,7 @@ class OscServer:
                 log.exception("panslice: osc: internal error on %s", addr)
                 self._reject(sender, addr, f"internal error ({type(e).__name__})")
 
-    def _message(self, addr: str, args: list, sender: tuple[str, int]) -> None:
+    def _message(self, addr: str, args: list, sender: tuple[str, int], at: float | None = None) -> None:
         p = PARAM_AT.get(addr)
         if p is not None:
             targets = [p]
@@ -298,13 +306,15 @@ class OscServer:
             raise Rejected(f"{p.name} cannot change while running (read-only over OSC)")
         if not self.controls.stages:
             raise Rejected("this chain has no panslice stage to steer")
+        if at is not None and self.controls.held >= MAX_HELD:
+            raise Rejected(f"already {MAX_HELD} timed changes waiting for their time")
         checked = [(t.name, t.validate(v)) for t in targets]  # all of them, or none
         for name, value in checked:
-            self._accept(name, value)
+            self._accept(name, value, at)
 
-    def _accept(self, name: str, value: float) -> None:
+    def _accept(self, name: str, value: float, at: float | None = None) -> None:
         self.state[name] = value
-        self.controls.submit(name, value)
+        self.controls.submit(name, value, at)
         if self.subscribers:
             self._send_all(_msg(address(name), float(value)))
 
@@ -407,6 +417,14 @@ class OscServer:
             self._sock.sendto(dgram, to)
         except OSError as e:
             log.debug("panslice: osc: cannot send to %s:%d (%s)", to[0], to[1], e)
+
+
+def _timed(packet: OscPacket) -> list[tuple[str, list, float | None]]:
+    """(address, arguments, due time or None) of each message of a bundle: python-osc gives an
+    immediate or past timetag the time it parsed the packet, so only a later one is a due time."""
+    now = time.time()
+    return [(t.message.address, t.message.params, t.time if t.time > now else None)
+            for t in packet.messages]
 
 
 def _osc_type(v: object) -> str:

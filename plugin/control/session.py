@@ -30,7 +30,7 @@ class ControlSession:
         self.start = stages[0].params.copy() if stages else P.ParamSet()
         self.sample_rate = sample_rate
         self.record_to = automation.check_writable(record_to) if record_to else None
-        self.controls = Controls(stages, record=record_to is not None)
+        self.controls = Controls(stages, record=record_to is not None, sample_rate=sample_rate)
         self._default_port = port is None
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
                                 port=osc.DEFAULT_PORT if port is None else port,
@@ -61,6 +61,9 @@ class ControlSession:
         if self.controls.failed:
             print(f"panslice: warning: {self.controls.failed} accepted changes were refused by a "
                   "panslice stage and not applied", file=sys.stderr)
+        if self.controls.held:
+            print(f"panslice: warning: {self.controls.held} changes from timed OSC bundles were still "
+                  "waiting for their time when the session ended (not applied)", file=sys.stderr)
         if self.record_to is not None:
             path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)
             print(f"panslice: recorded {len(self.controls.recorded)} changes to {Path(path)}",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import tomli_w
+
 from ...dsp import params as P
 from ...dsp.errors import ParameterError, PansliceError
 from .atomic import atomic_path
@@ -91,23 +93,23 @@ def parse(text: str, name: str, source: str) -> Preset:
 
 
 def to_toml(preset: Preset) -> str:
-    """Write a preset as TOML: only values that differ from the defaults, bands as tables."""
-    def fmt(v: float) -> str:
-        return "-inf" if v == P.NEG_INF else repr(float(v))
-
-    lines = [f"format = {FORMAT}", f"description = {_q(preset.description)}",
-             f"outputs = [{_q(preset.outputs[0])}, {_q(preset.outputs[1])}]", "", "[params]"]
+    """Write a preset as TOML: only values that differ from the defaults, bands as tables (the
+    layout of the shipped files); every value is written by tomli-w."""
+    lines = [f"format = {FORMAT}", f"description = {_value(preset.description)}",
+             f"outputs = [{_value(preset.outputs[0])}, {_value(preset.outputs[1])}]", "", "[params]"]
     for p in P.REGISTRY:
         if p.name.startswith("band") or preset.params[p.name] == p.default:
             continue
-        lines.append(f"{p.name} = {fmt(preset.params[p.name])}")
-    for lo, hi, g in preset.params.bands():
-        lines += ["", "[[bands]]", f"low_hz = {fmt(lo)}", f"high_hz = {fmt(hi)}", f"gain_db = {fmt(g)}"]
+        lines.append(f"{p.name} = {_value(float(preset.params[p.name]))}")
+    for band in preset.params.bands():
+        lines += ["", "[[bands]]"] + [f"{k} = {_value(float(v))}" for k, v in zip(P.BAND_FIELDS, band)]
     return "\n".join(lines) + "\n"
 
 
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _value(v: str | float) -> str:
+    """One TOML value as tomli-w writes it: strings escaped as TOML requires (quotes,
+    backslashes, control characters), floats as Python's repr, infinities as ``inf``."""
+    return tomli_w.dumps({"v": v})[len("v = "):-1]
 
 
 def shipped_names() -> list[str]:

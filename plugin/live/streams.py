@@ -30,6 +30,9 @@ from ..formats import audiofile
 from ..graph.ring import Ring
 
 
+SWITCH_INTERVAL_S = 0.0005  # the interpreter's thread switch interval while JACK ports are open
+
+
 class StreamError(PansliceError):
     """An audio device, JACK server or file that cannot be opened or stops working."""
 
@@ -204,9 +207,6 @@ class JackStream:
         jack = _import_jack()
         self._jack = jack
         self.client = jack_client(name, server)
-        # JACK's callback needs the GIL within a period (5.8 ms at 256/44.1k); Python's default
-        # 5 ms switch interval could spend most of that waiting for the live loop's thread
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self.sample_rate = float(self.client.samplerate)
         self.period = int(self.client.blocksize)
         self.block = block = block or self.period
@@ -233,6 +233,11 @@ class JackStream:
         self.client.set_xrun_callback(self._xrun)
         self.client.set_shutdown_callback(self._shutdown)
         self.client.set_blocksize_callback(self._blocksize)
+        # JACK's callback needs the GIL within a period (5.8 ms at 256/44.1k); Python's default
+        # 5 ms switch interval could spend most of that waiting for the live loop's thread.
+        # close() gives the interpreter its own interval back.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL_S))
 
     # -- JACK's thread: copy, count, wake the loop; nothing that waits ------------------------
     def _process(self, frames: int) -> None:
@@ -307,6 +312,7 @@ class JackStream:
             raise StreamError("JACK: the output buffer is full (the server stopped taking audio)")
 
     def close(self, commit: bool = True) -> None:
+        sys.setswitchinterval(self._switch)
         if self._started and not self._gone:
             self.client.deactivate()
         self.client.close()
