@@ -164,7 +164,8 @@ class PlayerRecorder:
 
 
 def test_jack_stream_gives_the_switch_interval_back_when_closed(jack_server):
-    from panslice.plugin.live.streams import SWITCH_INTERVAL_S, JackStream
+    from panslice.plugin.graph.ring import SWITCH_INTERVAL_S
+    from panslice.plugin.live.streams import JackStream
 
     before = sys.getswitchinterval()
     try:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ...dsp import params as P
 from ..formats import automation
+from ..graph.ring import ShortSwitchInterval
 from . import osc
 from .bridge import Controls
 from .osc import OscServer
 
-SWITCH_INTERVAL_S = 0.0005
 
 
 class ControlSession:
@@ -48,15 +48,14 @@ class ControlSession:
                   file=sys.stderr)
         # The OSC thread competes with the audio loop for the GIL; a short switch interval
         # bounds how long the loop can wait for it after each sleep or system call.
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self._switch = ShortSwitchInterval()
         print(f"panslice: OSC on udp://{self.server.host}:{self.server.port} "
               "(see 'panslice osc-table')", file=sys.stderr)
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.stop()
-        sys.setswitchinterval(self._switch)
+        self._switch.restore()
         print(f"panslice: {self.server.summary()}", file=sys.stderr)
         if self.controls.failed:
             print(f"panslice: warning: {self.controls.failed} accepted changes were refused by a "

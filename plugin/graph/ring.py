@@ -8,7 +8,24 @@ and no lock is taken.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+SWITCH_INTERVAL_S = 0.0005   # the longest a thread handing audio over waits for the GIL
+
+
+class ShortSwitchInterval:
+    """Holds the interpreter's thread switch interval at ``SWITCH_INTERVAL_S`` at most while
+    threads hand audio over (Python's default 5 ms is most of a JACK period); ``restore`` gives
+    back the interval it found. Nested holders restore in reverse order."""
+
+    def __init__(self):
+        self._saved = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._saved, SWITCH_INTERVAL_S))
+
+    def restore(self) -> None:
+        sys.setswitchinterval(self._saved)
 
 
 class Ring:

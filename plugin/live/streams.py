@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import select
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,10 +26,9 @@ import numpy as np
 
 from ...dsp.errors import PansliceError
 from ..formats import audiofile
-from ..graph.ring import Ring
+from ..graph.ring import Ring, ShortSwitchInterval
 
 
-SWITCH_INTERVAL_S = 0.0005  # the interpreter's thread switch interval while JACK ports are open
 
 
 class StreamError(PansliceError):
@@ -236,8 +234,7 @@ class JackStream:
         # JACK's callback needs the GIL within a period (5.8 ms at 256/44.1k); Python's default
         # 5 ms switch interval could spend most of that waiting for the live loop's thread.
         # close() gives the interpreter its own interval back.
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL_S))
+        self._switch = ShortSwitchInterval()
 
     # -- JACK's thread: copy, count, wake the loop; nothing that waits ------------------------
     def _process(self, frames: int) -> None:
@@ -312,7 +309,7 @@ class JackStream:
             raise StreamError("JACK: the output buffer is full (the server stopped taking audio)")
 
     def close(self, commit: bool = True) -> None:
-        sys.setswitchinterval(self._switch)
+        self._switch.restore()
         if self._started and not self._gone:
             self.client.deactivate()
         self.client.close()
