@@ -285,7 +285,7 @@ def cmd_serve(args) -> int:
 
     _first_run_notice(args)
     chain = _live_chain(args)
-    block = args.buffer or live.DEFAULT_BLOCK
+    block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
     sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
              ] if args.output_file else []
@@ -367,12 +367,14 @@ def cmd_devices(args) -> int:
 
 
 def _block(text: str) -> int:
+    from ..dsp.engine import MAX_BLOCK
+
     try:
         n = int(text)
     except ValueError:
         n = 0
-    if not 1 <= n <= 8192:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to 8192 samples")
+    if not 1 <= n <= MAX_BLOCK:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to {MAX_BLOCK} samples")
     return n
 
 

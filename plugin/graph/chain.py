@@ -18,12 +18,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
+from .render import OFFLINE_BLOCK, render_aligned
 from .ring import Ring
 from .stage import Stage
 
-DEFAULT_BLOCK = MAX_BLOCK = 8192
 PROBE_BLOCK = 64          # probe with a small block too: some plugins hold back more then
 PROBE_LIMIT_S = 10.0      # a plugin that returns nothing for this long cannot stream
 PROBE_STEADY_BLOCKS = 4   # full blocks in a row that end a latency probe
@@ -164,7 +165,7 @@ class Chain:
         return total
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def prepare(self, sample_rate: float, max_block: int = DEFAULT_BLOCK) -> "Chain":
+    def prepare(self, sample_rate: float, max_block: int = OFFLINE_BLOCK) -> "Chain":
         """Allocate every step for ``sample_rate`` and blocks up to ``max_block``, measure the
         latency of each pedalboard plugin and run one block of silence through it all (so the
         first block of a live session does not pay for compiling). Not real-time safe."""
@@ -225,7 +226,7 @@ class Chain:
             nd.process_block(src, dst)
             src = dst
 
-    def process(self, audio: np.ndarray, sample_rate: float, buffer_size: int = DEFAULT_BLOCK,
+    def process(self, audio: np.ndarray, sample_rate: float, buffer_size: int = OFFLINE_BLOCK,
                 reset: bool = True) -> np.ndarray:
         """pedalboard-style call: ``audio`` [shape=(2, n)] in, float32 (2, n) out.
 
@@ -250,7 +251,7 @@ class Chain:
 
     def render(self, audio: np.ndarray, sample_rate: float, *, changes: Iterable[Change] = (),
                progress: Callable[[int], None] | None = None,
-               buffer_size: int = DEFAULT_BLOCK) -> np.ndarray:
+               buffer_size: int = OFFLINE_BLOCK) -> np.ndarray:
         """Offline render from a clean state: the whole of ``audio`` [shape=(2, n)], aligned
         with it (latency removed), same length.
 
@@ -265,36 +266,9 @@ class Chain:
             self.prepare(sample_rate, buffer_size)
         else:
             self.reset()
-        lat = self.latency_samples
-        n = x.shape[1]
-        total = n + lat
-        result = np.zeros((2, n), np.float32)
-        block = np.zeros((2, self.max_block), np.float32)
-        tmp = np.zeros((2, self.max_block), np.float32)
-        pending = sorted(changes, key=lambda c: c[0])
-        ci = pos = 0
-        while pos < total:
-            while ci < len(pending) and pending[ci][0] <= pos:
-                self.set(pending[ci][1], pending[ci][2])
-                ci += 1
-            end = min(pos + self.max_block, total)
-            if ci < len(pending):
-                end = min(end, max(pending[ci][0], pos + 1))
-            m = end - pos
-            inp = block[:, :m]
-            k = max(0, min(end, n) - pos)
-            inp[:, :k] = x[:, pos:pos + k]
-            inp[:, k:] = 0.0
-            o = tmp[:, :m]
-            self.process_block(inp, o)
-            # Output sample j is input sample j - lat: keep those that land inside [0, n).
-            lo, hi = max(pos - lat, 0), end - lat
-            if hi > lo:
-                result[:, lo:hi] = o[:, lo - (pos - lat):hi - (pos - lat)]
-            pos = end
-            if progress is not None:
-                progress(min(pos, n))
-        return result
+        return render_aligned(x, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
+                              block=self.max_block, changes=changes, apply=self.set,
+                              progress=progress)[0]
 
     def __repr__(self) -> str:
         return f"Chain({self.steps!r})"

@@ -28,7 +28,7 @@ from . import realtime as rt
 from . import streams
 from .streams import StreamError
 
-DEFAULT_BLOCK = 512
+LIVE_BLOCK = 512   # a live session's block unless the host (JACK) or the user says otherwise
 
 
 @dataclass
@@ -152,7 +152,7 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
                 jack_name: str = "panslice", jack_server: str | None = None,
                 jack_in: Sequence[str] = (), jack_out: Sequence[str] = ()) -> tuple[streams.Duplex, int, str]:
     """Open the session's source and sinks as one stream; returns it, the block size and a line
-    saying what it is. ``block`` None means the JACK period with ``jack``, else 512.
+    saying what it is. ``block`` None means the JACK period with ``jack``, else LIVE_BLOCK.
 
     Input: JACK ports, ``input_file`` (paced by its own clock) or a device (the default one
     unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
@@ -173,7 +173,7 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
             text = (f"JACK client '{src.client.name}' (ports in_1, in_2, out_1, out_2; period "
                     f"{src.period}, +{src.latency_samples} samples of buffering)")
         else:
-            block = block or DEFAULT_BLOCK
+            block = block or LIVE_BLOCK
             ins, outs, def_in, def_out = streams.device_names()
             if output_device is None:
                 output_device = def_out if outs else None
