@@ -22,6 +22,7 @@ from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
 from .render import OFFLINE_BLOCK, render_aligned
+from .node import NodeBase, in_pieces
 from .ring import Ring
 from .stage import Stage
 
@@ -71,7 +72,7 @@ def _probe_latency(plugin, sample_rate: float, primer: np.ndarray, block: int) -
     return held
 
 
-class _PluginNode:
+class _PluginNode(NodeBase):
     """A pedalboard plugin that returns n samples for n in, ``latency_samples`` late.
 
     Should the plugin ever hold back more than the probe saw, the gap is filled with silence
@@ -115,7 +116,7 @@ class _PluginNode:
             self.dropouts += n - have
 
 
-class Chain:
+class Chain(NodeBase):
     """An ordered list of steps: pedalboard plugins and panslice :class:`Stage` objects
     (a ``Chain`` may also hold a ``Chain``). ``steps`` is a plain list; the chain prepares
     itself again when it changes.
@@ -205,6 +206,11 @@ class Chain:
         for nd in self._nodes:
             nd.reset()
 
+    def close(self) -> None:
+        """Stop what any step runs besides the audio thread (ML workers); idempotent."""
+        for nd in self._nodes or ():
+            nd.close()
+
     @property
     def latency_samples(self) -> int:
         """Total latency: output sample i is input sample i - latency_samples."""
@@ -213,9 +219,12 @@ class Chain:
 
     # -- audio ----------------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
-        """Stream one block [shape=(2, n), n <= max_block] into ``out``; no buffers allocated
-        here (pedalboard plugins allocate their own outputs)."""
+        """Stream one block [shape=(2, n)] into ``out``, in ``max_block`` pieces if it is
+        longer; no buffers allocated here (pedalboard plugins allocate their own outputs)."""
         n = x.shape[1]
+        if n > self.max_block and self._nodes:
+            in_pieces(self.process_block, x, out, self.max_block)
+            return
         if not self._nodes:
             out[:] = x
             return
@@ -242,9 +251,7 @@ class Chain:
             raise ChainError(f"sample rate changed from {self.sample_rate:g} to {sample_rate:g} Hz "
                              "while streaming; call with reset=True")
         out = np.empty_like(x)
-        for pos in range(0, x.shape[1], self.max_block):
-            end = min(pos + self.max_block, x.shape[1])
-            self.process_block(x[:, pos:end], out[:, pos:end])
+        self.process_block(x, out)
         return out
 
     __call__ = process
