@@ -320,25 +320,18 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
         print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
               f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
-        for st in chain.stages:
-            if hasattr(st, "lookahead"):
-                print(f"  ML prior: patches of {st.patch} frames, look-ahead {st.lookahead} samples "
-                      f"({st.lookahead / sr:.2f} s, included in the latency)", file=sys.stderr)
+        for line in (line for st in chain.stages for line in st.describe()):
+            print(f"  {line}", file=sys.stderr)
         with _control(args, chain, sr) as ctl:
             report = live.run(chain, stream, block, controls=ctl.controls if ctl else None,
                               realtime=True)
         ok = True
     finally:
         stream.close(commit=ok)
-        for st in chain.stages:
-            if hasattr(st, "close"):
-                st.close()
+        chain.close()
     print(f"panslice live: {report.summary()}", file=sys.stderr)
-    for st in chain.stages:
-        if hasattr(st, "speed"):
-            print(f"panslice live: {st.speed()}", file=sys.stderr)
-        if getattr(st, "error", None) is not None:
-            print(f"panslice live: warning: the ML prior stopped: {st.error}", file=sys.stderr)
+    for line in (line for st in chain.stages for line in st.report()):
+        print(f"panslice live: {line}", file=sys.stderr)
     if args.output_file:
         print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
     return 0

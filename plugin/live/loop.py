@@ -140,8 +140,8 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     rep.underruns = stream.underruns
     rep.xruns = getattr(stream, "xruns", 0)
     rep.dropouts = chain.dropouts
-    ml = [s for s in getattr(chain, "stages", ()) if hasattr(s, "missed")]
-    rep.prior_missed = sum(s.missed for s in ml) if ml else None
+    missed = [st.missed for st in chain.stages if st.missed is not None]
+    rep.prior_missed = sum(missed) if missed else None
     return rep
 
 
