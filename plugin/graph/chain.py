@@ -21,8 +21,8 @@ import numpy as np
 from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
-from .render import OFFLINE_BLOCK, render_aligned
 from .node import NodeBase, in_pieces
+from .render import OFFLINE_BLOCK, render_aligned
 from .ring import Ring
 from .stage import Stage
 

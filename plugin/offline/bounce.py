@@ -30,7 +30,8 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
 
     Returns shape (2, n) (the mixed output) or, with ``split``, (2, 2, n): ``[0]`` the slice and
     ``[1]`` the rest. With ``unity`` every gain is ignored, so the two always sum to the input.
-    ``progress`` is called with the number of input samples done after each block.
+    ``progress`` is called with the number of input samples done after each block (of
+    ``block`` samples; the output does not depend on it).
     ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/formats/edits.py); they apply
     with ``unity`` too, so edited stems no longer sum to the input inside the regions.
     """
