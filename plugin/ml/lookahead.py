@@ -10,8 +10,10 @@ The audio thread never waits for the network: it copies each block into a ring t
 reads, and between blocks installs the newest rows the worker has published (a reference
 swap). A frame whose row is not there when it is due (the network too slow) gets the plain
 azimuth slice (the engine's rule for frames without rows) and is counted in ``missed``.
-Rows come from :class:`~.prior.Patcher`, as in a bounce, so with every row in time the
-output is the bounce's output with the same patch size, ``latency_samples`` late.
+Rows come from :class:`~.prior.PatchStream` and :class:`~.prior.RowWindow`, as in a bounce,
+so with every row in time the output is the bounce's output with the same patch size,
+``latency_samples`` late. Offline (a chain's bounce) the same stage runs without the worker:
+each block computes the patches its input completes before it is processed.
 """
 
 from __future__ import annotations
