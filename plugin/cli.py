@@ -286,7 +286,7 @@ def cmd_serve(args) -> int:
 
     _first_run_notice(args)
     chain = _live_chain(args)
-    block = args.buffer or live.DEFAULT_BLOCK
+    block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
     sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
              ] if args.output_file else []
@@ -321,25 +321,18 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
         print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
               f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
-        for st in chain.stages:
-            if hasattr(st, "lookahead"):
-                print(f"  ML prior: patches of {st.patch} frames, look-ahead {st.lookahead} samples "
-                      f"({st.lookahead / sr:.2f} s, included in the latency)", file=sys.stderr)
+        for line in (line for st in chain.stages for line in st.describe()):
+            print(f"  {line}", file=sys.stderr)
         with _control(args, chain, sr) as ctl:
             report = live.run(chain, stream, block, controls=ctl.controls if ctl else None,
                               realtime=True)
         ok = True
     finally:
         stream.close(commit=ok)
-        for st in chain.stages:
-            if hasattr(st, "close"):
-                st.close()
+        chain.close()
     print(f"panslice live: {report.summary()}", file=sys.stderr)
-    for st in chain.stages:
-        if hasattr(st, "speed"):
-            print(f"panslice live: {st.speed()}", file=sys.stderr)
-        if getattr(st, "error", None) is not None:
-            print(f"panslice live: warning: the ML prior stopped: {st.error}", file=sys.stderr)
+    for line in (line for st in chain.stages for line in st.report()):
+        print(f"panslice live: {line}", file=sys.stderr)
     if args.output_file:
         print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
     return 0
@@ -368,12 +361,14 @@ def cmd_devices(args) -> int:
 
 
 def _block(text: str) -> int:
+    from ..dsp.engine import MAX_BLOCK
+
     try:
         n = int(text)
     except ValueError:
         n = 0
-    if not 1 <= n <= 8192:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to 8192 samples")
+    if not 1 <= n <= MAX_BLOCK:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to {MAX_BLOCK} samples")
     return n
 
 

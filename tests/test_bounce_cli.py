@@ -151,13 +151,7 @@ def test_render_applies_stamped_changes_independently_of_blocking():
     ps = presets.load("karaoke").params
     changes = [(10000, "target_gain_db", 0.0), (33333, "width", 0.5), (50001, "rest_gain_db", -6.0)]
     a = render(x, SR, ps, changes=changes)
-    from panslice.plugin.offline import bounce
-    old = bounce.BLOCK
-    try:
-        bounce.BLOCK = 777
-        b = render(x, SR, ps, changes=changes)
-    finally:
-        bounce.BLOCK = old
+    b = render(x, SR, ps, changes=changes, block=777)
     assert np.abs(a - b).max() <= 1e-6
     assert np.abs(a - render(x, SR, ps)).max() > 1e-3  # the changes did something
 

@@ -18,12 +18,14 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
+from .node import NodeBase, in_pieces
+from .render import OFFLINE_BLOCK, render_aligned
 from .ring import Ring
 from .stage import Stage
 
-DEFAULT_BLOCK = MAX_BLOCK = 8192
 PROBE_BLOCK = 64          # probe with a small block too: some plugins hold back more then
 PROBE_LIMIT_S = 10.0      # a plugin that returns nothing for this long cannot stream
 PROBE_STEADY_BLOCKS = 4   # full blocks in a row that end a latency probe
@@ -70,7 +72,7 @@ def _probe_latency(plugin, sample_rate: float, primer: np.ndarray, block: int) -
     return held
 
 
-class _PluginNode:
+class _PluginNode(NodeBase):
     """A pedalboard plugin that returns n samples for n in, ``latency_samples`` late.
 
     Should the plugin ever hold back more than the probe saw, the gap is filled with silence
@@ -114,7 +116,7 @@ class _PluginNode:
             self.dropouts += n - have
 
 
-class Chain:
+class Chain(NodeBase):
     """An ordered list of steps: pedalboard plugins and panslice :class:`Stage` objects
     (a ``Chain`` may also hold a ``Chain``). ``steps`` is a plain list; the chain prepares
     itself again when it changes.
@@ -164,7 +166,7 @@ class Chain:
         return total
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def prepare(self, sample_rate: float, max_block: int = DEFAULT_BLOCK) -> "Chain":
+    def prepare(self, sample_rate: float, max_block: int = OFFLINE_BLOCK) -> "Chain":
         """Allocate every step for ``sample_rate`` and blocks up to ``max_block``, measure the
         latency of each pedalboard plugin and run one block of silence through it all (so the
         first block of a live session does not pay for compiling). Not real-time safe."""
@@ -204,6 +206,11 @@ class Chain:
         for nd in self._nodes:
             nd.reset()
 
+    def close(self) -> None:
+        """Stop what any step runs besides the audio thread (ML workers); idempotent."""
+        for nd in self._nodes or ():
+            nd.close()
+
     @property
     def latency_samples(self) -> int:
         """Total latency: output sample i is input sample i - latency_samples."""
@@ -212,9 +219,12 @@ class Chain:
 
     # -- audio ----------------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
-        """Stream one block [shape=(2, n), n <= max_block] into ``out``; no buffers allocated
-        here (pedalboard plugins allocate their own outputs)."""
+        """Stream one block [shape=(2, n)] into ``out``, in ``max_block`` pieces if it is
+        longer; no buffers allocated here (pedalboard plugins allocate their own outputs)."""
         n = x.shape[1]
+        if n > self.max_block and self._nodes:
+            in_pieces(self.process_block, x, out, self.max_block)
+            return
         if not self._nodes:
             out[:] = x
             return
@@ -225,7 +235,7 @@ class Chain:
             nd.process_block(src, dst)
             src = dst
 
-    def process(self, audio: np.ndarray, sample_rate: float, buffer_size: int = DEFAULT_BLOCK,
+    def process(self, audio: np.ndarray, sample_rate: float, buffer_size: int = OFFLINE_BLOCK,
                 reset: bool = True) -> np.ndarray:
         """pedalboard-style call: ``audio`` [shape=(2, n)] in, float32 (2, n) out.
 
@@ -241,16 +251,14 @@ class Chain:
             raise ChainError(f"sample rate changed from {self.sample_rate:g} to {sample_rate:g} Hz "
                              "while streaming; call with reset=True")
         out = np.empty_like(x)
-        for pos in range(0, x.shape[1], self.max_block):
-            end = min(pos + self.max_block, x.shape[1])
-            self.process_block(x[:, pos:end], out[:, pos:end])
+        self.process_block(x, out)
         return out
 
     __call__ = process
 
     def render(self, audio: np.ndarray, sample_rate: float, *, changes: Iterable[Change] = (),
                progress: Callable[[int], None] | None = None,
-               buffer_size: int = DEFAULT_BLOCK) -> np.ndarray:
+               buffer_size: int = OFFLINE_BLOCK) -> np.ndarray:
         """Offline render from a clean state: the whole of ``audio`` [shape=(2, n)], aligned
         with it (latency removed), same length.
 
@@ -265,36 +273,9 @@ class Chain:
             self.prepare(sample_rate, buffer_size)
         else:
             self.reset()
-        lat = self.latency_samples
-        n = x.shape[1]
-        total = n + lat
-        result = np.zeros((2, n), np.float32)
-        block = np.zeros((2, self.max_block), np.float32)
-        tmp = np.zeros((2, self.max_block), np.float32)
-        pending = sorted(changes, key=lambda c: c[0])
-        ci = pos = 0
-        while pos < total:
-            while ci < len(pending) and pending[ci][0] <= pos:
-                self.set(pending[ci][1], pending[ci][2])
-                ci += 1
-            end = min(pos + self.max_block, total)
-            if ci < len(pending):
-                end = min(end, max(pending[ci][0], pos + 1))
-            m = end - pos
-            inp = block[:, :m]
-            k = max(0, min(end, n) - pos)
-            inp[:, :k] = x[:, pos:pos + k]
-            inp[:, k:] = 0.0
-            o = tmp[:, :m]
-            self.process_block(inp, o)
-            # Output sample j is input sample j - lat: keep those that land inside [0, n).
-            lo, hi = max(pos - lat, 0), end - lat
-            if hi > lo:
-                result[:, lo:hi] = o[:, lo - (pos - lat):hi - (pos - lat)]
-            pos = end
-            if progress is not None:
-                progress(min(pos, n))
-        return result
+        return render_aligned(x, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
+                              block=self.max_block, changes=changes, apply=self.set,
+                              progress=progress)[0]
 
     def __repr__(self) -> str:
         return f"Chain({self.steps!r})"

@@ -15,10 +15,11 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
+from .node import NodeBase, in_pieces
 from .ring import Ring
 
 
-class Stage:
+class Stage(NodeBase):
     """panslice inside a :class:`~panslice.plugin.graph.chain.Chain`.
 
     Parameters
@@ -85,6 +86,12 @@ class Stage:
                 if r is not None:
                     r.clear()
 
+    def close(self) -> None:
+        """Stop what the sub-chains run besides the audio thread (ML workers)."""
+        for c in self._branches():
+            if c is not None:
+                c.close()
+
     @property
     def latency_samples(self) -> int:
         """Output sample i is input sample i - latency_samples."""
@@ -103,8 +110,15 @@ class Stage:
 
     # -- audio ----------------------------------------------------------------------------------
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
-        """Process ``x`` [shape=(2, n), n <= max_block] into ``out`` (same shape); allocates
-        no buffers. ``out`` may be ``x`` itself, but not another view overlapping it."""
+        """Process ``x`` [shape=(2, n)] into ``out`` (same shape), in ``max_block`` pieces if
+        it is longer; allocates no buffers. ``out`` may be ``x`` itself, but not another view
+        overlapping it."""
+        if x.shape[1] > self.engine.max_block:
+            in_pieces(self._process_block, x, out, self.engine.max_block)
+        else:
+            self._process_block(x, out)
+
+    def _process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         n = x.shape[1]
         flags = x.flags
         if flags.c_contiguous and flags.writeable and x.dtype.char == "f":

@@ -28,7 +28,7 @@ from . import realtime as rt
 from . import streams
 from .streams import StreamError
 
-DEFAULT_BLOCK = 512
+LIVE_BLOCK = 512   # a live session's block unless the host (JACK) or the user says otherwise
 
 
 @dataclass
@@ -96,53 +96,72 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     rep = Report(sr, block)
     out = np.zeros((2, block), np.float32)
     silence = np.zeros((2, block), np.float32)
-    pos = 0
-    clock = time.perf_counter
     with _ctrl_c_sets(stop, rep), (rt.audio_thread() if realtime else nullcontext("")) as granted:
         rep.scheduling = granted
-        while not stop.is_set():
-            x = stream.read(block)
-            n = x.shape[1]
-            if n == 0:
-                rep.ended_by = rep.ended_by or "end of input"
-                break
-            t = clock()
-            if controls is not None:
-                controls.on_block(pos)
-            o = out[:, :n]
-            chain.process_block(x, o)
-            load = (clock() - t) * sr / n
-            stream.write(o)
-            rep.late += load > 1.0
-            rep.peak_load = max(rep.peak_load, load)
-            rep.blocks += 1
-            pos += n
-            if n < block:
-                rep.ended_by = rep.ended_by or "end of input"
-                break
+        pos = _play_input(chain, stream, out, controls, stop, rep)
         if rep.ended_by == "end of input" and flush_tail:
-            # The tail plays at real-time pace, as the input did: a stage computing ahead in
-            # another thread (the ML look-ahead) gets the same time for its last patches.
-            tail, t_tail, played = chain.latency_samples, clock(), 0
-            while tail > 0 and not stop.is_set():
-                k = min(tail, block)
-                if controls is not None:
-                    controls.on_block(pos)
-                chain.process_block(silence[:, :k], out[:, :k])
-                stream.write(out[:, :k])
-                pos += k
-                tail -= k
-                played += k
-                time.sleep(max(0.0, t_tail + played / sr - clock()))
+            pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
     rep.ended_by = rep.ended_by or "stop"
     rep.samples = pos
     rep.overruns = stream.overruns
     rep.underruns = stream.underruns
     rep.xruns = getattr(stream, "xruns", 0)
     rep.dropouts = chain.dropouts
-    ml = [s for s in getattr(chain, "stages", ()) if hasattr(s, "missed")]
-    rep.prior_missed = sum(s.missed for s in ml) if ml else None
+    missed = [st.missed for st in chain.stages if st.missed is not None]
+    rep.prior_missed = sum(missed) if missed else None
     return rep
+
+
+def _play_input(chain, stream, out: np.ndarray, controls, stop: threading.Event, rep: Report) -> int:
+    """The loop proper: blocks of the input through the chain until it ends or ``stop``;
+    counts blocks and load into ``rep``. Returns the input samples played."""
+    block = out.shape[1]
+    sr = stream.sample_rate
+    clock = time.perf_counter
+    pos = 0
+    while not stop.is_set():
+        x = stream.read(block)
+        n = x.shape[1]
+        if n == 0:
+            rep.ended_by = rep.ended_by or "end of input"
+            break
+        t = clock()
+        if controls is not None:
+            controls.on_block(pos)
+        o = out[:, :n]
+        chain.process_block(x, o)
+        load = (clock() - t) * sr / n
+        stream.write(o)
+        rep.late += load > 1.0
+        rep.peak_load = max(rep.peak_load, load)
+        rep.blocks += 1
+        pos += n
+        if n < block:
+            rep.ended_by = rep.ended_by or "end of input"
+            break
+    return pos
+
+
+def _play_tail(chain, stream, silence: np.ndarray, out: np.ndarray, controls,
+               stop: threading.Event, pos: int) -> int:
+    """After the input: the chain's latency worth of silence, so the last of the input is heard.
+    The tail plays at real-time pace, as the input did: a stage computing ahead in another
+    thread (the ML look-ahead) gets the same time for its last patches. Returns the position."""
+    block = out.shape[1]
+    sr = stream.sample_rate
+    clock = time.perf_counter
+    tail, t_tail, played = chain.latency_samples, clock(), 0
+    while tail > 0 and not stop.is_set():
+        k = min(tail, block)
+        if controls is not None:
+            controls.on_block(pos)
+        chain.process_block(silence[:, :k], out[:, :k])
+        stream.write(out[:, :k])
+        pos += k
+        tail -= k
+        played += k
+        time.sleep(max(0.0, t_tail + played / sr - clock()))
+    return pos
 
 
 def open_stream(block: int | None, *, input_file: str | None = None, loop: bool = False,
@@ -152,7 +171,7 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
                 jack_name: str = "panslice", jack_server: str | None = None,
                 jack_in: Sequence[str] = (), jack_out: Sequence[str] = ()) -> tuple[streams.Duplex, int, str]:
     """Open the session's source and sinks as one stream; returns it, the block size and a line
-    saying what it is. ``block`` None means the JACK period with ``jack``, else 512.
+    saying what it is. ``block`` None means the JACK period with ``jack``, else LIVE_BLOCK.
 
     Input: JACK ports, ``input_file`` (paced by its own clock) or a device (the default one
     unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
@@ -173,36 +192,9 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
             text = (f"JACK client '{src.client.name}' (ports in_1, in_2, out_1, out_2; period "
                     f"{src.period}, +{src.latency_samples} samples of buffering)")
         else:
-            block = block or DEFAULT_BLOCK
-            ins, outs, def_in, def_out = streams.device_names()
-            if output_device is None:
-                output_device = def_out if outs else None
-            elif output_device == "none":
-                output_device = None
-            if output_device is None and not output_file:
-                raise StreamError("no output device found (see 'panslice devices'): give "
-                                  "--output-file OUT, or use --jack")
-            if input_file:
-                src = streams.FileSource(input_file, block, loop=loop, channels=channels)
-                opened.append(src)
-                sinks = []
-                if output_device:
-                    dev = streams.DeviceStream(None, output_device, sample_rate=src.sample_rate,
-                                               buffer=block)
-                    opened.append(dev)
-                    sinks.append(dev)
-                text = f"file {input_file}{' (looping)' if loop else ''} at real-time pace"
-            else:
-                if input_device is None:
-                    if not ins:
-                        raise StreamError("no input device found (see 'panslice devices'): use "
-                                          "--input-file SONG or --jack")
-                    input_device = def_in or ins[0]
-                src = streams.DeviceStream(input_device, output_device, sample_rate=rate, buffer=block)
-                opened.append(src)
-                sinks = [src] if output_device else []
-                text = f"device {input_device!r}"
-            text += f" -> {('device ' + repr(output_device)) if output_device else 'no device'}"
+            block = block or LIVE_BLOCK
+            src, sinks, text = _open_devices(block, opened, input_file, loop, channels,
+                                             input_device, output_device, output_file, rate)
         if output_file:
             sink = streams.FileSink(output_file, src.sample_rate, bit_depth,
                                     inputs=[input_file] if input_file else [])
@@ -214,3 +206,43 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
             s.close(commit=False)
         raise
     return streams.Duplex(src, sinks), block, text
+
+
+def _open_devices(block: int, opened: list, input_file: str | None, loop: bool,
+                  channels: Sequence[int] | None, input_device: str | None,
+                  output_device: str | None, output_file: str | None,
+                  rate: float | None) -> tuple[object, list, str]:
+    """``open_stream`` without JACK: the source (a file or a device) and the device sink, if
+    any (``output_file`` only says whether there will be a file sink besides); returns them
+    and the line saying what they are. Each one opened goes into ``opened``
+    (the caller closes them if a later one fails)."""
+    ins, outs, def_in, def_out = streams.device_names()
+    if output_device is None:
+        output_device = def_out if outs else None
+    elif output_device == "none":
+        output_device = None
+    if output_device is None and not output_file:
+        raise StreamError("no output device found (see 'panslice devices'): give "
+                          "--output-file OUT, or use --jack")
+    if input_file:
+        src = streams.FileSource(input_file, block, loop=loop, channels=channels)
+        opened.append(src)
+        sinks = []
+        if output_device:
+            dev = streams.DeviceStream(None, output_device, sample_rate=src.sample_rate,
+                                       buffer=block)
+            opened.append(dev)
+            sinks.append(dev)
+        text = f"file {input_file}{' (looping)' if loop else ''} at real-time pace"
+    else:
+        if input_device is None:
+            if not ins:
+                raise StreamError("no input device found (see 'panslice devices'): use "
+                                  "--input-file SONG or --jack")
+            input_device = def_in or ins[0]
+        src = streams.DeviceStream(input_device, output_device, sample_rate=rate, buffer=block)
+        opened.append(src)
+        sinks = [src] if output_device else []
+        text = f"device {input_device!r}"
+    text += f" -> {('device ' + repr(output_device)) if output_device else 'no device'}"
+    return src, sinks, text

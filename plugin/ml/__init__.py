@@ -1,3 +1,3 @@
-"""The ML prior: Spleeter's weights (model), its mask as engine rows (prior), and the live
-look-ahead stage that computes it in a worker thread (lookahead).
+"""The ML prior: Spleeter's weights (model), its mask as engine rows (prior), and the
+look-ahead stage that computes it in a chain, in a worker thread live (lookahead).
 """

@@ -10,8 +10,10 @@ The audio thread never waits for the network: it copies each block into a ring t
 reads, and between blocks installs the newest rows the worker has published (a reference
 swap). A frame whose row is not there when it is due (the network too slow) gets the plain
 azimuth slice (the engine's rule for frames without rows) and is counted in ``missed``.
-Rows come from :class:`~.prior.Patcher`, as in a bounce, so with every row in time the
-output is the bounce's output with the same patch size, ``latency_samples`` late.
+Rows come from :class:`~.prior.PatchStream` and :class:`~.prior.RowWindow`, as in a bounce,
+so with every row in time the output is the bounce's output with the same patch size,
+``latency_samples`` late. Offline (a chain's bounce) the same stage runs without the worker:
+each block computes the patches its input completes before it is processed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 import numpy as np
 
 from ...dsp import spleeter as S
-from .prior import Patcher, network
+from .prior import Patcher, PatchStream, RowWindow, network
 from ..graph.ring import Ring
 from ..graph.stage import Stage
 
@@ -50,9 +52,10 @@ class PriorStage(Stage):
     """A :class:`Stage` whose ML prior is computed live, ``lookahead`` samples ahead.
 
     ``patch`` is the Spleeter patch in frames (a multiple of 64); ``net`` the network (default:
-    the installed model, loaded once per process). ``offline`` (a chain's bounce): each block
-    waits until the worker has used the input so far, so every row is in time however fast the
-    blocks come, and the output is the live output of a machine fast enough for the network.
+    the installed model, loaded once per process). ``offline`` (a chain's bounce): no worker;
+    each block computes, before it is processed, every patch its input completes, so every row
+    is in time however fast the blocks come, and the output is the live output of a machine
+    fast enough for the network.
     """
 
     def __init__(self, params=None, *, target=None, rest=None, name: str = "panslice",
@@ -74,15 +77,15 @@ class PriorStage(Stage):
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int) -> "PriorStage":
-        self.close()
+        self._stop_worker()
         super().prepare(sample_rate, max_block)
         eng = self.engine
         self.lookahead = lookahead(self._new_patcher(), max_block)
         self._shift = self.lookahead // eng.hop   # engine frame = input frame + shift
         self._delay = Ring(self.lookahead + max_block, prefill=self.lookahead)
         self._delayed = np.zeros((2, max_block), np.float32)
-        self._feed = Ring(2 * self.lookahead + 4 * max_block)
-        self._start_worker()
+        self._feed = None if self.offline else Ring(2 * self.lookahead + 4 * max_block)
+        self._start()
         return self
 
     @property
@@ -92,15 +95,20 @@ class PriorStage(Stage):
 
     def reset(self) -> None:
         """Clear the audio state, the look-ahead and the worker's input (a fresh worker)."""
-        self.close()
+        self._stop_worker()
         super().reset()
         self.engine.set_prior(np.zeros((0, self.engine.fft_size // 2 + 1), np.float32))
         self._delay.clear()
-        self._feed.clear()
-        self._start_worker()
+        if self._feed is not None:
+            self._feed.clear()
+        self._start()
 
     def close(self) -> None:
-        """Stop the worker (it finishes the patch it is on)."""
+        """Stop the worker (it finishes the patch it is on), and those of the sub-chains."""
+        self._stop_worker()
+        super().close()
+
+    def _stop_worker(self) -> None:
         if self._worker is not None:
             self._stop.set()
             self._worker.join()
@@ -111,32 +119,36 @@ class PriorStage(Stage):
         eng = self.engine
         return Patcher(self.net, eng.fft_size, eng.hop, eng.sample_rate, self.patch, eng.params)
 
-    def _start_worker(self) -> None:
-        self.patcher = self._new_patcher()
+    def _start(self) -> None:
+        """Start from the first patch: fresh rows and counts, and a worker unless offline."""
+        self._patches = PatchStream(self._new_patcher())
+        self._window = RowWindow(self.engine.fft_size // 2 + 1)
         self.missed = 0
         self.overflow = False
         self._pending: tuple[np.ndarray, int] | None = None   # published by the worker
         self._installed: tuple[np.ndarray, int] | None = None
         self._win = (0, 0)        # engine frames [start, end) the installed rows cover
-        self.patches, self.compute_s, self.slowest_s = 0, 0.0, 0.0   # the worker's timings
+        self.patches, self.compute_s, self.slowest_s = 0, 0.0, 0.0   # the network's timings
         self._fed = 0             # input samples handed to the worker (audio thread)
         self._idle_at = -1        # input the worker last found too short for its next patch
-        self._need = 0            # input its next patch needs (set with _idle_at)
         self.error: Exception | None = None     # what stopped the worker, if anything did
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="panslice-ml", daemon=True)
-        self._worker.start()
+        if not self.offline:
+            self._stop = threading.Event()
+            self._worker = threading.Thread(target=self._work, name="panslice-ml", daemon=True)
+            self._worker.start()
 
     # -- audio thread ---------------------------------------------------------------------------
-    def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
+    def _process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         n = x.shape[1]
-        if not self.overflow:
+        if self.offline:
+            self._patches.push(x)
+            while self._patches.have >= self._patches.needs():
+                self._next_patch()
+        elif not self.overflow:
             if self._feed.write(x):
                 self._fed += n
             else:
                 self.overflow = True                      # the worker stops getting input
-        if self.offline and self._fed >= self._need:
-            self._catch_up()
         p = self._pending
         if p is not self._installed:
             self.engine.set_prior(p[0], p[1])
@@ -146,7 +158,7 @@ class PriorStage(Stage):
         d = self._delayed[:, :n]
         self._delay.write(x)
         self._delay.read(d)
-        super().process_block(d, out)
+        super()._process_block(d, out)
 
     def _count_missing(self, n: int) -> None:
         """Count the frames this block completes that have input in them and no row."""
@@ -160,6 +172,18 @@ class PriorStage(Stage):
         a, b = self._win
         self.missed += max(0, f1 - max(lo, b)) + max(0, min(f1, a) - lo)
 
+    def _next_patch(self) -> None:
+        """Compute the next patch (its input is all here) and publish the rows the engine may
+        still need with its rows (on the engine's frames: shifted by the look-ahead)."""
+        t = time.perf_counter()
+        f0, rows = self._patches.next_rows()
+        t = time.perf_counter() - t
+        self.patches, self.compute_s = self.patches + 1, self.compute_s + t
+        self.slowest_s = max(self.slowest_s, t)
+        if len(rows):
+            self._window.add(f0 + self._shift, rows, self.engine.frames_processed)
+            self._pending = (self._window.rows, self._window.start)
+
     # -- worker thread --------------------------------------------------------------------------
     def _work(self) -> None:
         # One patch of silence first, while the first real patch's input is still arriving:
@@ -172,46 +196,34 @@ class PriorStage(Stage):
         except Exception as e:  # noqa: BLE001 -- reported by the session, frames fall back
             self.error = e
             return
-        pt = self.patcher
-        hist = np.zeros((2, 0), np.float32)
-        hist_at = 0                                       # input index of hist[:, 0]
+        stream = self._patches
         chunk = np.zeros((2, self._feed.capacity), np.float32)
-        k = 0
-        rows_win, start = np.zeros((0, self.engine.fft_size // 2 + 1), np.float32), 0
         while not self._stop.is_set():
-            lo, hi = pt.span(k)
-            have = hist_at + hist.shape[1]
-            if have < hi:        # take the input over only once the patch is complete
+            need = stream.needs()
+            if stream.have < need:  # take the input over only once the patch is complete
                 avail = self._feed.available
-                if have + avail < hi:
-                    self._need = hi
-                    self._idle_at = have + avail
+                if stream.have + avail < need:
+                    self._idle_at = stream.have + avail
                     time.sleep(POLL_S)
                     continue
                 c = chunk[:, :avail]
                 self._feed.read(c)
-                hist = np.concatenate([hist, c], axis=1)
-            seg = S.segment(hist, lo - hist_at, hi - hist_at)
-            t = time.perf_counter()
+                stream.push(c)
             try:
-                f0, rows = pt.rows(k, seg)
+                self._next_patch()
             except Exception as e:  # noqa: BLE001 -- reported by the session, frames fall back
                 self.error = e
                 return
-            t = time.perf_counter() - t
-            self.patches, self.compute_s = self.patches + 1, self.compute_s + t
-            self.slowest_s = max(self.slowest_s, t)
-            k += 1
-            drop = max(0, min(pt.span(k)[0] - hist_at, hist.shape[1]))
-            hist, hist_at = hist[:, drop:], hist_at + drop
-            if not len(rows):
-                continue
-            # Keep the rows the engine may still need, then this patch's (contiguous with them).
-            used = min(max(self.engine.frames_processed - start, 0), len(rows_win))
-            tail = rows_win[used:]
-            start = start + used if len(tail) else f0 + self._shift
-            rows_win = np.concatenate([tail, rows]) if len(tail) else rows
-            self._pending = (rows_win, start)
+
+    # -- reports --------------------------------------------------------------------------------
+    def describe(self) -> list[str]:
+        la, sr = self.lookahead, self.engine.sample_rate
+        return [f"ML prior: patches of {self.patch} frames, look-ahead {la} samples "
+                f"({la / sr:.2f} s, included in the latency)"]
+
+    def report(self) -> list[str]:
+        stopped = [] if self.error is None else [f"warning: the ML prior stopped: {self.error}"]
+        return [self.speed()] + stopped
 
     def speed(self) -> str:
         """How fast the network ran in this session, against the time the look-ahead gives it."""
@@ -223,19 +235,12 @@ class PriorStage(Stage):
                 f"({dur / mean:.1f}x real time), slowest {self.slowest_s:.3f} s (the look-ahead "
                 f"leaves {HEADROOM * dur:.2f} s)")
 
-    def _catch_up(self) -> None:
-        """Offline: the input so far completes a patch; wait for the worker to compute it."""
-        self.wait_idle()
-        if self.error is not None:
-            raise self.error
-        if self._idle_at != self._fed:
-            raise TimeoutError("the ML prior's worker took over a minute for one patch")
-
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until the worker has used all the input given so far (for tests and tools that
         want every row in time, whatever the machine's speed; the live loop never calls it)."""
         end = time.monotonic() + timeout
-        while self._idle_at != self._fed and self.error is None and time.monotonic() < end:
+        while (self._worker is not None and self._idle_at != self._fed and self.error is None
+               and time.monotonic() < end):
             time.sleep(0.001)
 
 

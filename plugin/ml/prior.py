@@ -3,9 +3,10 @@
 Spleeter runs on its own STFT grid (4096/1024 at 44.1 kHz); the engine at any fft_size, hop
 and rate. :class:`Patcher` cuts the input (at the engine's rate) into Spleeter patches and
 turns each into engine rows: it is the one place where a patch's mask becomes rows, shared by
-the bounce (:class:`PriorFeed`, whole file, memory of about two patches) and the live
-look-ahead (:mod:`.lookahead`, the same patches from a worker thread), so both give the same
-rows for the same audio.
+the bounce (:class:`PriorFeed`, whole file, memory of about two patches) and the look-ahead
+of a chain's stage (:mod:`.lookahead`, the same patches from its input as it arrives), so both
+give the same rows for the same audio. :class:`PatchStream` (input -> patches) and
+:class:`RowWindow` (the rows the engine may still need) are shared by both too.
 """
 
 from __future__ import annotations
@@ -145,6 +146,63 @@ class Patcher:
         return (int(frames[0]) if frames.size else 0), rows
 
 
+class PatchStream:
+    """Spleeter's patches of input that arrives in pieces (a chain stage's, block by block) or
+    whole (a bounce's file): ``push`` input, and once ``have`` reaches ``needs()``,
+    ``next_rows()`` gives the next patch's rows. Keeps only the input later patches read."""
+
+    def __init__(self, patcher: Patcher, audio: np.ndarray | None = None):
+        self.patcher = patcher
+        self.k = 0                                        # the next patch
+        self._input = np.zeros((2, 0), np.float32) if audio is None else audio
+        self._at = 0                                      # input index of _input[:, 0]
+
+    @property
+    def have(self) -> int:
+        """Input samples pushed so far."""
+        return self._at + self._input.shape[1]
+
+    def needs(self) -> int:
+        """Input samples the next patch reads (it can be computed once ``have`` reaches this)."""
+        return self.patcher.span(self.k)[1]
+
+    def push(self, x: np.ndarray) -> None:
+        """Append input [shape=(2, m)] (copied: the caller may reuse ``x``)."""
+        self._input = np.concatenate([self._input, x], axis=1)
+
+    def next_rows(self) -> tuple[int, np.ndarray]:
+        """The next patch's rows, as :meth:`Patcher.rows` gives them; input it lacks is zeros."""
+        pt = self.patcher
+        lo, hi = pt.span(self.k)
+        f0, rows = pt.rows(self.k, S.segment(self._input, lo - self._at, hi - self._at))
+        self.k += 1
+        drop = max(0, min(pt.span(self.k)[0] - self._at, self._input.shape[1]))
+        self._input, self._at = self._input[:, drop:], self._at + drop
+        return f0, rows
+
+
+class RowWindow:
+    """The prior rows an engine may still need: those from the frame it is on, then each new
+    patch's (contiguous with them). Memory stays at about two patches whatever the length."""
+
+    def __init__(self, bins: int):
+        self.rows = np.zeros((0, bins), np.float32)
+        self.start = 0                                    # the engine frame of rows[0]
+
+    @property
+    def end(self) -> int:
+        """The first engine frame past the rows."""
+        return self.start + len(self.rows)
+
+    def add(self, first: int, rows: np.ndarray, frames_processed: int) -> None:
+        """Append ``rows`` (engine frames ``first`` on), dropping the rows of frames the engine
+        has finished (``frames_processed``)."""
+        used = min(max(frames_processed - self.start, 0), len(self.rows))
+        tail = self.rows[used:]
+        self.start = self.start + used if len(tail) else first
+        self.rows = np.concatenate([tail, rows]) if len(tail) else rows
+
+
 class PriorFeed:
     """Keeps ``eng``'s prior rows ahead of the audio (``cover`` before each block), computing
     Spleeter's patches of ``audio`` [shape=(2, n), engine rate] one by one as they are needed."""
@@ -155,12 +213,12 @@ class PriorFeed:
         self.patcher = Patcher(net if net is not None else network(), eng.fft_size, eng.hop,
                                sample_rate, patch, eng.params)
         self._chunks = self._rows_by_patch(audio)
-        self._start = 0
-        self._rows = np.zeros((0, eng.fft_size // 2 + 1), np.float32)
+        self._window = RowWindow(eng.fft_size // 2 + 1)
 
     def _rows_by_patch(self, audio: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        for k in range(self.patcher.n_patches(audio.shape[1])):
-            f0, rows = self.patcher.rows(k, S.segment(audio, *self.patcher.span(k)))
+        stream = PatchStream(self.patcher, audio)
+        for _ in range(self.patcher.n_patches(audio.shape[1])):
+            f0, rows = stream.next_rows()
             if len(rows):
                 yield f0, rows
 
@@ -168,13 +226,11 @@ class PriorFeed:
         """Make sure the engine has prior rows for every frame that input up to sample ``end``
         completes (frames 0 .. end // hop - 1), dropping rows it has already used."""
         need = end // self.eng.hop
-        while self._start + len(self._rows) < need:
+        win = self._window
+        while win.end < need:
             try:
                 f0, rows = next(self._chunks)
             except StopIteration:
                 return
-            used = min(max(self.eng.frames_processed - self._start, 0), len(self._rows))
-            tail = self._rows[used:]
-            self._start = self._start + used if len(tail) else f0
-            self._rows = np.concatenate([tail, rows]) if len(tail) else rows
-            self.eng.set_prior(self._rows, self._start)
+            win.add(f0, rows, self.eng.frames_processed)
+            self.eng.set_prior(win.rows, win.start)

@@ -19,72 +19,39 @@ from ...dsp.engine import Engine
 from ..formats import audiofile
 from ..formats.automation import Automation
 from ..formats.presets import Preset
-
-BLOCK = 8192
+from ..graph.render import OFFLINE_BLOCK, render_aligned
 
 
 def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: bool = False,
            unity: bool = False, changes: Iterable[P.Change] = (),
            progress: Callable[[int], None] | None = None,
-           edits: np.ndarray | None = None) -> np.ndarray:
+           edits: np.ndarray | None = None, block: int = OFFLINE_BLOCK) -> np.ndarray:
     """Process ``audio`` [shape=(2, n)] whole and return the aligned result.
 
     Returns shape (2, n) (the mixed output) or, with ``split``, (2, 2, n): ``[0]`` the slice and
     ``[1]`` the rest. With ``unity`` every gain is ignored, so the two always sum to the input.
-    ``progress`` is called with the number of input samples done after each block.
+    ``progress`` is called with the number of input samples done after each block (of
+    ``block`` samples; the output does not depend on it).
     ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/formats/edits.py); they apply
     with ``unity`` too, so edited stems no longer sum to the input inside the regions.
     """
-    eng = Engine(params, unity=unity).prepare(sample_rate, BLOCK)
+    eng = Engine(params, unity=unity).prepare(sample_rate, block)
     if edits is not None:
         eng.set_edits(edits)
-    lat = eng.latency_samples
-    n = audio.shape[1]
-    total = n + lat
-    outs = 2 if split else 1
-    result = np.zeros((outs, 2, n), np.float32)
-    block_out = np.zeros((outs, 2, BLOCK), np.float32)
-    pad = np.zeros((2, BLOCK), np.float32)
-    pending = sorted(changes, key=lambda c: c[0])
+    changes = list(changes)
     feed = None
-    if params["ml_prior"] > 0 or any(c[1] == "ml_prior" and c[2] > 0 for c in pending):
+    if params["ml_prior"] > 0 or any(c[1] == "ml_prior" and c[2] > 0 for c in changes):
         from ..ml.prior import PriorFeed  # Spleeter's vocal mask, patch by patch (needs the model)
 
         feed = PriorFeed(eng, audio, sample_rate)
-    ci = 0
-    pos = 0
-    while pos < total:
-        while ci < len(pending) and pending[ci][0] <= pos:
-            eng.set(pending[ci][1], pending[ci][2])
-            ci += 1
-        end = min(pos + BLOCK, total)
-        if ci < len(pending):
-            end = min(end, max(pending[ci][0], pos + 1))
-        m = end - pos
-        if pos >= n:
-            x = pad[:, :m]
-        elif end > n:
-            x = np.concatenate([audio[:, pos:], pad[:, : end - n]], axis=1)
-        else:
-            x = audio[:, pos:end]
-        if feed is not None:
-            feed.cover(end)
-        # A contiguous view even for a short last block: a strided one would make numba load a
-        # second compiled specialisation of the kernel (about 0.3 s of start-up).
-        o = block_out.reshape(-1)[: outs * 2 * m].reshape(outs, 2, m)
-        x = np.ascontiguousarray(x)
-        if split:
-            eng.process_split(x, o)
-        else:
+    if split:
+        process = eng.process_split
+    else:
+        def process(x, o):
             eng.process(x, o[0])
-        # Output sample j is input sample j - lat: keep those that land inside [0, n).
-        lo = max(pos - lat, 0)
-        hi = end - lat
-        if hi > lo:
-            result[:, :, lo:hi] = o[:, :, lo - (pos - lat): hi - (pos - lat)]
-        pos = end
-        if progress is not None:
-            progress(min(pos, n))
+    result = render_aligned(audio, eng.latency_samples, process, outs=2 if split else 1,
+                            block=block, changes=changes, apply=eng.set, progress=progress,
+                            before_block=feed.cover if feed is not None else None)
     return result if split else result[0]
 
 
