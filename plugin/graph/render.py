@@ -28,8 +28,9 @@ def render_aligned(audio: np.ndarray, latency: int, process: Callable[[np.ndarra
     m <= ``block``) and return its output without the ``latency``: shape (outs, 2, n).
 
     ``apply(name, value)`` (needed with ``changes``) is called for each of ``changes`` (input
-    sample position, name, value) just before that input sample; ``before_block(end)`` before each block with the input
-    position the block ends at; ``progress(done)`` after it with the input samples done.
+    sample position, name, value) just before that input sample; ``before_block(end)`` before
+    each block, with the input position the block ends at; ``progress(done)`` after it, with
+    the input samples done.
     """
     n = audio.shape[1]
     total = n + latency
