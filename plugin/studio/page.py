@@ -73,7 +73,7 @@ class Page:
                           "preset_save": self._preset_save, "command": self._command}
 
     def hello(self) -> dict:
-        return {"t": "hello", "params": registry(), "state": self._state(), "info": self.info,
+        return {"t": "hello", "params": registry(), "groups": [g[0] for g in GROUPS] + ["Other"], "state": self._state(), "info": self.info,
                 "monitor": MODES[self.monitor.mode], "modes": list(MODES),
                 "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset}
 

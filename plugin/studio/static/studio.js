@@ -115,10 +115,11 @@ function attachDrag(el, p) {
   el.addEventListener("dblclick", () => setParam(p.name, fromWire(p.default)));
 }
 
-function buildKnobs(params) {
+function buildKnobs(params, order) {
   const box = $("knobs");
   box.innerHTML = "";
   const groups = {};
+  params = [...params].sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group));
   for (const p of params) {
     p.min = fromWire(p.min); p.default = fromWire(p.default);
     S.params[p.name] = p;
@@ -186,7 +187,7 @@ const handlers = {
   hello(m) {
     S.info = m.info;
     $("song").textContent = m.info.song ? "· " + m.info.song.split("/").pop() : "· live input";
-    buildKnobs(m.params);
+    buildKnobs(m.params, m.groups);
     applyState(m.state);
     showMonitor(m.monitor);
     showTransport(m.transport);
@@ -226,6 +227,7 @@ function showTransport(tr) {
 }
 function showPosition(s) {
   if (!S.transport || s < 0) return;
+  S.transport.seconds = s;
   if (!S.seeking) $("seek").value = s;
   $("time").textContent = `${clock(s)} / ${clock(S.transport.length)}`;
 }
