@@ -310,6 +310,32 @@ def _control(args, chain, sample_rate: float):
                           record_to=args.record_automation, outputs=presets.load(args.preset).outputs)
 
 
+def cmd_studio(args) -> int:
+    from .live import loop as live
+
+    _first_run_notice(args)
+    chain = _live_chain(args)
+    stream, block, what = live.open_stream(
+        args.buffer, input_file=args.song, loop=True, channels=args.channels,
+        output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth)
+    return _run_live(args, chain, stream, block, what)
+
+
+def _studio(args, chain, stream, ctl):
+    """The studio page for this session (``studio``, or ``live --web``); nothing without."""
+    from contextlib import nullcontext
+
+    if not (args.command == "studio" or getattr(args, "web", False)):
+        return nullcontext()
+    if ctl is None:
+        raise PansliceError("the studio page steers through OSC's control path: drop --no-osc")
+    from .studio.session import StudioSession
+
+    return StudioSession(chain, stream, ctl, host=args.web_host, port=args.web_port,
+                         song=getattr(args, "song", None), preset=args.preset, chain_file=args.chain,
+                         paused=getattr(args, "paused", False), open_browser=args.open)
+
+
 def _run_live(args, chain, stream, block: int, what: str) -> int:
     """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
     from .live import loop as live
@@ -323,9 +349,9 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
               f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
         for line in (line for st in chain.stages for line in st.describe()):
             print(f"  {line}", file=sys.stderr)
-        with _control(args, chain, sr) as ctl:
-            report = live.run(chain, stream, block, controls=ctl.controls if ctl else None,
-                              realtime=True)
+        with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
+            report = live.run(studio.chain if studio else chain, stream, block,
+                              controls=ctl.controls if ctl else None, realtime=True)
         ok = True
     finally:
         stream.close(commit=ok)
@@ -390,6 +416,18 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
                         "session ends; replay it with 'panslice bounce --automation FILE'")
 
 
+def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:
+    if switch:
+        p.add_argument("--web", action="store_true",
+                       help="serve the studio page (live panogram, knobs, monitor) in a browser")
+    p.add_argument("--web-host", default="127.0.0.1", metavar="ADDR",
+                   help="address of the studio page (default 127.0.0.1; any other needs the "
+                        "token in the printed URL)")
+    p.add_argument("--web-port", type=int, default=8765, metavar="PORT",
+                   help="TCP port of the studio page (default 8765; 0 picks a free one)")
+    p.add_argument("--open", action="store_true", help="open the studio page in a browser")
+
+
 def _say(args, msg: str) -> None:
     if not getattr(args, "quiet", False):
         print(msg)
@@ -422,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "rebalance the slice (karaoke, a cappella, vocal lift, dialogue).")
     ap.add_argument("--version", action="version", version=f"panslice {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_bounce, _add_analyze, _add_demo, _add_live, _add_serve, _add_listings):
+    for add in (_add_bounce, _add_analyze, _add_demo, _add_live, _add_studio, _add_serve, _add_listings):
         add(sub)
     return ap
 
@@ -537,7 +575,34 @@ def _add_live(sub) -> None:
     _add_ml_patch(lv)
     _add_osc(lv)
     lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
+    _add_web(lv, switch=True)
     lv.set_defaults(func=cmd_live)
+
+
+def _add_studio(sub) -> None:
+    """studio: a song played looped at real-time pace, seen and steered in the browser."""
+    st = sub.add_parser(
+        "studio", help="play a song looped and steer panslice from a browser page",
+        description="Plays SONG at real-time pace, looped, through panslice (or a chain) and "
+                    "serves a page with the live panogram, the knobs, the monitor (mix, slice "
+                    "alone, rest alone, bypass), transport and presets. The page, OSC and "
+                    "recorded automation share one control path.")
+    st.add_argument("song", metavar="SONG", help="audio file to play (wav, flac, aiff, mp3, ogg)")
+    _add_settings(st, "vocal-lift")
+    st.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
+    st.add_argument("--output", metavar="DEVICE", help="output device name (default: the default "
+                                                       "output; 'none' for no device)")
+    st.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
+    st.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                    help="bits per sample of --output-file (32 = float; default 16)")
+    st.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
+    st.add_argument("--channels", type=_channels, metavar="L,R",
+                    help="for a SONG with more than two channels: the two to use")
+    st.add_argument("--paused", action="store_true", help="start paused (press play on the page)")
+    _add_ml_patch(st)
+    _add_osc(st)
+    _add_web(st, switch=False)
+    st.set_defaults(func=cmd_studio)
 
 
 def _add_serve(sub) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A room may import dsp/ and any room before it in this list, never one after it
 # or one on the same level.
-LEVELS = [["dsp"], ["formats"], ["graph"], ["ml"], ["offline", "control", "live"], ["cli"]]
+LEVELS = [["dsp"], ["formats"], ["graph"], ["ml"], ["offline", "control", "live"], ["studio"], ["cli"]]
 RANK = {room: i for i, rooms in enumerate(LEVELS) for room in rooms}
 
 

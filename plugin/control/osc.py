@@ -33,6 +33,7 @@ from pythonosc.osc_packet import OscPacket
 from ...dsp import params as P
 from ...dsp.errors import PansliceError
 from .bridge import Controls
+from .hub import MAX_HELD, ControlHub, Rejected, kind_of
 
 PREFIX = "/panslice"
 DEFAULT_HOST = "127.0.0.1"
@@ -44,7 +45,6 @@ BURST = 256  # packets read before the meters get a look-in, so a flood cannot s
 # summed up in one line, so it costs the audio thread as little CPU as it can.
 REJECTS_TOLD_PER_S = 50
 RECV_BUFFER = 4 << 20  # room for bursts while the thread waits for the GIL (capped by rmem_max)
-MAX_HELD = 4096  # timed changes waiting for their block; beyond that they are rejected
 
 log = logging.getLogger("panslice.osc")
 
@@ -162,10 +162,6 @@ def _msg(addr: str, *args: object) -> bytes:
     return b.build().dgram
 
 
-class Rejected(PansliceError):
-    """A message the server answers with /panslice/error."""
-
-
 class OscServer:
     """The OSC control thread.
 
@@ -177,15 +173,19 @@ class OscServer:
     outputs : the names of the two outputs, stored with a saved preset.
     port : 0 picks a free port (see :attr:`port`).
     latency : gives the chain's latency in samples, for ``get`` (None: not reported).
+    hub : the control path shared with other surfaces (the studio page); by default one of its
+        own over ``controls``, ``params`` and ``outputs``. Changes it accepts from any surface
+        are echoed to this server's subscribers.
     """
 
     def __init__(self, controls: Controls, params: P.ParamSet, *, outputs: tuple[str, str] = ("target", "rest"),
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ,
-                 latency: Callable[[], int] | None = None):
+                 latency: Callable[[], int] | None = None, hub: ControlHub | None = None):
+        self.hub = hub or ControlHub(controls, params, outputs=outputs)
+        self.hub.listeners.append(self._echo)
         self.controls = controls
         self.latency = latency
-        self.state = params.as_dict()  # validated values only: kept current as changes are accepted
-        self.outputs = outputs
+        self.state = self.hub.state
         self.host = host
         self.port = port
         self.meter_period = 1.0 / meter_hz
@@ -299,22 +299,10 @@ class OscServer:
             return
         if len(args) != 1:
             raise Rejected(f"expects one number, got {len(args)} arguments")
-        v = args[0]
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise Rejected(f"expects a number, got {_osc_type(v)}")
-        if p is not None and not p.live:
-            raise Rejected(f"{p.name} cannot change while running (read-only over OSC)")
-        if not self.controls.stages:
-            raise Rejected("this chain has no panslice stage to steer")
-        if at is not None and self.controls.held >= MAX_HELD:
-            raise Rejected(f"already {MAX_HELD} timed changes waiting for their time")
-        checked = [(t.name, t.validate(v)) for t in targets]  # all of them, or none
-        for name, value in checked:
-            self._accept(name, value, at)
+        self.hub.set(targets, args[0], at)  # all of them, or none
 
-    def _accept(self, name: str, value: float, at: float | None = None) -> None:
-        self.state[name] = value
-        self.controls.submit(name, value, at)
+    def _echo(self, name: str, value: float) -> None:
+        """Hub listener: every accepted change, from any surface, to the subscribers."""
         if self.subscribers:
             self._send_all(_msg(address(name), float(value)))
 
@@ -357,26 +345,11 @@ class OscServer:
         return args[0]
 
     def _preset_load(self, args: list, sender: tuple[str, int]) -> None:
-        from ..formats import presets
-
-        preset = presets.load(self._name_arg(args))
-        fixed = [p for p in P.REGISTRY if not p.live and preset.params[p.name] != self.state[p.name]]
-        for p in P.REGISTRY:
-            if p.live and preset.params[p.name] != self.state[p.name]:
-                self._accept(p.name, preset.params[p.name])
-        if fixed:
-            kept = ", ".join(f"{p.name}={P._fmt(self.state[p.name])}" for p in fixed)
-            raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
+        self.hub.load_preset(self._name_arg(args))
 
     def _preset_save(self, args: list, sender: tuple[str, int]) -> None:
-        from ..formats import presets
-
         name = self._name_arg(args)
-        try:
-            path = presets.save_user(presets.Preset(name, "saved over OSC", self.outputs,
-                                                    P.ParamSet(self.state), "user"))
-        except OSError as e:
-            raise Rejected(f"cannot save preset {name!r} ({e.strerror})") from None
+        path = self.hub.save_preset(name, "saved over OSC")
         log.info("panslice: osc: saved preset %r to %s", name, path)
         self._send(_msg(f"{PREFIX}/preset/saved", name), sender)
 
@@ -427,9 +400,5 @@ def _timed(packet: OscPacket) -> list[tuple[str, list, float | None]]:
             for t in packet.messages]
 
 
-def _osc_type(v: object) -> str:
-    return {str: "a string", bytes: "a blob", bool: "a boolean", type(None): "nil"}.get(type(v), type(v).__name__)
-
-
 def _describe(args: list) -> str:
-    return f"{len(args)} arguments" if len(args) != 1 else _osc_type(args[0])
+    return f"{len(args)} arguments" if len(args) != 1 else kind_of(args[0])

@@ -1,0 +1,99 @@
+"""The one control path every surface shares (OSC, the studio page): validate, apply, echo.
+
+A surface turns its own message into registry parameters and a value, and hands them to
+:meth:`ControlHub.set`; the hub checks them all (or none are applied), keeps the current values
+(for ``get`` and presets), queues accepted changes for the audio loop through
+:class:`~panslice.plugin.control.bridge.Controls` and tells every listener, so each surface
+echoes changes that came from the others. Listeners run in the thread that made the change and
+must not block (the OSC server sends a datagram; the studio posts to its own event loop).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterable
+
+from ...dsp import params as P
+from ...dsp.errors import PansliceError
+from .bridge import Controls
+
+Listener = Callable[[str, float], None]
+MAX_HELD = 4096  # timed changes waiting for their block; beyond that they are rejected
+
+
+class Rejected(PansliceError):
+    """A change or request a surface refuses and answers with an error."""
+
+
+def kind_of(v: object) -> str:
+    """What a non-number value is, in a surface's words."""
+    return {str: "a string", bytes: "a blob", bool: "a boolean", type(None): "nil"}.get(
+        type(v), type(v).__name__)
+
+
+class ControlHub:
+    """Current values, validation and echo for every control surface of one session.
+
+    ``outputs`` are the names of the two outputs, stored with a saved preset. Changes from
+    several threads are serialised by one lock, so the state and the order of echoes agree.
+    """
+
+    def __init__(self, controls: Controls, params: P.ParamSet, *,
+                 outputs: tuple[str, str] = ("target", "rest")):
+        self.controls = controls
+        self.state = params.as_dict()  # validated values only: kept current as changes are accepted
+        self.outputs = outputs
+        self.listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def set(self, targets: Iterable[P.Param], value: object, at: float | None = None) -> None:
+        """Set every parameter of ``targets`` to ``value``: all of them, or none (Rejected).
+        ``at`` (a wall-clock time, from an OSC bundle's timetag) holds them until then."""
+        targets = list(targets)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Rejected(f"expects a number, got {kind_of(value)}")
+        for p in targets:
+            if not p.live:
+                raise Rejected(f"{p.name} cannot change while running (read-only)")
+        if not self.controls.stages:
+            raise Rejected("this chain has no panslice stage to steer")
+        if at is not None and self.controls.held >= MAX_HELD:
+            raise Rejected(f"already {MAX_HELD} timed changes waiting for their time")
+        checked = [(t.name, t.validate(value)) for t in targets]
+        for name, v in checked:
+            self.accept(name, v, at)
+
+    def accept(self, name: str, value: float, at: float | None = None) -> None:
+        """Apply one validated change (at wall-clock time ``at``, if given) and echo it to
+        every listener."""
+        with self._lock:
+            self.state[name] = value
+            self.controls.submit(name, value, at)
+            for tell in self.listeners:
+                tell(name, value)
+
+    def load_preset(self, name: str) -> str:
+        """Apply a preset's live values; Rejected (after applying the rest) when it differs in
+        a value that needs a restart. Returns the preset's name."""
+        from ..formats import presets
+
+        preset = presets.load(name)
+        fixed = [p for p in P.REGISTRY if not p.live and preset.params[p.name] != self.state[p.name]]
+        for p in P.REGISTRY:
+            if p.live and preset.params[p.name] != self.state[p.name]:
+                self.accept(p.name, preset.params[p.name])
+        if fixed:
+            kept = ", ".join(f"{p.name}={P._fmt(self.state[p.name])}" for p in fixed)
+            raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
+        return preset.name
+
+    def save_preset(self, name: str, description: str) -> str:
+        """Save the current values as user preset ``name`` (checked); returns where."""
+        from ..formats import presets
+
+        try:
+            path = presets.save_user(presets.Preset(name, description, self.outputs,
+                                                    P.ParamSet(self.state), "user"))
+        except OSError as e:
+            raise Rejected(f"cannot save preset {name!r} ({e.strerror})") from None
+        return str(path)

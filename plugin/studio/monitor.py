@@ -1,0 +1,116 @@
+"""What the studio hears and sees of a chain: the monitor switch and the input tap.
+
+The monitor plays the mix, the slice alone, the rest alone or the input untouched (bypass)
+without touching a stored gain: each panslice stage's engine is wrapped so that, with the slice
+or the rest soloed, the engine renders its two outputs (``process_split``) and the other one is
+silenced, whatever routing the stage has (gains, or sub-chains: the silenced branch's sub-chain
+then gets silence). The mix takes the engine's own path, so with the monitor on "mix" the audio
+is what it would be without the studio. Bypass plays the input delayed by the chain's latency
+while the chain keeps running, so switching back is seamless.
+
+The tap copies each input block into a lock-free :class:`~panslice.plugin.graph.ring.Ring`
+for the visuals thread; when that thread falls behind, blocks are dropped, never waited for.
+Nothing here allocates per block: buffers are made when the chain is prepared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.ring import Ring
+
+MODES = ("mix", "slice", "rest", "bypass")
+MIX, SLICE, REST, BYPASS = range(4)
+TAP_SECONDS = 1.0
+
+
+class SoloEngine:
+    """An engine as its stage sees it, with the monitor's solo applied to its outputs."""
+
+    def __init__(self, engine, monitor: "Monitor"):
+        self._engine = engine
+        self._monitor = monitor
+        self._parts = np.zeros((2, 2, max(engine.max_block, 1)), np.float32)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def prepare(self, sample_rate: float, max_block: int = 4096):
+        self._engine.prepare(sample_rate, max_block)
+        self._parts = np.zeros((2, 2, max_block), np.float32)
+        return self
+
+    def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        mode = self._monitor.mode
+        if mode not in (SLICE, REST) or out is None:
+            return self._engine.process(audio, out)
+        n = audio.shape[1]
+        parts = self._parts[:, :, :n]
+        self._engine.process_split(audio, parts)
+        out[...] = parts[0 if mode == SLICE else 1]
+        return out
+
+    def process_split(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self._engine.process_split(audio, out)
+        mode = self._monitor.mode
+        if mode == SLICE:
+            out[1] = 0.0
+        elif mode == REST:
+            out[0] = 0.0
+        return out
+
+
+class Monitor:
+    """A chain behind the monitor switch, with its input tapped; runs where the chain would.
+
+    ``mode`` (one of :data:`MODES` by index) is a plain attribute: the page's thread writes
+    it, the audio thread reads it once per block. Everything else is the chain's own.
+    """
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.mode = MIX
+        for st in chain.stages:
+            if not isinstance(st.engine, SoloEngine):
+                st.engine = SoloEngine(st.engine, self)
+        self.tap: Ring | None = None
+        self.tapped = self.dropped = 0
+        self._delay: Ring | None = None
+        self._scratch = np.zeros((2, 1), np.float32)
+        if chain.sample_rate:
+            self._allocate(chain.sample_rate, chain.max_block)
+
+    def __getattr__(self, name):
+        return getattr(self.chain, name)
+
+    def set_mode(self, name: str) -> None:
+        self.mode = MODES.index(name)
+
+    def prepare(self, sample_rate: float, max_block: int) -> "Monitor":
+        self.chain.prepare(sample_rate, max_block)
+        self._allocate(sample_rate, max_block)
+        return self
+
+    def _allocate(self, sample_rate: float, max_block: int) -> None:
+        lat = self.chain.latency_samples
+        self.tap = Ring(int(TAP_SECONDS * sample_rate) + max_block)
+        self._delay = Ring(lat + max_block, prefill=lat)
+        self._scratch = np.zeros((2, max_block), np.float32)
+
+    def reset(self) -> None:
+        self.chain.reset()
+        self._delay.clear()
+
+    def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
+        if self.tap.write(x):
+            self.tapped += 1
+        else:
+            self.dropped += 1  # the visuals are behind: they lose this block, the audio nothing
+        n = x.shape[1]
+        self._delay.write(x)
+        if self.mode == BYPASS:
+            self.chain.process_block(x, self._scratch[:, :n])
+            self._delay.read(out)
+        else:
+            self.chain.process_block(x, out)
+            self._delay.skip(n)

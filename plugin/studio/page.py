@@ -1,0 +1,151 @@
+"""What the page may ask and what it is told: the studio's messages, as JSON objects.
+
+The page sends ``{"t": "set", "name": ..., "value": ...}`` for a knob (a gain's silence as the
+string ``"-inf"``), ``get``, ``monitor`` (``mode``), ``transport`` (``action`` play, pause or
+seek, with ``seconds``), ``preset_load`` / ``preset_save`` (``name``) and ``command``. Knob
+changes go through the control hub that OSC uses, so they are validated the same way and
+echoed to OSC subscribers and to every page as ``{"t": "param", "name", "value"}``.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+from ...dsp import params as P
+from ..control.hub import ControlHub, Rejected
+from ..formats import presets
+from .monitor import MODES
+
+GROUPS = (  # (title, names or a name prefix); a parameter in none of them goes to "other"
+    ("Slice", ("center", "width", "softness", "phase_tolerance")),
+    ("Gains", ("target_gain_db", "rest_gain_db")),
+    ("Bands", ("band_count", "band.")),
+    ("Refinement", ("percussion_reject", "smooth_ms", "smooth_hz", "ambience_ms")),
+    ("ML", ("ml_prior", "ml_contrast", "ml_spatial")),
+    ("Structure (fixed while running)", ("fft_size", "overlap")),
+)
+
+
+def group_of(name: str) -> str:
+    for title, names in GROUPS:
+        if any(name == n or (n.endswith(".") and name.startswith(n)) for n in names):
+            return title
+    return "Other"
+
+
+def wire(v: float) -> float | str:
+    """A value as JSON can carry it (-inf as a string)."""
+    return "-inf" if v == -math.inf else v
+
+
+def registry() -> list[dict]:
+    """Every parameter as the page draws its knob: range, default, unit, scale, group, doc."""
+    return [{"name": p.name, "min": wire(p.minimum), "max": p.maximum, "default": wire(p.default),
+             "unit": p.unit, "scale": p.scale, "choices": list(p.choices), "live": p.live,
+             "doc": p.doc, "group": group_of(p.name)} for p in P.REGISTRY]
+
+
+def bounce_command(song: str | None, state: dict[str, float], base: str, chain: str | None) -> str:
+    """The ``panslice bounce`` line that renders what the knobs are set to now: the base
+    preset and a ``--set`` for every value that differs from it."""
+    preset = presets.load(base)
+    words = ["panslice", "bounce", song or "INPUT.wav", "--preset", base]
+    if chain:
+        words += ["--chain", chain]
+    for p in P.REGISTRY:
+        v = state[p.name]
+        if v != preset.params[p.name]:
+            words += ["--set", f"{p.name}={P._fmt(v)}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+class Page:
+    """Answers the page's messages. ``broadcast(dict)`` tells every page."""
+
+    def __init__(self, hub: ControlHub, monitor, transport, broadcast, *, song: str | None,
+                 preset: str, chain: str | None, info: dict):
+        self.hub, self.monitor, self.transport = hub, monitor, transport
+        self.broadcast = broadcast
+        self.song, self.preset, self.chain, self.info = song, preset, chain, info
+        self._handlers = {"set": self._set, "get": self._get, "monitor": self._monitor,
+                          "transport": self._transport, "preset_load": self._preset_load,
+                          "preset_save": self._preset_save, "command": self._command}
+
+    def hello(self) -> dict:
+        return {"t": "hello", "params": registry(), "groups": [g[0] for g in GROUPS] + ["Other"], "state": self._state(), "info": self.info,
+                "monitor": MODES[self.monitor.mode], "modes": list(MODES),
+                "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset}
+
+    def handle(self, msg: dict, reply) -> None:
+        handler = self._handlers.get(msg.get("t"))
+        if handler is None:
+            raise Rejected(f"unknown request {msg.get('t')!r}")
+        handler(msg, reply)
+
+    def _state(self) -> dict:
+        return {k: wire(v) for k, v in self.hub.state.items()}
+
+    def _presets(self) -> list[str]:
+        return presets.shipped_names() + presets.user_names()
+
+    def _set(self, msg: dict, reply) -> None:
+        name, value = msg.get("name"), msg.get("value")
+        if not isinstance(name, str):
+            raise Rejected("set needs a parameter name")
+        p = P.get(name)
+        self.hub.set([p], -math.inf if value == "-inf" else value)
+
+    def _get(self, msg: dict, reply) -> None:
+        reply({"t": "state", "state": self._state(), "monitor": MODES[self.monitor.mode],
+               "transport": self.transport_state()})
+
+    def _monitor(self, msg: dict, reply) -> None:
+        mode = msg.get("mode")
+        if mode not in MODES:
+            raise Rejected(f"monitor mode must be one of {', '.join(MODES)}")
+        self.monitor.set_mode(mode)
+        self.broadcast({"t": "monitor", "mode": mode})
+
+    def transport_state(self) -> dict | None:
+        tr = self.transport
+        if tr is None:
+            return None
+        return {"playing": tr.want_playing, "seconds": tr.position,
+                "length": tr.length / tr.sample_rate, "started_at": tr.started_at}
+
+    def _transport(self, msg: dict, reply) -> None:
+        tr = self.transport
+        if tr is None:
+            raise Rejected("live input has no transport")
+        action = msg.get("action")
+        if action == "play":
+            tr.play()
+        elif action == "pause":
+            tr.pause()
+        elif action == "seek" and isinstance(msg.get("seconds"), (int, float)) \
+                and not isinstance(msg.get("seconds"), bool) and math.isfinite(msg["seconds"]):
+            tr.seek(float(msg["seconds"]))
+        else:
+            raise Rejected("transport: action play, pause, or seek with a number of seconds")
+        self.broadcast({"t": "transport", **self.transport_state()})
+
+    def _name(self, msg: dict) -> str:
+        name = msg.get("name")
+        if not isinstance(name, str):
+            raise Rejected("a preset name is needed")
+        return presets.check_name(name)
+
+    def _preset_load(self, msg: dict, reply) -> None:
+        self.preset = self.hub.load_preset(self._name(msg))
+        reply({"t": "notice", "text": f"preset {self.preset!r} loaded"})
+
+    def _preset_save(self, msg: dict, reply) -> None:
+        name = self._name(msg)
+        path = self.hub.save_preset(name, "saved from the studio page")
+        self.preset = name
+        self.broadcast({"t": "presets", "presets": self._presets()})
+        reply({"t": "notice", "text": f"saved preset {name!r} to {path}"})
+
+    def _command(self, msg: dict, reply) -> None:
+        reply({"t": "command", "text": bounce_command(self.song, self.hub.state, self.preset, self.chain)})

@@ -1,0 +1,220 @@
+"""The studio without a browser: the monitor's outputs, the panogram's axes, the page's control
+path shared with OSC (a WebSocket client steers, OSC sees it, and back), and who is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import aiohttp
+import numpy as np
+import pytest
+import soundfile as sf
+from pythonosc.udp_client import SimpleUDPClient
+
+from conftest import noise, pan
+from panslice.dsp.engine import Engine
+from panslice.plugin.control.session import ControlSession
+from panslice.plugin.graph.chain import Chain
+from panslice.plugin.graph.stage import Stage
+from panslice.plugin.live import loop as live, streams
+from panslice.plugin.studio import guard, monitor as mon
+from panslice.plugin.studio.page import bounce_command
+from panslice.plugin.studio.session import StudioSession
+from panslice.plugin.studio.visuals import AZ_BINS, FFT, Panogram
+
+SR = 44100
+BLOCK = 512
+PARAMS = {"center": 0.3, "width": 0.2, "target_gain_db": 4.0, "rest_gain_db": -3.0}
+
+
+def run_blocks(chain, x: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    out = np.zeros_like(x)
+    for i in range(0, x.shape[1], block):
+        chain.process_block(x[:, i:i + block], out[:, i:i + block])
+    return out
+
+
+@pytest.mark.parametrize("mode", mon.MODES)
+def test_monitor_plays_each_output_without_touching_the_gains(mode):
+    x = noise(SR)
+    chain = Chain([Stage(PARAMS)]).prepare(SR, BLOCK)
+    m = mon.Monitor(chain)
+    m.set_mode(mode)
+    got = run_blocks(m, x)
+    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    parts = np.concatenate([ref.process_split(x[:, i:i + BLOCK]) for i in range(0, SR, BLOCK)], axis=-1)
+    lat = chain.latency_samples
+    want = {"mix": parts[0] + parts[1], "slice": parts[0], "rest": parts[1],
+            "bypass": np.pad(x, ((0, 0), (lat, 0)))[:, :SR]}[mode]
+    np.testing.assert_array_equal(got, want) if mode != "mix" else \
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert chain.stages[0].params["target_gain_db"] == 4.0  # stored gains as they were
+
+
+def test_monitor_mix_is_the_chain_itself_bit_for_bit():
+    x = noise(SR, seed=5)
+    plain = run_blocks(Chain([Stage(PARAMS)]).prepare(SR, BLOCK), x)
+    m = mon.Monitor(Chain([Stage(PARAMS)]).prepare(SR, BLOCK))
+    np.testing.assert_array_equal(run_blocks(m, x), plain)
+    assert m.tapped > 0
+
+
+def test_monitor_solo_silences_a_split_stage_branch():
+    x = noise(SR // 2, seed=2)
+    chain = Chain([Stage(PARAMS, target=Chain([]))]).prepare(SR, BLOCK)
+    m = mon.Monitor(chain)
+    m.set_mode("rest")
+    got = run_blocks(m, x)
+    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    rest = np.concatenate([ref.process_split(x[:, i:i + BLOCK])[1] for i in range(0, x.shape[1], BLOCK)], -1)
+    np.testing.assert_array_equal(got, rest)
+
+
+def test_panogram_shows_a_panned_tone_at_its_azimuth_and_frequency():
+    t = np.arange(FFT) / SR
+    x = pan(np.sin(2 * np.pi * 1000 * t), 0.5).astype(np.float32)
+    pano = Panogram(SR)
+    pano.add(x)
+    lv = pano.levels().reshape(pano.rows, AZ_BINS)
+    row, col = np.unravel_index(np.argmax(lv), lv.shape)
+    assert pano.edges[row] <= 1000 <= pano.edges[row + 1]
+    assert abs((col + 0.5) / AZ_BINS * 2 - 1 - 0.5) < 0.03
+    assert (lv > 0).all(axis=1).sum() < pano.rows  # not everything lit: the scale has a floor
+
+
+def test_guard_refuses_foreign_hosts_and_origins_and_asks_for_the_token():
+    g = guard.Guard("127.0.0.1", None)
+    assert g.check("127.0.0.1:8765", "http://127.0.0.1:8765", None, True) is None
+    assert g.check("localhost:8765", "http://localhost:8765", None, True) is None
+    assert "origin" in g.check("127.0.0.1:8765", "http://evil.example", None, True)
+    assert "origin" in g.check("127.0.0.1:8765", "http://127.0.0.1:9999", None, True)
+    assert "host" in g.check("evil.example:8765", None, None, False)  # DNS rebinding
+    token = guard.new_token("0.0.0.0")
+    g = guard.Guard("0.0.0.0", token)
+    assert "token" in g.check("studio.lan:8765", "http://studio.lan:8765", None, True)
+    assert "token" in g.check("studio.lan:8765", None, "wrong", False)
+    assert g.check("studio.lan:8765", "http://studio.lan:8765", token, True) is None
+    assert "origin" in g.check("studio.lan:8765", "http://evil.example", token, True)
+    assert guard.new_token("127.0.0.2") is None and guard.new_token("::1") is None
+
+
+def test_bounce_command_sets_what_differs_from_the_preset():
+    from panslice.plugin.formats import presets
+
+    state = presets.load("karaoke").params.as_dict()
+    state.update(width=0.35, rest_gain_db=float("-inf"))
+    cmd = bounce_command("my song.wav", state, "karaoke", None)
+    assert cmd.startswith("panslice bounce 'my song.wav' --preset karaoke ")
+    assert cmd.count("--set") == 2 and "--set width=0.35" in cmd and "--set rest_gain_db=-inf" in cmd
+
+
+# -- a real session in this process: live loop, OSC, the page's server ------------------------
+@pytest.fixture
+def session(home, tmp_path):
+    sf.write(str(tmp_path / "song.wav"), noise(SR, seed=1).T, SR, subtype="FLOAT")
+    chain = Chain([Stage()]).prepare(SR, BLOCK)
+    stream = streams.Duplex(streams.FileSource(tmp_path / "song.wav", BLOCK, loop=True), [])
+    ctl = ControlSession(chain, SR, port=0, record_to=str(tmp_path / "auto.csv"))
+    stop = threading.Event()
+    with ctl, StudioSession(chain, stream, ctl, port=0, song=str(tmp_path / "song.wav")) as studio:
+        th = threading.Thread(target=live.run, args=(studio.chain, stream, BLOCK),
+                              kwargs={"controls": ctl.controls, "stop": stop}, daemon=True)
+        th.start()
+        yield studio, ctl
+        stop.set()
+        th.join()
+
+
+def wait_for(cond, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+async def _ws_exchange(url: str, sends: list[dict], until, headers=None) -> list:
+    """Connect, send ``sends``, collect JSON messages until ``until(messages)`` holds."""
+    got = []
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url, headers=headers or {}) as ws:
+            for m in sends:
+                await ws.send_str(json.dumps(m))
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    got.append(json.loads(msg.data))
+                    if until(got):
+                        return got
+    return got
+
+
+def test_page_change_reaches_osc_and_osc_change_reaches_the_page(session):
+    studio, ctl = session
+    url = f"ws://127.0.0.1:{studio.server.port}/ws"
+    got = asyncio.run(asyncio.wait_for(_ws_exchange(
+        url, [{"t": "set", "name": "width", "value": 0.6}],
+        lambda ms: any(m["t"] == "param" and m["name"] == "width" for m in ms)), 20))
+    assert got[0]["t"] == "hello" and {"name", "unit", "group"} <= set(got[0]["params"][0])
+    assert ctl.server.hub.state["width"] == 0.6
+    wait_for(lambda: any(c[1:] == ("width", 0.6) for c in ctl.controls.recorded))  # --record-automation
+    osc = SimpleUDPClient("127.0.0.1", ctl.server.port)
+
+    async def osc_then_echo():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url) as ws:
+                await ws.receive()  # hello
+                osc.send_message("/panslice/center", -0.4)
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("name") == "center":
+                        return json.loads(msg.data)
+    echo = asyncio.run(asyncio.wait_for(osc_then_echo(), 20))
+    assert echo["t"] == "param" and echo["value"] == pytest.approx(-0.4)  # OSC sent a float32
+
+
+def test_page_rejects_bad_values_like_osc_does(session):
+    studio, ctl = session
+    url = f"ws://127.0.0.1:{studio.server.port}/ws"
+    got = asyncio.run(asyncio.wait_for(_ws_exchange(
+        url, [{"t": "set", "name": "center", "value": 1.5}, {"t": "set", "name": "fft_size", "value": 1024},
+              {"t": "preset_save", "name": "../evil"}],
+        lambda ms: sum(m["t"] == "error" for m in ms) >= 3), 20))
+    errors = [m["text"] for m in got if m["t"] == "error"]
+    assert "out of range" in errors[0] and "cannot change while running" in errors[1]
+    assert "bad preset name" in errors[2]
+    assert ctl.server.hub.state["center"] == 0.0
+
+
+def test_foreign_origin_is_refused(session):
+    studio, _ = session
+
+    async def attempt():
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                await http.ws_connect(f"ws://127.0.0.1:{studio.server.port}/ws",
+                                      headers={"Origin": "http://evil.example"})
+            return e.value.status
+    assert asyncio.run(attempt()) == 403
+    assert studio.server.refused == 1
+
+
+def test_non_loopback_host_needs_the_token(home, tmp_path):
+    sf.write(str(tmp_path / "song.wav"), noise(SR // 4).T, SR)
+    chain = Chain([Stage()]).prepare(SR, BLOCK)
+    stream = streams.Duplex(streams.FileSource(tmp_path / "song.wav", BLOCK, loop=True), [])
+    with ControlSession(chain, SR, port=0) as ctl, \
+            StudioSession(chain, stream, ctl, host="0.0.0.0", port=0) as studio:
+        assert studio.token and f"?token={studio.token}" in studio.url
+
+        async def statuses():
+            base = f"http://127.0.0.1:{studio.server.port}"
+            async with aiohttp.ClientSession() as http:
+                out = []
+                for q in ("", "?token=wrong", f"?token={studio.token}"):
+                    async with http.get(base + "/" + q) as r:
+                        out.append(r.status)
+                async with http.ws_connect(f"{base}/ws?token={studio.token}") as ws:
+                    out.append(json.loads((await ws.receive()).data)["t"])
+                return out
+        assert asyncio.run(asyncio.wait_for(statuses(), 20)) == [403, 403, 200, "hello"]
