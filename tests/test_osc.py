@@ -22,7 +22,7 @@ from conftest import ROOT, free_port, pan, run_cli
 from panslice.dsp import params as P
 from panslice.dsp.engine import Engine
 from panslice.plugin.live import loop as live, streams
-from panslice.plugin.control import osc
+from panslice.plugin.control import hub, osc
 from panslice.plugin.graph.chain import Chain
 from panslice.plugin.control.bridge import Controls
 from panslice.plugin.graph.stage import Stage
@@ -378,7 +378,7 @@ def test_a_session_ending_before_a_timed_change_says_it_was_not_applied(home, ca
 
 
 def test_timed_changes_beyond_the_cap_are_rejected(home, monkeypatch):
-    monkeypatch.setattr(osc, "MAX_HELD", 1)
+    monkeypatch.setattr(hub, "MAX_HELD", 1)
     eng = Engine().prepare(SR, BLOCK)
     controls = Controls([eng], sample_rate=SR)
     server = osc.OscServer(controls, eng.params, port=0).start()
