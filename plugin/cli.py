@@ -45,8 +45,8 @@ def kernel_cached() -> bool:
     """Whether numba's on-disk cache holds the engine's kernel for this source (if it cannot
     tell, say yes: the notice below is only a courtesy)."""
     try:
-        from ..dsp.stream import process_block
-        return bool(process_block._cache._cache_file._load_index())
+        from ..dsp.stream import process_batched
+        return bool(process_batched._cache._cache_file._load_index())
     except Exception:  # noqa: BLE001 -- numba's cache internals moved
         return True
 
