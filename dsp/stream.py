@@ -144,7 +144,7 @@ def process_spread(x, out, floats, spectra, ints, edits, prior, prior_at):
 
 
 # -- a frame's work, in the order it is done -------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _analyse_batch(x, end, count, history, hist_at, hist, batch, floats, ints, prior, prior_at):
     """Batched: the ``count`` frames ending at ``x`` sample ``end`` and each hop after, into
     batch slots 0 .. count - 1: window them, one forward FFT call, glide and analyse each in
@@ -221,7 +221,7 @@ def _window_ahead(history, hist_at, hist, x, end, wa, windowed, head):
             hn[j] = v if math.isfinite(v) else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _glide(floats, ints):
     """Glide the knobs one hop toward their targets and rebuild the band table if a band
     moved: the part of a frame's analysis done as the frame completes, so that it sees the
@@ -247,7 +247,7 @@ def _glide(floats, ints):
         state[ST_BANDS_DIRTY] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _smooth(knobs, targets, glide, slots):
     """Advance every knob one hop toward its target; True if a band value moved."""
     bands_moved = False
@@ -304,7 +304,7 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     state[ST_FRAMES] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _apply_mask(spec, mask, band_g, band_w, per_band, unity, tg, masked, banded, axes):
     """Write ``spec * mask`` into ``masked``, and, when band gains differ, the per-band target
     (through its own inverse FFT) into ``banded``; return the target gain, into which a gain
@@ -512,7 +512,7 @@ def _emit(out, ready, src, dst, m, split, levels):
     levels[1] += lr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _start_levels(floats, ints, n_in):
     """The meters' sums for a new block of ``n_in`` samples: (target, rest, count)."""
     levels = _vector(floats, ints, V_LEVELS)
@@ -522,7 +522,7 @@ def _start_levels(floats, ints, n_in):
     return levels
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _keep_history(history, hist_at, hist, x, keep):
     """Keep the last ``keep`` samples of the stream in ``frame``, from the column it returns:
     the ``hist`` held before the block (from column ``hist_at``), then the block ``x``
@@ -691,7 +691,7 @@ class Frame(NamedTuple):
     refine: np.ndarray     # (RF_ROWS, nb)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _batch_views(floats, spectra, ints):
     return Batch(_view3(floats, ints, V_WINDOWED), _view3(floats, ints, V_SLICED),
                  _view3(floats, ints, V_BANDED), _view2(floats, ints, V_GAINS),
