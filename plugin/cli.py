@@ -208,7 +208,7 @@ def cmd_presets(args) -> int:
 def cmd_params(args) -> int:
     for key, p in P.knobs():
         smooth = f"{p.smoothing_ms:g} ms" if p.smoothing_ms else "steps"
-        print(f"{key:<18} {p.range_text:<26} default {P._fmt(p.default):<6} {smooth:<8} {p.doc}")
+        print(f"{key:<18} {p.range_text:<26} default {P.fmt(p.default):<6} {smooth:<8} {p.doc}")
     print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active)")
     return 0
 

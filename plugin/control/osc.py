@@ -95,7 +95,7 @@ def table_markdown() -> str:
     for key, p in P.knobs():
         what = p.doc if p.live else f"read-only while running (reported by get). {p.doc}"
         what = what.replace(f"band {p.name.split('.')[1]}", "band i") if key != p.name else what
-        rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P._fmt(p.default)} | {what} |")
+        rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P.fmt(p.default)} | {what} |")
     for addr, args, what in COMMANDS:
         rows.append(f"| `{addr}` | `{args}` | | | {what} |")
     rows += ["", "panslice sends:", "", "| address | arguments | what it says |", "|---|---|---|"]
@@ -355,7 +355,7 @@ class OscServer:
             if p.live and preset.params[p.name] != self.state[p.name]:
                 self._accept(p.name, preset.params[p.name])
         if fixed:
-            kept = ", ".join(f"{p.name}={P._fmt(self.state[p.name])}" for p in fixed)
+            kept = ", ".join(f"{p.name}={P.fmt(self.state[p.name])}" for p in fixed)
             raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
 
     def _preset_save(self, args: list, sender: tuple[str, int]) -> None:
