@@ -42,8 +42,9 @@ def process_batched(x, out, floats, spectra, ints, edits, prior, prior_at):
     """Stream ``x`` [shape=(2, n)] into ``out``: the engine for blocks of a hop or more.
 
     Contract, as a JUCE ``processBlock`` or a nih-plug ``process``: any ``n >= 0`` (0 changes
-    nothing but the meters); allocates nothing, takes no lock, makes no system call; output
-    sample ``i`` is input sample ``i - (fft_size - 1)``. ``out`` is (1, 2, n) for the mixed
+    nothing but the meters); allocates no array and waits for nothing (it works in the buffers
+    ``Engine.prepare`` allocated, the FFTs included); output sample ``i`` is input sample
+    ``i - (fft_size - 1)``. ``out`` is (1, 2, n) for the mixed
     output (target + rest) or (2, 2, n) for the two outputs; ``floats``, ``spectra`` and
     ``ints`` are a :class:`Buffers`' flat arrays; ``edits`` its hand-edit rows, ``prior`` and
     ``prior_at`` its ML prior rows and their first frame. Non-finite input samples count as
@@ -753,7 +754,8 @@ class Buffers:
             offsets.append(ends[flat])
             ends[flat] += math.prod(dims)
             padded = dims + (1,) * (VIEW_COLS - 1 - len(dims))
-            self.ints[I_VIEWS + VIEW_COLS * k:I_VIEWS + VIEW_COLS * (k + 1)] = (offsets[-1],) + padded
+            row = I_VIEWS + VIEW_COLS * k
+            self.ints[row:row + VIEW_COLS] = (offsets[-1],) + padded
         self.floats = np.zeros(ends["floats"])
         self.spectra = np.zeros(ends["spectra"], np.complex128)
         flats = {"floats": self.floats, "spectra": self.spectra}
