@@ -20,9 +20,8 @@ from . import params as P
 from . import regions
 from .errors import ParameterError
 from .mask import bin_frequencies
-from .stream import (PI_AMBIENCE, PI_BAND0, PI_BCOUNT, PI_CENTER, PI_MLPRIOR, PI_PERC, PI_PHASE,
-                     PI_RGAIN, PI_SMOOTH_HZ, PI_SMOOTH_MS, PI_SOFT, PI_TGAIN, PI_WIDTH, ST_FRAMES,
-                     ST_POS, ST_STAGE, Buffers, process_block)
+from .stream import (KNOB_SLOTS, ST_FRAMES, ST_POS, ST_STAGE, Buffers, Sizes, process_batched,
+                     process_spread)
 
 MIN_SAMPLE_RATE = 22050.0
 MAX_SAMPLE_RATE = 192000.0
@@ -36,16 +35,9 @@ def _kernel_value(p: P.Param, value: float) -> float:
     return value
 
 
-def _pidx() -> np.ndarray:
-    names = ("center", "width", "softness", "phase_tolerance", "target_gain_db", "rest_gain_db",
-             "band_count", P.band_name(1, "low_hz"), "ml_prior", "percussion_reject",
-             "smooth_ms", "smooth_hz", "ambience_ms")
-    order = (PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0,
-             PI_MLPRIOR, PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE)
-    idx = np.zeros(len(names), np.int64)
-    for slot, name in zip(order, names):
-        idx[slot] = P.INDEX[name]
-    return idx
+def _knob_index() -> np.ndarray:
+    """The registry index of each knob the kernel reads, in its slot order."""
+    return np.array([P.INDEX[name] for _, name in KNOB_SLOTS], np.int64)
 
 
 class Engine:
@@ -70,7 +62,7 @@ class Engine:
         self.max_block = 0
         self._buf: Buffers | None = None
         self._spread = False
-        self._pidx = _pidx()
+        self._kernel = process_batched
         self._edit_rows = np.zeros((0, regions.R_COLS))
         self._prior: tuple[np.ndarray, int] | None = None
 
@@ -87,17 +79,17 @@ class Engine:
         n = self.fft_size
         hop = self.hop
         self._spread = self.max_block < hop
-        b = Buffers(n, hop, len(P.REGISTRY), bin_frequencies(n, sample_rate), P.MAX_BANDS,
-                    self.unity, self._spread)
-        b.pidx[:] = self._pidx
+        self._kernel = process_spread if self._spread else process_batched
+        b = Buffers(Sizes(n, hop, n // 2 + 1, len(P.REGISTRY), P.MAX_BANDS), _knob_index(),
+                    bin_frequencies(n, sample_rate), self.unity)
         # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
         b.wa[:] = np.sqrt(hann)
         b.ws[:] = np.sqrt(hann) * (2.0 / self.overlap)
         for p in P.REGISTRY:
-            b.tgt[p.index] = _kernel_value(p, self.params[p.name])
+            b.targets[p.index] = _kernel_value(p, self.params[p.name])
             tau = p.smoothing_ms * 1e-3
-            b.coef[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
+            b.glide[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
         self._buf = b
         b.edits = regions.to_kernel(self._edit_rows, sample_rate)
         if self._prior is not None and self._prior[0].shape[1] == n // 2 + 1:
@@ -138,14 +130,14 @@ class Engine:
     def frames_processed(self) -> int:
         """Frames analysed (their ML prior row read) since ``prepare``/``reset``."""
         self._require()
-        return int(self._buf.st[ST_FRAMES])
+        return int(self._buf.state[ST_FRAMES])
 
     @property
     def frames_completed(self) -> int:
         """Frames whose last input sample has arrived: those analysed, and (spread) the one
         whose analysis is still to come."""
         self._require()
-        return self.frames_processed + (1 if 1 <= self._buf.st[ST_STAGE] <= 2 else 0)
+        return self.frames_processed + (1 if 1 <= self._buf.state[ST_STAGE] <= 2 else 0)
 
     def levels(self) -> tuple[float, float]:
         """RMS of (target, rest) over the last block, after the gains (0.0 before any block)."""
@@ -156,7 +148,7 @@ class Engine:
     def samples_to_next_frame(self) -> int:
         """How many more input samples until the next frame is analysed (1 .. hop)."""
         self._require()
-        return self.hop - int(self._buf.st[ST_POS])
+        return self.hop - int(self._buf.state[ST_POS])
 
     # -- parameters -----------------------------------------------------------------------------
     def set(self, name: str, value: object) -> None:
@@ -167,7 +159,7 @@ class Engine:
             raise ParameterError(f"{name} cannot change while running; prepare the engine again")
         self.params.update({name: v})
         if self._buf is not None:
-            self._buf.tgt[p.index] = _kernel_value(p, v)
+            self._buf.targets[p.index] = _kernel_value(p, v)
 
     def set_params(self, values: Mapping[str, object]) -> None:
         """Set several parameters at once; nothing changes if any value is bad."""
@@ -230,7 +222,7 @@ class Engine:
 
     def _run(self, x: np.ndarray, out: np.ndarray) -> None:
         b = self._buf
-        process_block(x, out, b.f, b.c, b.i, b.edits, b.prior, b.prior_at)
+        self._kernel(x, out, b.floats, b.spectra, b.ints, b.edits, b.prior, b.prior_at)
 
     def _check(self, audio: np.ndarray) -> np.ndarray:
         self._require()

@@ -7,3 +7,7 @@ class PansliceError(Exception):
 
 class ParameterError(PansliceError, ValueError):
     """A parameter name or value that the registry does not accept."""
+
+
+class SpleeterError(PansliceError, ValueError):
+    """Weights or audio that the Spleeter network (spleeter.py) cannot use."""

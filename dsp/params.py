@@ -52,8 +52,8 @@ class Param:
     @property
     def range_text(self) -> str:
         if self.choices:
-            return "one of " + ", ".join(_fmt(c) for c in self.choices)
-        return f"{_fmt(self.minimum)} .. {_fmt(self.maximum)}" + (f" {self.unit}" if self.unit else "")
+            return "one of " + ", ".join(fmt(c) for c in self.choices)
+        return f"{fmt(self.minimum)} .. {fmt(self.maximum)}" + (f" {self.unit}" if self.unit else "")
 
     def validate(self, value: object) -> float:
         """Return ``value`` as a float if it is legal for this parameter, else raise."""
@@ -62,16 +62,17 @@ class Param:
             raise ParameterError(f"{self.name}: NaN is not a value (valid: {self.range_text})")
         if self.choices:
             if v not in self.choices:
-                raise ParameterError(f"{self.name}={_fmt(v)} is not allowed (valid: {self.range_text})")
+                raise ParameterError(f"{self.name}={fmt(v)} is not allowed (valid: {self.range_text})")
             return v
         if self.scale == "int" and v != int(v):
-            raise ParameterError(f"{self.name}={_fmt(v)} must be a whole number (valid: {self.range_text})")
+            raise ParameterError(f"{self.name}={fmt(v)} must be a whole number (valid: {self.range_text})")
         if not (self.minimum <= v <= self.maximum):
-            raise ParameterError(f"{self.name}={_fmt(v)} is out of range (valid: {self.range_text})")
+            raise ParameterError(f"{self.name}={fmt(v)} is out of range (valid: {self.range_text})")
         return v
 
 
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
+    """A value as a person would write it: whole numbers without ".0", "inf" and "-inf"."""
     if math.isinf(v):
         return "-inf" if v < 0 else "inf"
     if v == int(v) and abs(v) < 1e15:
@@ -240,7 +241,7 @@ class ParamSet:
                 get(band_name(i, "low_hz")).default, get(band_name(i, "high_hz")).default,
                 get(band_name(i, "gain_db")).default)
             if i <= len(bands) and not lo < hi:
-                raise ParameterError(f"band {i}: low_hz ({_fmt(lo)}) must be below high_hz ({_fmt(hi)})")
+                raise ParameterError(f"band {i}: low_hz ({fmt(lo)}) must be below high_hz ({fmt(hi)})")
             new.update({band_name(i, "low_hz"): lo, band_name(i, "high_hz"): hi, band_name(i, "gain_db"): g})
         self.update(new)
 

@@ -28,6 +28,8 @@ import scipy.fft
 from numba import njit
 from numpy.lib.stride_tricks import as_strided
 
+from .errors import SpleeterError
+
 SAMPLE_RATE = 44100
 FRAME = 4096
 HOP = 1024
@@ -319,7 +321,7 @@ class Spleeter:
         try:
             self.nets = [_UNet(weights, u) for u in range(len(STEMS))]
         except KeyError as e:
-            raise ValueError(f"Spleeter weights lack the variable {e}") from None
+            raise SpleeterError(f"Spleeter weights lack the variable {e}") from None
 
     @staticmethod
     def n_frames(n_samples: int) -> int:
@@ -336,7 +338,7 @@ class Spleeter:
         of 64). ``run(f, items)`` maps ``f`` over the two stems; give a thread pool's ``map``
         to run them at once (the layers release the GIL), the default runs them in turn."""
         if mag.shape[0] % (1 << _DEPTH) or mag.shape[1:] != (BINS, 2):
-            raise ValueError(f"a patch must be (64*k, {BINS}, 2), got {mag.shape}")
+            raise SpleeterError(f"a patch must be (64*k, {BINS}, 2), got {mag.shape}")
         zv, za = (run or map)(lambda net: net(mag), self.nets)
         out = np.empty(mag.shape, np.float32)
         _ratio(zv, za, mag, out)
@@ -348,7 +350,7 @@ class Spleeter:
         accompaniment mask is ``1 - vocal_mask`` (to within 1e-10); above BINS both are 0.
         The last patch is zero-padded, as Spleeter does; callers crop to ``n_frames``."""
         if audio.ndim != 2 or audio.shape[0] != 2:
-            raise ValueError(f"Spleeter needs stereo audio of shape (2, n), got {audio.shape}")
+            raise SpleeterError(f"Spleeter needs stereo audio of shape (2, n), got {audio.shape}")
         total = self.n_frames(audio.shape[1])
         for t0 in range(0, total, patch):
             lo, hi = self.span(t0, min(patch, total - t0))

@@ -5,18 +5,28 @@ overlap-added. Output sample ``i`` is always input sample ``i - latency`` proces
 ``latency = fft_size - 1`` (the last sample of a frame must arrive before the frame can be
 transformed), so the result cannot depend on how the host cut the stream into blocks.
 
-*Spread* (for hosts whose blocks are shorter than a hop, as a live audio loop's are): a frame's
-work is not done in the block that completes it but in four stages shared out over the blocks of
-the next hop, so that no block carries a whole frame. Its output is played one hop later:
-``latency = fft_size - 1 + hop``, and the samples are otherwise the same.
+Two engines, one per entry point, give the same samples:
 
-Real-time safe: ``process_block`` writes into buffers the engine allocated in ``prepare``; the
-FFTs are rocket-fft's low-level ``r2c``/``c2r`` into those buffers.
+- :func:`process_batched`, for blocks of a hop or more (offline, large host blocks): the frames
+  that complete in a block are transformed together, up to ``BATCH`` per FFT call;
+- :func:`process_spread`, for blocks shorter than a hop (a live audio loop's): a frame's work is
+  not done in the block that completes it but in four stages shared out over the blocks of the
+  next hop, so that no block carries a whole frame. Its output is played one hop later:
+  ``latency = fft_size - 1 + hop``.
+
+Real-time safe: both write into the buffers :class:`Buffers` allocated once; the FFTs are
+rocket-fft's low-level ``r2c``/``c2r`` into those buffers.
+
+Reading order: the entry points; a frame's work in the order it is done (window, glide, analyse,
+finish); the loops they share; then the buffers they all work in (the slot tables, the layout
+and :class:`Buffers`, which allocates it). The tables stay in this file: numba's disk cache
+notices a change to the file that holds a kernel, not to a module whose constants it read.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -25,245 +35,407 @@ from rocket_fft import c2r, r2c
 from .mask import RF_ROWS, band_table, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
-# The engine's buffers lie in three flat arrays, so that a kernel call unboxes a handful of
-# arguments instead of thirty (each costs numba's dispatcher about 0.3 us and an allocation):
-# float64 ``Buffers.f`` (views named by F_*), complex ``Buffers.c`` (spectra) and int64
-# ``Buffers.i``: the state, the knob positions, the FFT axis, the sizes and the offsets in ``f``.
-ST_POS = 0        # samples in the current hop (0 .. hop-1)
-ST_FRAMES = 1     # frames processed since reset
-ST_BANDS_DIRTY = 2
-ST_BANDS_UNIFORM = 3
-# Frames for which acc[0] (target) and acc[1] (rest) may still hold non-zeros: an output whose
-# gain is 0 (or a stem's rest, see _finish_unity) skips its overlap-add once they run out.
-ST_TAIL_T = 4
-ST_TAIL_R = 5
-# Spread: the next stage (1 .. STAGES) of the frame waiting for its work, 0 if none; and which of
-# the two ready hops is being played out.
-ST_STAGE = 6
-ST_PARITY = 7
-ST_HIST = 8       # the column of ``frame`` where the input history starts
-ST_SIZE = 9
-STAGES = 4  # forward FFT, mask, inverse FFT, overlap-add
 
-# Layout of ``pidx``: where the kernel finds each knob in the parameter vectors.
-PI_CENTER, PI_WIDTH, PI_SOFT, PI_PHASE, PI_TGAIN, PI_RGAIN, PI_BCOUNT, PI_BAND0 = range(8)
-PI_MLPRIOR = 8
-PI_PERC, PI_SMOOTH_MS, PI_SMOOTH_HZ, PI_AMBIENCE = 9, 10, 11, 12
-PI_SIZE = 13
+# -- entry points ----------------------------------------------------------------------------
+@njit(cache=True)
+def process_batched(x, out, floats, spectra, ints, edits, prior, prior_at):
+    """Stream ``x`` [shape=(2, n)] into ``out``: the engine for blocks of a hop or more.
 
-# ``Buffers.i``: state, knob positions, FFT axis, sizes, then one offset into ``f`` per F_* view.
-I_ST = 0
-I_PIDX = I_ST + ST_SIZE
-I_AXES = I_PIDX + PI_SIZE
-I_N, I_HOP, I_BATCH, I_NB, I_NPARAMS, I_MAXBANDS, I_UNITY, I_SPREAD = range(I_AXES + 1,
-                                                                       I_AXES + 9)
-I_OFF = I_AXES + 9
+    Contract, as a JUCE ``processBlock`` or a nih-plug ``process``: any ``n >= 0`` (0 changes
+    nothing but the meters); allocates no array and waits for nothing (it works in the buffers
+    ``Engine.prepare`` allocated, the FFTs included); output sample ``i`` is input sample
+    ``i - (fft_size - 1)``. ``out`` is (1, 2, n) for the mixed
+    output (target + rest) or (2, 2, n) for the two outputs; ``floats``, ``spectra`` and
+    ``ints`` are a :class:`Buffers`' flat arrays; ``edits`` its hand-edit rows, ``prior`` and
+    ``prior_at`` its ML prior rows and their first frame. Non-finite input samples count as
+    silence, so that one bad sample cannot poison the overlap-add.
 
-# Views into ``Buffers.f``, in order: frame, the input before the block (n-hop+pos samples from
-# column st[ST_HIST]; a block is appended after them, so that the history moves only when the
-# HISTORY_ROOM columns after a frame's worth are used up);
-# xw, windowed frames up to BATCH ahead; u, the inverse FFT of each masked frame; t, the same
-# with per-band gains; slot, each frame's target gain, rest gain and per-band flag; acc, the
-# overlap-add [target|rest, channel, sample]; ready, the finished hops [which, target|rest,
-# channel, sample]: the one being played out and (spread) the next; head, the first hop of each
-# windowed frame's input, unwindowed (the stems' rest is that input less the target); mask,
-# band_w, band_g, per-bin mask, band membership and band gain; lows, highs, gains, the active
-# bands; cur, tgt, coef, the smoothed and target knob values (kernel units) and their one-pole
-# coefficients; freqs, bin frequencies; wa, ws, analysis and synthesis windows; edit_t, edit_r,
-# per-bin hand-edit gains; refine, the memories and scratch rows of mask.refine_mask; levels,
-# the sums of squares of the target and the rest over the last block, and its sample count.
-(F_FRAME, F_XW, F_U, F_T, F_SLOT, F_ACC, F_READY, F_HEAD, F_MASK, F_BAND_W, F_BAND_G, F_LOWS,
- F_HIGHS, F_GAINS, F_CUR, F_TGT, F_COEF, F_FREQS, F_WA, F_WS, F_EDIT_T, F_EDIT_R, F_REFINE,
- F_LEVELS) = range(24)
-F_NAMES = ("frame", "xw", "u", "t", "slot", "acc", "ready", "head", "mask", "band_w", "band_g",
-           "lows", "highs", "gains", "cur", "tgt", "coef", "freqs", "wa", "ws", "edit_t",
-           "edit_r", "refine", "levels")
-
-HISTORY_ROOM = 8192
-
-# Frames transformed by one forward and one inverse FFT call when a block holds several:
-# rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
-# at a time.
-BATCH = 8
-
-
-def _f_shapes(n: int, hop: int, nb: int, n_params: int, max_bands: int) -> tuple:
-    """Shape of each F_* view (process_block builds the same views)."""
-    b = BATCH
-    return ((2, n + HISTORY_ROOM), (b, 2, n), (b, 2, n), (b, 2, n), (b, 3), (2, 2, n), (2, 2, 2, hop),
-            (b, 2, hop), (nb,), (nb,), (nb,), (max_bands,), (max_bands,), (max_bands,),
-            (n_params,), (n_params,),
-            (n_params,), (nb,), (n,), (n,), (nb,), (nb,), (RF_ROWS, nb), (3,))
-
-
-class Buffers:
-    """Everything the kernel reads and writes, allocated once in ``Engine.prepare``; the
-    named attributes are views into the three flat arrays the kernel is given."""
-
-    def __init__(self, fft_size: int, hop: int, n_params: int, freqs: np.ndarray, max_bands: int,
-                 unity: bool, spread: bool = False):
-        n, nb = fft_size, fft_size // 2 + 1
-        shapes = _f_shapes(n, hop, nb, n_params, max_bands)
-        sizes = [int(np.prod(s)) for s in shapes]
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.f = np.zeros(int(offsets[-1]))
-        for name, shape, o, size in zip(F_NAMES, shapes, offsets, sizes):
-            setattr(self, name, self.f[o:o + size].reshape(shape))
-        self.c = np.zeros(2 * BATCH * 2 * nb, np.complex128)
-        self.spec = self.c[:BATCH * 2 * nb].reshape((BATCH, 2, nb))
-        self.work = self.c[BATCH * 2 * nb:].reshape((BATCH, 2, nb))
-        self.i = np.zeros(I_OFF + len(F_NAMES), np.int64)
-        self.st = self.i[I_ST:I_ST + ST_SIZE]         # the kernel's state (ST_*)
-        self.pidx = self.i[I_PIDX:I_PIDX + PI_SIZE]   # where each knob is in cur/tgt (PI_*)
-        self.i[I_AXES] = 1
-        self.i[I_N:I_SPREAD + 1] = (n, hop, BATCH, nb, n_params, max_bands, int(unity),
-                                    int(spread))
-        self.i[I_OFF:] = offsets[:-1]
-        self.band_g[:] = 1.0
-        self.gains[:] = 1.0
-        self.coef[:] = 1.0
-        self.freqs[:] = freqs
-        self.edit_t[:] = 1.0
-        self.edit_r[:] = 1.0
-        # Hand edits (see regions.py): rows set by Engine.set_edits, per-bin gains per frame.
-        self.edits = np.zeros((0, R_COLS))
-        # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
-        self.prior = np.ones((0, nb), np.float32)
-        self.prior_at = np.zeros(1, np.int64)
-
-    def reset(self) -> None:
-        for a in (self.st, self.frame, self.xw, self.u, self.t, self.acc, self.ready, self.head,
-                  self.mask, self.refine, self.levels):
-            a[...] = 0
-        self.cur[:] = self.tgt
-        self.st[ST_BANDS_DIRTY] = 1
-
-
-@njit(cache=True, inline="always")
-def _view(f, iv, k, shape):
-    """The F_* view ``k`` of ``f`` (a view: allocates nothing)."""
-    size = 1
-    for s in shape:
-        size *= s
-    o = iv[I_OFF + k]
-    return f[o:o + size].reshape(shape)
+    The frames that complete in a block (up to BATCH; one at a time with hand edits) are
+    windowed and analysed together (:func:`_analyse_batch`); each one's overlap-add follows as
+    its hop is played out.
+    """
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    history = _view2(floats, ints, V_HISTORY)
+    acc = _view3(floats, ints, V_ACC)
+    ready = _view4(floats, ints, V_READY)[0]
+    batch = _batch_views(floats, spectra, ints)
+    n = acc.shape[2]
+    hop = ready.shape[2]
+    n_in = x.shape[1]
+    split = out.shape[0] == 2
+    levels = _start_levels(floats, ints, n_in)
+    pos = state[ST_POS]
+    hist = n - hop + pos          # input samples held in history, from column hist_at
+    hist_at = state[ST_HIST]
+    due = 0                       # batch slot of the next frame to finish
+    analysed = 0                  # frames analysed ahead, in slots 0 .. analysed - 1
+    first = 0                     # frame number of slot 0
+    i = 0
+    # One pass per stretch of input up to the next hop boundary. Output sample i is
+    # ready[pos + 1], or ready[0] of the next hop for the sample that completes a hop.
+    while i < n_in:
+        take = min(hop - pos, n_in - i)
+        if pos + take < hop:
+            _emit(out, ready, pos + 1, i, take, split, levels)
+            pos += take
+        else:
+            if due == analysed:
+                analysed = 1 if edits.shape[0] > 0 else min(BATCH, (pos + n_in - i) // hop)
+                first = state[ST_FRAMES]
+                _analyse_batch(x, i + take, analysed, history, hist_at, hist, batch, floats,
+                               ints, prior, prior_at)
+                due = 0
+            _emit(out, ready, pos + 1, i, take - 1, split, levels)
+            _finish(_slot(batch, due), first + due, acc, ready, floats, ints, edits)
+            _emit(out, ready, 0, i + take - 1, 1, split, levels)
+            pos = 0
+            due += 1
+        i += take
+    state[ST_POS] = pos
+    state[ST_HIST] = _keep_history(history, hist_at, hist, x, n - hop + pos)
 
 
 @njit(cache=True)
-def _smooth(cur, tgt, coef, pidx):
-    """Advance every parameter one hop toward its target; True if a band value moved."""
+def process_spread(x, out, floats, spectra, ints, edits, prior, prior_at):
+    """Stream ``x`` into ``out``: the engine for blocks shorter than a hop.
+
+    Contract and arguments as :func:`process_batched`, with one hop more latency: output
+    sample ``i`` is input sample ``i - (fft_size - 1 + hop)``. A frame completing here is
+    windowed (its input is in hand only now) and its knobs glide; the rest of its work is done
+    in stages over the blocks of the next hop (:func:`_run_stages`), and must be done when that
+    hop ends, where its output starts playing.
+    """
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    history = _view2(floats, ints, V_HISTORY)
+    acc = _view3(floats, ints, V_ACC)
+    ready = _view4(floats, ints, V_READY)   # [which hop, target|rest, channel, sample]
+    batch = _batch_views(floats, spectra, ints)
+    n = acc.shape[2]
+    hop = ready.shape[3]
+    n_in = x.shape[1]
+    split = out.shape[0] == 2
+    levels = _start_levels(floats, ints, n_in)
+    playing = state[ST_PLAYING]   # the ready hop being played out; the other is filled
+    pos = state[ST_POS]
+    hist = n - hop + pos
+    hist_at = state[ST_HIST]
+    i = 0
+    while i < n_in:
+        take = min(hop - pos, n_in - i)
+        if pos + take < hop:
+            _emit(out, ready[playing], pos + 1, i, take, split, levels)
+            pos += take
+        else:
+            _emit(out, ready[playing], pos + 1, i, take - 1, split, levels)
+            _run_stages(hop, _slot(batch, 0), acc, ready[1 - playing], floats, ints, edits, prior,
+                        prior_at)
+            playing = 1 - playing
+            state[ST_PLAYING] = playing
+            _emit(out, ready[playing], 0, i + take - 1, 1, split, levels)
+            _window_ahead(history, hist_at, hist, x, i + take, _vector(floats, ints, V_WA),
+                          batch.windowed[0], batch.head[0])
+            _glide(floats, ints)
+            state[ST_STAGE] = 1
+            pos = 0
+        i += take
+    state[ST_POS] = pos
+    state[ST_HIST] = _keep_history(history, hist_at, hist, x, n - hop + pos)
+    # This block's share of the waiting frame's work: the stages due by this point of the hop.
+    _run_stages(pos, _slot(batch, 0), acc, ready[1 - playing], floats, ints, edits, prior, prior_at)
+
+
+# -- a frame's work, in the order it is done -------------------------------------------------
+@njit(cache=True, inline="always")
+def _analyse_batch(x, end, count, history, hist_at, hist, batch, floats, ints, prior, prior_at):
+    """Batched: the ``count`` frames ending at ``x`` sample ``end`` and each hop after, into
+    batch slots 0 .. count - 1: window them, one forward FFT call, glide and analyse each in
+    frame order, one inverse FFT call."""
+    n = batch.windowed.shape[2]
+    nb = batch.spectrum.shape[2]
+    hop = batch.head.shape[2]
+    axes = ints[I_AXES:I_AXES + 1]
+    wa = _vector(floats, ints, V_WA)
+    for g in range(count):
+        _window_ahead(history, hist_at, hist, x, end + g * hop, wa, batch.windowed[g],
+                      batch.head[g])
+    r2c(batch.windowed[:count].reshape((2 * count, n)),
+        batch.spectrum[:count].reshape((2 * count, nb)), axes, True, 1.0, 1)
+    for g in range(count):
+        _glide(floats, ints)
+        _analyse_frame(_slot(batch, g), floats, ints, prior, prior_at)
+    c2r(batch.masked[:count].reshape((2 * count, nb)),
+        batch.sliced[:count].reshape((2 * count, n)), axes, False, 1.0 / n, 1)
+
+
+@njit(cache=True)
+def _run_stages(at, frame, acc, ready, floats, ints, edits, prior, prior_at):
+    """Spread: run the waiting ``frame``'s stages due ``at`` samples into the hop (all of them
+    at its end), in order: the forward FFT, the mask (the analysis the batched engine does), the
+    inverse FFT, then the overlap-add into ``ready``, the hop that plays next."""
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    axes = ints[I_AXES:I_AXES + 1]
+    n = frame.windowed.shape[1]
+    hop = ready.shape[2]
+    upto = STAGES * at // hop
+    while 0 < state[ST_STAGE] <= upto:
+        stage = state[ST_STAGE]
+        if stage == 1:
+            r2c(frame.windowed, frame.spectrum, axes, True, 1.0, 1)
+        elif stage == 2:
+            _analyse_frame(frame, floats, ints, prior, prior_at)
+        elif stage == 3:
+            c2r(frame.masked, frame.sliced, axes, False, 1.0 / n, 1)
+        else:
+            _finish(frame, state[ST_FRAMES] - 1, acc, ready, floats, ints, edits)
+        state[ST_STAGE] = stage + 1 if stage < STAGES else 0
+
+
+@njit(cache=True)
+def _window_ahead(history, hist_at, hist, x, end, wa, windowed, head):
+    """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
+    before ``x[0]`` come from the ``hist`` samples held in ``history`` from column ``hist_at``,
+    the rest from ``x``. Its first hop, unwindowed, goes into ``head``."""
+    n = windowed.shape[1]
+    hop = head.shape[1]
+    start = end - n
+    j0 = min(max(-start, 0), n)
+    jh = min(j0, hop)  # of the head
+    # Through views that start at 0 (views allocate nothing): numba then drops its
+    # negative-index checks and the loops vectorise.
+    wb = wa[j0:]
+    for ch in range(2):
+        old = history[ch, hist_at + hist + start:hist_at + hist + start + j0]
+        new = x[ch, start + j0:end]
+        xo = windowed[ch, :j0]
+        xn = windowed[ch, j0:]
+        for j in range(j0):
+            xo[j] = old[j] * wa[j]
+        for j in range(n - j0):
+            v = new[j]
+            xn[j] = (v if math.isfinite(v) else 0.0) * wb[j]
+        ho = head[ch, :jh]
+        hn = head[ch, jh:]
+        for j in range(jh):
+            ho[j] = old[j]
+        for j in range(hop - jh):
+            v = new[j]
+            hn[j] = v if math.isfinite(v) else 0.0
+
+
+@njit(cache=True, inline="always")
+def _glide(floats, ints):
+    """Glide the knobs one hop toward their targets and rebuild the band table if a band
+    moved: the part of a frame's analysis done as the frame completes, so that it sees the
+    knobs as they are then whenever the rest of its work is done."""
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    slots = ints[I_KNOBS:I_KNOBS + N_KNOBS]
+    knobs = _vector(floats, ints, V_KNOBS)
+    bands_moved = _smooth(knobs, _vector(floats, ints, V_TARGETS),
+                          _vector(floats, ints, V_GLIDE), slots)
+    if bands_moved or state[ST_BANDS_DIRTY]:
+        lows = _vector(floats, ints, V_LOWS)
+        highs = _vector(floats, ints, V_HIGHS)
+        gains = _vector(floats, ints, V_BAND_GAINS)
+        count = int(knobs[slots[PI_BCOUNT]] + 0.5)
+        b0 = slots[PI_BAND0]
+        for b in range(count):
+            lows[b] = knobs[b0 + 3 * b]
+            highs[b] = knobs[b0 + 3 * b + 1]
+            gains[b] = knobs[b0 + 3 * b + 2]
+        state[ST_BANDS_UNIFORM] = band_table(_vector(floats, ints, V_FREQS), lows, highs, gains,
+                                             count, _vector(floats, ints, V_BAND_W),
+                                             _vector(floats, ints, V_BAND_G))
+        state[ST_BANDS_DIRTY] = 0
+
+
+@njit(cache=True, inline="always")
+def _smooth(knobs, targets, glide, slots):
+    """Advance every knob one hop toward its target; True if a band value moved."""
     bands_moved = False
-    for i in range(cur.shape[0]):
-        c = cur[i]
-        t = tgt[i]
-        if c != t:
-            c += (t - c) * coef[i]
-            if abs(t - c) <= 1e-6 * (abs(t) + 1e-3):
-                c = t
-            cur[i] = c
-            if i == pidx[PI_BCOUNT] or i >= pidx[PI_BAND0]:
+    for i in range(knobs.shape[0]):
+        value = knobs[i]
+        target = targets[i]
+        if value != target:
+            value += (target - value) * glide[i]
+            if abs(target - value) <= 1e-6 * (abs(target) + 1e-3):
+                value = target
+            knobs[i] = value
+            if i == slots[PI_BCOUNT] or i >= slots[PI_BAND0]:
                 bands_moved = True
     return bands_moved
 
 
 @njit(cache=True)
-def _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g):
-    """Glide the parameters one hop and rebuild the band table if a band moved: the part of a
-    frame's analysis done as the frame completes, so that it sees the knobs as they are then
-    whenever the rest of its work is done."""
-    if _smooth(cur, tgt, coef, pidx) or st[ST_BANDS_DIRTY]:
-        count = int(cur[pidx[PI_BCOUNT]] + 0.5)
-        b0 = pidx[PI_BAND0]
-        for b in range(count):
-            lows[b] = cur[b0 + 3 * b]
-            highs[b] = cur[b0 + 3 * b + 1]
-            gains[b] = cur[b0 + 3 * b + 2]
-        st[ST_BANDS_UNIFORM] = band_table(freqs, lows, highs, gains, count, band_w, band_g)
-        st[ST_BANDS_DIRTY] = 0
-
-
-@njit(cache=True)
-def _analyse_frame(spec, work, tt, mask, band_w, band_g, cur, freqs, axes, st, pidx, unity, prior,
-                   prior_at, refine, hop, slot):
-    """One frame up to its inverse FFT, in frame order, after its :func:`_glide`: write the
-    masked spectrum into ``work`` (the caller transforms it into ``u``), the per-band target
-    into ``tt`` when band gains differ, and the frame's gains into ``slot``."""
-    nb = spec.shape[1]
-    n = tt.shape[1]
-    slice_mask(spec, cur[pidx[PI_CENTER]], cur[pidx[PI_WIDTH]], cur[pidx[PI_SOFT]],
-               cur[pidx[PI_PHASE]], band_w, mask)
-    refine_mask(spec, cur[pidx[PI_PERC]], cur[pidx[PI_SMOOTH_MS]], cur[pidx[PI_SMOOTH_HZ]],
-                cur[pidx[PI_AMBIENCE]], hop, freqs, band_w, refine, mask)
+def _analyse_frame(frame, floats, ints, prior, prior_at):
+    """A frame up to its inverse FFT, in frame order, after its :func:`_glide`: write the
+    masked spectrum into ``frame.masked`` (the caller transforms it into ``frame.sliced``), the
+    per-band target into ``frame.banded`` when band gains differ, and the frame's gains into
+    ``frame.gains``."""
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    slots = ints[I_KNOBS:I_KNOBS + N_KNOBS]
+    knobs = _vector(floats, ints, V_KNOBS)
+    band_w = _vector(floats, ints, V_BAND_W)
+    mask = _vector(floats, ints, V_MASK)
+    spec = frame.spectrum
+    hop = frame.head.shape[1]
+    slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
+               knobs[slots[PI_PHASE]], band_w, mask)
+    refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
+                knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
+                _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
     # ML prior: m = m_slice * ((1 - a) + a * prior), so at a = 1 the slice is the ML mask inside
     # the azimuth window and the bands; frames without a prior row keep the azimuth mask.
-    a = cur[pidx[PI_MLPRIOR]]
-    row = st[ST_FRAMES] - prior_at[0]
+    a = knobs[slots[PI_MLPRIOR]]
+    row = state[ST_FRAMES] - prior_at[0]
     if a > 0.0 and 0 <= row < prior.shape[0]:
-        for k in range(nb):
+        for k in range(spec.shape[1]):
             mask[k] *= (1.0 - a) + a * prior[row, k]
-
+    unity = ints[I_UNITY] != 0
     if unity:
-        tg = 1.0
-        rg = 1.0
-        per_band = False
+        tg, rg, per_band = 1.0, 1.0, False
     else:
-        tg = cur[pidx[PI_TGAIN]]
-        rg = cur[pidx[PI_RGAIN]]
-        per_band = st[ST_BANDS_UNIFORM] == 0
+        tg = knobs[slots[PI_TGAIN]]
+        rg = knobs[slots[PI_RGAIN]]
+        per_band = state[ST_BANDS_UNIFORM] == 0
+    tg = _apply_mask(spec, mask, _vector(floats, ints, V_BAND_G), band_w, per_band, unity, tg,
+                     frame.masked, frame.banded, ints[I_AXES:I_AXES + 1])
+    frame.gains[0] = tg
+    frame.gains[1] = rg
+    frame.gains[2] = 1.0 if per_band else 0.0
+    state[ST_FRAMES] += 1
+
+
+@njit(cache=True, inline="always")
+def _apply_mask(spec, mask, band_g, band_w, per_band, unity, tg, masked, banded, axes):
+    """Write ``spec * mask`` into ``masked``, and, when band gains differ, the per-band target
+    (through its own inverse FFT) into ``banded``; return the target gain, into which a gain
+    that all bands share is folded."""
+    nb = spec.shape[1]
     if per_band:
-        for c in range(2):
+        for ch in range(2):
             for k in range(nb):
-                work[c, k] = spec[c, k] * (mask[k] * band_g[k])
-        c2r(work, tt, axes, False, 1.0 / n, 1)
+                masked[ch, k] = spec[ch, k] * (mask[k] * band_g[k])
+        c2r(masked, banded, axes, False, 1.0 / banded.shape[1], 1)
     elif not unity:
-        # All bands share one gain: fold it into the target gain.
         for k in range(nb):
             if band_w[k] > 0.0:
                 tg *= band_g[k]
                 break
-    for c in range(2):
+    for ch in range(2):
         for k in range(nb):
-            work[c, k] = spec[c, k] * mask[k]
-    slot[0] = tg
-    slot[1] = rg
-    slot[2] = 1.0 if per_band else 0.0
-    st[ST_FRAMES] += 1
+            masked[ch, k] = spec[ch, k] * mask[k]
+    return tg
+
+
+@njit(cache=True, inline="always")
+def _finish(frame, frame_no, acc, ready, floats, ints, edits):
+    """A frame's overlap-add into ``ready``: the stems' way or the gains' way (inlined: a
+    choice, not a level of calls)."""
+    if ints[I_UNITY] != 0:
+        _finish_unity(frame, frame_no, acc, ready, floats, ints, edits)
+    else:
+        _finish_gains(frame, frame_no, acc, ready, floats, ints, edits)
 
 
 @njit(cache=True)
-def _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws,
-                  edits, edit_t, edit_r, slot, frame_no, st):
-    """One frame after its inverse FFT, in frame order: hand edits, then overlap-add."""
-    n = xw.shape[1]
+def _finish_gains(frame, frame_no, acc, ready, floats, ints, edits):
+    """A frame after its inverse FFT, in frame order: hand edits, then overlap-add.
+
+    target = gain * sliced, rest = rest_gain * (windowed input - sliced): one inverse FFT per
+    channel in the common case, and target + rest == input exactly at unity gains. Added,
+    played out (the first hop) and shifted one hop in one pass over each accumulator; an
+    output at gain 0 (karaoke's target, acapella's rest) is silence once its tail is out."""
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    ws = _vector(floats, ints, V_WS)
+    n = frame.windowed.shape[1]
     hop = ready.shape[2]
-    tg = slot[0]
-    rg = slot[1]
-    per_band = slot[2] != 0.0
-
-    # Hand edits: frame F covers input samples [(F+1)*hop - n, (F+1)*hop); judged at its centre.
-    # (With edits the kernel runs one frame at a time, so mask and band_g are this frame's.)
-    if edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec, freqs,
-                                         mask, edit_t, edit_r):
-        _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
+    tg = frame.gains[0]
+    rg = frame.gains[1]
+    per_band = frame.gains[2] != 0.0
+    if _edited(frame, frame_no, per_band, floats, ints, edits):
         per_band = True
-
-    # target = gain * u, rest = rest_gain * (windowed input - u): one inverse FFT per channel
-    # in the common case, and target + rest == input exactly at unity gains.
-    # Added, played out (the first hop) and shifted one hop in one pass over each accumulator;
-    # an output at gain 0 (karaoke's target, acapella's rest) is silence once its tail is out.
-    src = tt if per_band else u
-    if _accumulates(st, ST_TAIL_T, tg, n // hop):
-        for c in range(2):
-            _overlap_add(acc[0, c], ready[0, c], ws, src[c], tg)
+    src = frame.banded if per_band else frame.sliced
+    if _accumulates(state, ST_TAIL_T, tg, n // hop):
+        for ch in range(2):
+            _overlap_add(acc[0, ch], ready[0, ch], ws, src[ch], tg)
     else:
         ready[0] = 0.0
-    if _accumulates(st, ST_TAIL_R, rg, n // hop):
-        for c in range(2):
-            _overlap_add_diff(acc[1, c], ready[1, c], ws, xw[c], u[c], rg)
+    if _accumulates(state, ST_TAIL_R, rg, n // hop):
+        for ch in range(2):
+            _overlap_add_diff(acc[1, ch], ready[1, ch], ws, frame.windowed[ch], frame.sliced[ch],
+                              rg)
     else:
         ready[1] = 0.0
 
 
+@njit(cache=True)
+def _finish_unity(frame, frame_no, acc, ready, floats, ints, edits):
+    """:func:`_finish_gains` for stems (unity gains): only the target is overlap-added; the
+    rest of the finished hop is its input (``head``) less the target. The windows overlap-add
+    to exactly 1, so this is the rest the frames would give, one accumulator pass cheaper, and
+    target + rest is the input to the last bit. A hand-edited frame's rest is not its input
+    less its target: the difference is overlap-added in ``acc[1]`` for the frames it reaches
+    (``state[ST_TAIL_R]``) and added back."""
+    state = ints[I_STATE:I_STATE + ST_SIZE]
+    sliced, banded = frame.sliced, frame.banded
+    ws = _vector(floats, ints, V_WS)
+    n = sliced.shape[1]
+    hop = ready.shape[2]
+    # (the per-band flag is never set at unity gains)
+    edited = _edited(frame, frame_no, frame.gains[2] != 0.0, floats, ints, edits)
+    src = banded if edited else sliced
+    for ch in range(2):
+        _overlap_add(acc[0, ch], ready[0, ch], ws, src[ch], 1.0)
+    d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): banded - sliced
+    if _accumulates(state, ST_TAIL_R, d, n // hop):
+        for ch in range(2):
+            _overlap_add_diff(acc[1, ch], ready[1, ch], ws, banded[ch], sliced[ch], d)
+    else:
+        ready[1] = 0.0
+    for ch in range(2):
+        h = frame.head[ch]
+        t = ready[0, ch]
+        r = ready[1, ch]
+        for j in range(hop):
+            r[j] += h[j] - t[j]
+
+
+@njit(cache=True)
+def _edited(frame, frame_no, per_band, floats, ints, edits):
+    """Hand edits of a frame: False, touching nothing, when no region reaches it; else its
+    outputs rewritten with the regions' gains, leaving the target in ``frame.banded`` and
+    ``frame.sliced`` such that ``windowed - sliced`` is the rest. Frame F covers input samples
+    [(F+1)*hop - n, (F+1)*hop) and is judged at its centre. (With edits the batched engine runs
+    one frame at a time, so the mask and the band gains are this frame's.)"""
+    if edits.shape[0] == 0:
+        return False
+    spec, masked, sliced = frame.spectrum, frame.masked, frame.sliced
+    n = sliced.shape[1]
+    hop = frame.head.shape[1]
+    mask = _vector(floats, ints, V_MASK)
+    edit_t = _vector(floats, ints, V_EDIT_T)
+    edit_r = _vector(floats, ints, V_EDIT_R)
+    if not edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec,
+                      _vector(floats, ints, V_FREQS), mask, edit_t, edit_r):
+        return False
+    band_g = _vector(floats, ints, V_BAND_G)
+    axes = ints[I_AXES:I_AXES + 1]
+    for ch in range(2):
+        for k in range(spec.shape[1]):
+            gain = mask[k] * band_g[k] if per_band else mask[k]
+            masked[ch, k] = spec[ch, k] * (gain * edit_t[k])
+    c2r(masked, frame.banded, axes, False, 1.0 / n, 1)
+    for ch in range(2):
+        for k in range(spec.shape[1]):
+            masked[ch, k] = spec[ch, k] * ((1.0 - mask[k]) * edit_r[k])
+    c2r(masked, sliced, axes, False, 1.0 / n, 1)
+    for ch in range(2):
+        for j in range(n):
+            sliced[ch, j] = frame.windowed[ch, j] - sliced[ch, j]
+    return True
+
+
+# -- the loops they share --------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _overlap_add(acc, ready, ws, y, g):
     """One channel: ready = acc[:hop] + ws * (y * g) over the first hop; acc = acc[hop:] + the
@@ -298,304 +470,31 @@ def _overlap_add_diff(acc, ready, ws, y, z, g):
 
 
 @njit(cache=True, inline="always")
-def _accumulates(st, tail, gain, overlap):
+def _accumulates(state, tail, gain, overlap):
     """Whether this frame must overlap-add into the accumulator whose tail count is
-    ``st[tail]``: yes while the gain is not 0, and for the ``overlap - 1`` frames after, until
-    what the accumulator held has been played out (it is all zeros from then on)."""
+    ``state[tail]``: yes while the gain is not 0, and for the ``overlap - 1`` frames after,
+    until what the accumulator held has been played out (it is all zeros from then on)."""
     if gain != 0.0:
-        st[tail] = overlap
-    if st[tail] > 0:
-        st[tail] -= 1
+        state[tail] = overlap
+    if state[tail] > 0:
+        state[tail] -= 1
         return True
     return False
 
 
-@njit(cache=True)
-def _edited_frame(spec, mask, band_g, per_band, edit_t, edit_r, work, tt, u, xw, axes, inv_n):
-    """Rewrite the frame's outputs with hand-edit gains: the target and the rest need an
-    inverse FFT each. Leaves the target in ``tt`` and sets ``u`` so that ``xw - u`` is the rest,
-    which is the form the overlap-add below reads."""
-    nb = spec.shape[1]
-    n = u.shape[1]
-    for c in range(2):
-        for k in range(nb):
-            g = mask[k] * band_g[k] if per_band else mask[k]
-            work[c, k] = spec[c, k] * (g * edit_t[k])
-    c2r(work, tt, axes, False, inv_n, 1)
-    for c in range(2):
-        for k in range(nb):
-            work[c, k] = spec[c, k] * ((1.0 - mask[k]) * edit_r[k])
-    c2r(work, u, axes, False, inv_n, 1)
-    for c in range(2):
-        for j in range(n):
-            u[c, j] = xw[c, j] - u[c, j]
-
-
-@njit(cache=True)
-def process_block(x, out, f, c, iv, edits, prior, prior_at):
-    """Stream ``x`` [shape=(2, n)] through the engine into ``out``.
-
-    ``out`` has shape (1, 2, n) for the mixed output (target + rest) or (2, 2, n) for the two
-    outputs separately. ``f``, ``c`` and ``iv`` are a :class:`Buffers`' flat arrays. Non-finite
-    input samples are treated as silence so that one bad sample cannot poison the overlap-add
-    state.
-    """
-    n = iv[I_N]
-    hop = iv[I_HOP]
-    batch = iv[I_BATCH]
-    nb = iv[I_NB]
-    n_params = iv[I_NPARAMS]
-    max_bands = iv[I_MAXBANDS]
-    unity = iv[I_UNITY] != 0
-    frame = _view(f, iv, F_FRAME, (2, n + HISTORY_ROOM))
-    xw = _view(f, iv, F_XW, (batch, 2, n))
-    u = _view(f, iv, F_U, (batch, 2, n))
-    tt = _view(f, iv, F_T, (batch, 2, n))
-    slot = _view(f, iv, F_SLOT, (batch, 3))
-    acc = _view(f, iv, F_ACC, (2, 2, n))
-    ready = _view(f, iv, F_READY, (2, 2, 2, hop))
-    head = _view(f, iv, F_HEAD, (batch, 2, hop))
-    mask = _view(f, iv, F_MASK, (nb,))
-    band_w = _view(f, iv, F_BAND_W, (nb,))
-    band_g = _view(f, iv, F_BAND_G, (nb,))
-    lows = _view(f, iv, F_LOWS, (max_bands,))
-    highs = _view(f, iv, F_HIGHS, (max_bands,))
-    gains = _view(f, iv, F_GAINS, (max_bands,))
-    cur = _view(f, iv, F_CUR, (n_params,))
-    tgt = _view(f, iv, F_TGT, (n_params,))
-    coef = _view(f, iv, F_COEF, (n_params,))
-    freqs = _view(f, iv, F_FREQS, (nb,))
-    wa = _view(f, iv, F_WA, (n,))
-    ws = _view(f, iv, F_WS, (n,))
-    edit_t = _view(f, iv, F_EDIT_T, (nb,))
-    edit_r = _view(f, iv, F_EDIT_R, (nb,))
-    refine = _view(f, iv, F_REFINE, (RF_ROWS, nb))
-    levels = _view(f, iv, F_LEVELS, (3,))
-    spec = c[:batch * 2 * nb].reshape((batch, 2, nb))
-    work = c[batch * 2 * nb:].reshape((batch, 2, nb))
-    st = iv[I_ST:I_ST + ST_SIZE]
-    pidx = iv[I_PIDX:I_PIDX + PI_SIZE]
-    axes = iv[I_AXES:I_AXES + 1]
-    n_in = x.shape[1]
-    base = n - hop
-    split = out.shape[0] == 2
-    levels[0] = 0.0
-    levels[1] = 0.0
-    levels[2] = n_in
-    pos = st[ST_POS]
-    hist = base + pos  # input samples held in frame from earlier blocks, from column h0
-    h0 = st[ST_HIST]
-    i = 0
-    if iv[I_SPREAD] != 0:
-        # Spread: a frame completing here is windowed (its input is in hand only now) and its
-        # knobs glide; the rest of its work is done in stages over the blocks of the next hop
-        # (below), and must be done when that hop ends, where its output starts playing.
-        par = st[ST_PARITY]
-        while i < n_in:
-            take = min(hop - pos, n_in - i)
-            if pos + take == hop:
-                _emit(out, ready[par], pos + 1, i, take - 1, split, levels)
-                _stages(hop, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
-                        head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity,
-                        prior, prior_at, refine, edits, edit_t, edit_r, slot[0])
-                par = 1 - par
-                st[ST_PARITY] = par
-                _emit(out, ready[par], 0, i + take - 1, 1, split, levels)
-                _window_ahead(frame, h0, hist, x, i + take, wa, xw[0], head[0])
-                _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g)
-                st[ST_STAGE] = 1
-                pos = 0
-            else:
-                _emit(out, ready[par], pos + 1, i, take, split, levels)
-                pos += take
-            i += take
-        st[ST_POS] = pos
-        st[ST_HIST] = _keep_history(frame, h0, hist, x, base + pos)
-        # This block's share of the waiting frame's work: the stages due by this point of the hop.
-        _stages(pos, xw[0], spec[0], work[0], u[0], tt[0], acc, ready[1 - par],
-                head[0], mask, band_w, band_g, cur, freqs, axes, ws, st, pidx, unity, prior,
-                prior_at, refine, edits, edit_t, edit_r, slot[0])
-        return
-    rd = ready[0]
-    fs = 0      # slot of the next frame to finish
-    m = 0       # frames analysed ahead, in slots 0 .. m-1
-    first = 0   # frame number of slot 0
-    # One pass per stretch of input up to the next hop boundary. Output sample i is
-    # rd[pos + 1], or rd[0] of the new frame for the sample that completes a hop.
-    while i < n_in:
-        take = min(hop - pos, n_in - i)
-        if pos + take == hop and fs == m:
-            # The frames that complete in this block (up to BATCH; one at a time with hand
-            # edits): window them, one forward FFT call, analyse each in order, one inverse
-            # FFT call. Their overlap-add follows as their hops are played out.
-            m = min(batch, (pos + n_in - i) // hop) if edits.shape[0] == 0 else 1
-            for g in range(m):
-                _window_ahead(frame, h0, hist, x, i + take + g * hop, wa, xw[g], head[g])
-            r2c(xw[:m].reshape((2 * m, n)), spec[:m].reshape((2 * m, nb)), axes, True, 1.0, 1)
-            first = st[ST_FRAMES]
-            for g in range(m):
-                _glide(cur, tgt, coef, pidx, st, freqs, lows, highs, gains, band_w, band_g)
-                _analyse_frame(spec[g], work[g], tt[g], mask, band_w, band_g, cur, freqs, axes,
-                               st, pidx, unity, prior, prior_at, refine, hop, slot[g])
-            c2r(work[:m].reshape((2 * m, nb)), u[:m].reshape((2 * m, n)), axes, False, 1.0 / n, 1)
-            fs = 0
-        if pos + take == hop:
-            _emit(out, rd, pos + 1, i, take - 1, split, levels)
-            _finish(xw[fs], spec[fs], work[fs], u[fs], tt[fs], acc, rd, head[fs], mask, band_g,
-                    freqs, axes, ws, edits, edit_t, edit_r, slot[fs], first + fs, st, unity)
-            _emit(out, rd, 0, i + take - 1, 1, split, levels)
-            pos = 0
-            fs += 1
-        else:
-            _emit(out, rd, pos + 1, i, take, split, levels)
-            pos += take
-        i += take
-    st[ST_POS] = pos
-    st[ST_HIST] = _keep_history(frame, h0, hist, x, base + pos)
-
-
-@njit(cache=True)
-def _stages(at, xw, spec, work, u, tt, acc, ready, head, mask, band_w, band_g, cur, freqs,
-            axes, ws, st, pidx, unity, prior, prior_at, refine, edits, edit_t, edit_r, slot):
-    """Spread: run the waiting frame's stages due ``at`` samples into the hop (all of them at
-    its end), in order: the forward FFT, the mask (the analysis the batched path does), the
-    inverse FFT, then the overlap-add into ``ready``, the hop that plays next."""
-    n = xw.shape[1]
-    hop = ready.shape[2]
-    upto = STAGES * at // hop
-    while 0 < st[ST_STAGE] <= upto:
-        s = st[ST_STAGE]
-        if s == 1:
-            r2c(xw, spec, axes, True, 1.0, 1)
-        elif s == 2:
-            _analyse_frame(spec, work, tt, mask, band_w, band_g, cur, freqs, axes, st, pidx,
-                           unity, prior, prior_at, refine, hop, slot)
-        elif s == 3:
-            c2r(work, u, axes, False, 1.0 / n, 1)
-        else:
-            _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws,
-                    edits, edit_t, edit_r, slot, st[ST_FRAMES] - 1, st, unity)
-        st[ST_STAGE] = s + 1 if s < STAGES else 0
-
-
-@njit(cache=True)
-def _finish(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits, edit_t,
-            edit_r, slot, frame_no, st, unity):
-    """A frame's overlap-add into ``ready``: the stems' way or the gains' way."""
-    if unity:
-        _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws,
-                      edits, edit_t, edit_r, frame_no, st)
-    else:
-        _finish_frame(xw, spec, work, u, tt, acc, ready, mask, band_g, freqs, axes, ws, edits,
-                      edit_t, edit_r, slot, frame_no, st)
-
-
-@njit(cache=True)
-def _finish_unity(xw, spec, work, u, tt, acc, ready, head, mask, band_g, freqs, axes, ws, edits,
-                  edit_t, edit_r, frame_no, st):
-    """:func:`_finish_frame` for stems (unity gains): only the target is overlap-added; the
-    rest of the finished hop is its input (``head``) less the target. The windows overlap-add
-    to exactly 1, so this is the rest the frames would give, one accumulator pass cheaper, and
-    target + rest is the input to the last bit. A hand-edited frame's rest is not its input less
-    its target: the difference is overlap-added in ``acc[1]`` for the frames it reaches
-    (``st[ST_TAIL_R]``) and added back."""
-    n = xw.shape[1]
-    hop = ready.shape[2]
-    edited = edits.shape[0] > 0 and edit_gains(edits, (frame_no + 1) * hop - 0.5 * n, spec,
-                                               freqs, mask, edit_t, edit_r)
-    if edited:
-        # leaves the target in tt and u = xw - rest
-        _edited_frame(spec, mask, band_g, False, edit_t, edit_r, work, tt, u, xw, axes, 1.0 / n)
-    src = tt if edited else u
-    for c in range(2):
-        _overlap_add(acc[0, c], ready[0, c], ws, src[c], 1.0)
-    d = 1.0 if edited else 0.0  # an edited frame's rest less (input - target): tt - u
-    if _accumulates(st, ST_TAIL_R, d, n // hop):
-        for c in range(2):
-            _overlap_add_diff(acc[1, c], ready[1, c], ws, tt[c], u[c], d)
-    else:
-        ready[1] = 0.0
-    for c in range(2):
-        h = head[c]
-        t = ready[0, c]
-        r = ready[1, c]
-        for j in range(hop):
-            r[j] += h[j] - t[j]
-
-
-@njit(cache=True)
-def _keep_history(frame, h0, hist, x, keep):
-    """Keep the last ``keep`` samples of the stream in ``frame``, from the column it returns:
-    the ``hist`` held before the block (from column ``h0``), then the block ``x`` (non-finite
-    samples as silence). A short block is appended where there is room, so that it moves only
-    its own samples; when there is none, the history moves to column 0."""
-    n_in = x.shape[1]
-    if n_in < keep and h0 + hist + n_in <= frame.shape[1]:
-        for c in range(2):
-            new = x[c]
-            dst = frame[c, h0 + hist:h0 + hist + n_in]   # views from 0, as in _window_ahead
-            for j in range(n_in):
-                v = new[j]
-                dst[j] = v if math.isfinite(v) else 0.0
-        return h0 + hist + n_in - keep
-    old = max(keep - n_in, 0)  # samples kept from before the block
-    for c in range(2):
-        src = frame[c, h0 + hist - old:h0 + hist]
-        new = x[c, n_in - keep + old:]
-        dst = frame[c, old:keep]
-        for j in range(old):
-            frame[c, j] = src[j]
-        for j in range(keep - old):
-            v = new[j]
-            dst[j] = v if math.isfinite(v) else 0.0
-    return 0
-
-
-@njit(cache=True)
-def _window_ahead(frame, h0, hist, x, end, wa, xw, head):
-    """Windowed frame of the stream samples ``end - n .. end - 1`` (``x`` indices): those
-    before ``x[0]`` come from the ``hist`` samples held in ``frame`` from column ``h0``, the
-    rest from ``x``.
-    Its first hop, unwindowed, goes into ``head``."""
-    n = xw.shape[1]
-    hop = head.shape[1]
-    start = end - n
-    j0 = min(max(-start, 0), n)
-    jh = min(j0, hop)  # of the head
-    # Through views that start at 0 (views allocate nothing): numba then drops its
-    # negative-index checks and the loops vectorise.
-    wb = wa[j0:]
-    for c in range(2):
-        old = frame[c, h0 + hist + start:h0 + hist + start + j0]
-        new = x[c, start + j0:end]
-        xo = xw[c, :j0]
-        xn = xw[c, j0:]
-        for j in range(j0):
-            xo[j] = old[j] * wa[j]
-        for j in range(n - j0):
-            v = new[j]
-            xn[j] = (v if math.isfinite(v) else 0.0) * wb[j]
-        ho = head[c, :jh]
-        hn = head[c, jh:]
-        for j in range(jh):
-            ho[j] = old[j]
-        for j in range(hop - jh):
-            v = new[j]
-            hn[j] = v if math.isfinite(v) else 0.0
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _emit(out, ready, src, dst, m, split, levels):
     """out[:, :, dst:dst+m] = ready[:, :, src:src+m], as two outputs or summed into one; their
-    squares summed into ``levels`` (for meters)."""
+    squares summed into ``levels`` (for meters). Inlined: its callers pass constants, which
+    would otherwise compile it once for each."""
     lt = 0.0
     lr = 0.0
-    for c in range(2):
-        rt = ready[0, c, src:src + m]   # views from 0, as in _window_ahead
-        rr = ready[1, c, src:src + m]
-        ot = out[0, c, dst:dst + m]
+    for ch in range(2):
+        rt = ready[0, ch, src:src + m]   # views from 0, as in _window_ahead
+        rr = ready[1, ch, src:src + m]
+        ot = out[0, ch, dst:dst + m]
         if split:
-            orr = out[1, c, dst:dst + m]
+            orr = out[1, ch, dst:dst + m]
             for j in range(m):
                 t = rt[j]
                 r = rr[j]
@@ -612,3 +511,275 @@ def _emit(out, ready, src, dst, m, split, levels):
                 lr += r * r
     levels[0] += lt
     levels[1] += lr
+
+
+@njit(cache=True, inline="always")
+def _start_levels(floats, ints, n_in):
+    """The meters' sums for a new block of ``n_in`` samples: (target, rest, count)."""
+    levels = _vector(floats, ints, V_LEVELS)
+    levels[0] = 0.0
+    levels[1] = 0.0
+    levels[2] = n_in
+    return levels
+
+
+@njit(cache=True, inline="always")
+def _keep_history(history, hist_at, hist, x, keep):
+    """Keep the last ``keep`` samples of the stream in ``frame``, from the column it returns:
+    the ``hist`` held before the block (from column ``hist_at``), then the block ``x``
+    (non-finite samples as silence). A short block is appended where there is room, so that it
+    moves only its own samples; when there is none, the history moves to column 0."""
+    n_in = x.shape[1]
+    end = hist_at + hist
+    if n_in < keep and end + n_in <= history.shape[1]:
+        for ch in range(2):
+            new = x[ch]
+            dst = history[ch, end:end + n_in]   # views from 0, as in _window_ahead
+            for j in range(n_in):
+                v = new[j]
+                dst[j] = v if math.isfinite(v) else 0.0
+        return end + n_in - keep
+    old = max(keep - n_in, 0)  # samples kept from before the block
+    for ch in range(2):
+        src = history[ch, end - old:end]
+        new = x[ch, n_in - keep + old:]
+        dst = history[ch, old:keep]
+        for j in range(old):
+            history[ch, j] = src[j]
+        for j in range(keep - old):
+            v = new[j]
+            dst[j] = v if math.isfinite(v) else 0.0
+    return 0
+
+
+# -- the buffers -----------------------------------------------------------------------------
+# The kernel's buffers lie in three flat arrays, so that a kernel call unboxes a handful of
+# arguments instead of thirty (each costs numba's dispatcher about 0.3 us and an allocation):
+# ``floats`` (float64), ``spectra`` (complex128) and ``ints`` (int64: the state, the knob slots,
+# the FFT axis, the unity flag and the view table). Every view is declared once, in LAYOUT;
+# Buffers allocates from it and writes each view's offset and shape into the view table, from
+# which the kernel rebuilds the view (_vector, _view2 .. _view4).
+
+# ``ints[I_STATE:]``: the kernel's state between blocks.
+ST_POS = 0            # samples in the current hop (0 .. hop-1)
+ST_FRAMES = 1         # frames analysed since reset
+ST_BANDS_DIRTY = 2    # the band table must be rebuilt
+ST_BANDS_UNIFORM = 3  # every band has the same gain
+# Frames for which acc[0] (target) and acc[1] (rest) may still hold non-zeros: an output whose
+# gain is 0 (or a stem's rest, see _finish_unity) skips its overlap-add once they run out.
+ST_TAIL_T = 4
+ST_TAIL_R = 5
+ST_STAGE = 6          # spread: next stage (1 .. STAGES) of the waiting frame, 0 if none
+ST_PLAYING = 7        # spread: which of the two ready hops is being played out
+ST_HIST = 8           # the column of ``history`` where the input history starts
+ST_SIZE = 9
+STAGES = 4            # forward FFT, mask, inverse FFT, overlap-add
+
+# ``ints[I_KNOBS:]``: the knobs the kernel reads, one slot each, by registry name. The engine
+# writes each one's registry index into its slot, as run-time data, so that a kernel cached on
+# disk never holds a stale registry order; the kernel reads knob K as knobs[slots[K]].
+KNOB_SLOTS = (
+    (PI_CENTER := 0, "center"),
+    (PI_WIDTH := 1, "width"),
+    (PI_SOFT := 2, "softness"),
+    (PI_PHASE := 3, "phase_tolerance"),
+    (PI_TGAIN := 4, "target_gain_db"),
+    (PI_RGAIN := 5, "rest_gain_db"),
+    (PI_BCOUNT := 6, "band_count"),
+    (PI_BAND0 := 7, "band.1.low_hz"),  # band b's low, high, gain: 3 * (b - 1) slots on
+    (PI_MLPRIOR := 8, "ml_prior"),
+    (PI_PERC := 9, "percussion_reject"),
+    (PI_SMOOTH_MS := 10, "smooth_ms"),
+    (PI_SMOOTH_HZ := 11, "smooth_hz"),
+    (PI_AMBIENCE := 12, "ambience_ms"),
+)
+N_KNOBS = len(KNOB_SLOTS)
+
+
+class Sizes(NamedTuple):
+    """What the view shapes depend on."""
+
+    n: int           # FFT size
+    hop: int
+    nb: int          # bins: n // 2 + 1
+    params: int      # registry size
+    max_bands: int
+
+
+# Frames transformed by one forward and one inverse FFT call when a block holds several:
+# rocket-fft (pocketfft) vectorises across rows, about 1.5x faster per transform than one frame
+# at a time.
+BATCH = 8
+HISTORY_ROOM = 8192  # columns after a frame's worth, so that the history seldom moves
+
+# Every view: (number, flat array, shape), and what it holds. ``b`` slots hold one frame each.
+LAYOUT = (
+    # the input before the block, from column state[ST_HIST], then the block
+    (V_HISTORY := 0, "floats", lambda s: (2, s.n + HISTORY_ROOM)),
+    (V_WINDOWED := 1, "floats", lambda s: (BATCH, 2, s.n)),  # windowed frames
+    (V_SLICED := 2, "floats", lambda s: (BATCH, 2, s.n)),    # inverse FFT of the masked frame
+    (V_BANDED := 3, "floats", lambda s: (BATCH, 2, s.n)),    # the same with per-band gains
+    (V_GAINS := 4, "floats", lambda s: (BATCH, 3)),   # target gain, rest gain, per-band flag
+    (V_ACC := 5, "floats", lambda s: (2, 2, s.n)),    # overlap-add [target|rest, channel]
+    # finished hops [which, target|rest, channel]: the one playing and (spread) the next
+    (V_READY := 6, "floats", lambda s: (2, 2, 2, s.hop)),
+    # each frame's first hop of input, unwindowed (a stem's rest is that less the target)
+    (V_HEAD := 7, "floats", lambda s: (BATCH, 2, s.hop)),
+    (V_MASK := 8, "floats", lambda s: (s.nb,)),       # per-bin mask
+    (V_BAND_W := 9, "floats", lambda s: (s.nb,)),     # per-bin band membership
+    (V_BAND_G := 10, "floats", lambda s: (s.nb,)),    # per-bin band gain
+    (V_LOWS := 11, "floats", lambda s: (s.max_bands,)),       # the active bands' edges
+    (V_HIGHS := 12, "floats", lambda s: (s.max_bands,)),
+    (V_BAND_GAINS := 13, "floats", lambda s: (s.max_bands,)),  # ... and gains
+    (V_KNOBS := 14, "floats", lambda s: (s.params,)),    # knob values, gliding (kernel units)
+    (V_TARGETS := 15, "floats", lambda s: (s.params,)),  # ... their targets
+    (V_GLIDE := 16, "floats", lambda s: (s.params,)),    # ... one-pole coefficients per hop
+    (V_FREQS := 17, "floats", lambda s: (s.nb,)),     # bin frequencies
+    (V_WA := 18, "floats", lambda s: (s.n,)),         # analysis window
+    (V_WS := 19, "floats", lambda s: (s.n,)),         # synthesis window
+    (V_EDIT_T := 20, "floats", lambda s: (s.nb,)),    # per-bin hand-edit gains, target
+    (V_EDIT_R := 21, "floats", lambda s: (s.nb,)),    # ... rest
+    (V_REFINE := 22, "floats", lambda s: (RF_ROWS, s.nb)),  # mask.refine_mask's rows
+    # sums of squares of the target and the rest over the last block, and its sample count
+    (V_LEVELS := 23, "floats", lambda s: (3,)),
+    (V_SPECTRUM := 24, "spectra", lambda s: (BATCH, 2, s.nb)),  # each frame's spectrum
+    (V_MASKED := 25, "spectra", lambda s: (BATCH, 2, s.nb)),    # ... masked (and scratch)
+)
+
+# ``ints``: state, knob slots, FFT axis, unity flag, then the view table.
+I_STATE = 0
+I_KNOBS = I_STATE + ST_SIZE
+I_AXES = I_KNOBS + N_KNOBS
+I_UNITY = I_AXES + 1
+I_VIEWS = I_UNITY + 1
+VIEW_COLS = 5  # per view: its offset, then its shape (padded with 1s)
+
+
+def _check_numbered(table: tuple) -> None:
+    if [row[0] for row in table] != list(range(len(table))):
+        raise AssertionError("a slot table must number its rows 0, 1, 2, ... in order")
+
+
+_check_numbered(KNOB_SLOTS)
+_check_numbered(LAYOUT)
+
+
+class Batch(NamedTuple):
+    """The views that hold one frame per batch slot (the spread engine uses slot 0), and the
+    refinement rows: built once per block."""
+
+    windowed: np.ndarray
+    sliced: np.ndarray
+    banded: np.ndarray
+    gains: np.ndarray
+    head: np.ndarray
+    spectrum: np.ndarray
+    masked: np.ndarray
+    refine: np.ndarray
+
+
+class Frame(NamedTuple):
+    """One batch slot of :class:`Batch`: the buffers of one frame, handed down as one
+    argument (and the refinement rows, which all frames share)."""
+
+    windowed: np.ndarray   # (2, n)
+    sliced: np.ndarray     # (2, n)
+    banded: np.ndarray     # (2, n)
+    gains: np.ndarray      # (3,): target gain, rest gain, per-band flag
+    head: np.ndarray       # (2, hop)
+    spectrum: np.ndarray   # (2, nb)
+    masked: np.ndarray     # (2, nb)
+    refine: np.ndarray     # (RF_ROWS, nb)
+
+
+@njit(cache=True, inline="always")
+def _batch_views(floats, spectra, ints):
+    return Batch(_view3(floats, ints, V_WINDOWED), _view3(floats, ints, V_SLICED),
+                 _view3(floats, ints, V_BANDED), _view2(floats, ints, V_GAINS),
+                 _view3(floats, ints, V_HEAD), _view3(spectra, ints, V_SPECTRUM),
+                 _view3(spectra, ints, V_MASKED), _view2(floats, ints, V_REFINE))
+
+
+@njit(cache=True, inline="always")
+def _slot(batch, g):
+    """Batch slot ``g`` as a :class:`Frame` (inlined: callers pass 0 or a counter, and a
+    constant would compile every callee of a Frame twice)."""
+    return Frame(batch.windowed[g], batch.sliced[g], batch.banded[g], batch.gains[g],
+                 batch.head[g], batch.spectrum[g], batch.masked[g], batch.refine)
+
+
+@njit(cache=True, inline="always")
+def _vector(flat, ints, view):
+    """The 1-D view number ``view`` of ``flat`` (a slice: allocates nothing)."""
+    at = I_VIEWS + VIEW_COLS * view
+    return flat[ints[at]:ints[at] + ints[at + 1]]
+
+
+@njit(cache=True, inline="always")
+def _view2(flat, ints, view):
+    at = I_VIEWS + VIEW_COLS * view
+    d0, d1 = ints[at + 1], ints[at + 2]
+    return flat[ints[at]:ints[at] + d0 * d1].reshape((d0, d1))
+
+
+@njit(cache=True, inline="always")
+def _view3(flat, ints, view):
+    at = I_VIEWS + VIEW_COLS * view
+    d0, d1, d2 = ints[at + 1], ints[at + 2], ints[at + 3]
+    return flat[ints[at]:ints[at] + d0 * d1 * d2].reshape((d0, d1, d2))
+
+
+@njit(cache=True, inline="always")
+def _view4(flat, ints, view):
+    at = I_VIEWS + VIEW_COLS * view
+    d0, d1, d2, d3 = ints[at + 1], ints[at + 2], ints[at + 3], ints[at + 4]
+    return flat[ints[at]:ints[at] + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))
+
+
+# Buffers' attribute names for the views, from their numbers: V_BAND_W -> band_w.
+_NAMES = {v: name[2:].lower() for name, v in globals().items()
+          if name.startswith("V_") and isinstance(v, int)}
+
+
+class Buffers:
+    """Everything the kernel reads and writes, allocated once in ``Engine.prepare`` from LAYOUT;
+    the named attributes (one per view, lower case) are views into the flat arrays."""
+
+    def __init__(self, sizes: Sizes, knob_index: np.ndarray, freqs: np.ndarray, unity: bool):
+        shapes = [shape(sizes) for _, _, shape in LAYOUT]
+        self.ints = np.zeros(I_VIEWS + VIEW_COLS * len(LAYOUT), np.int64)
+        ends = {"floats": 0, "spectra": 0}
+        offsets = []
+        for (k, flat, _), dims in zip(LAYOUT, shapes):
+            offsets.append(ends[flat])
+            ends[flat] += math.prod(dims)
+            padded = dims + (1,) * (VIEW_COLS - 1 - len(dims))
+            row = I_VIEWS + VIEW_COLS * k
+            self.ints[row:row + VIEW_COLS] = (offsets[-1],) + padded
+        self.floats = np.zeros(ends["floats"])
+        self.spectra = np.zeros(ends["spectra"], np.complex128)
+        flats = {"floats": self.floats, "spectra": self.spectra}
+        for (k, flat, _), dims, at in zip(LAYOUT, shapes, offsets):
+            setattr(self, _NAMES[k], flats[flat][at:at + math.prod(dims)].reshape(dims))
+        self.state = self.ints[I_STATE:I_STATE + ST_SIZE]
+        self.ints[I_KNOBS:I_KNOBS + N_KNOBS] = knob_index
+        self.ints[I_AXES] = 1
+        self.ints[I_UNITY] = int(unity)
+        self.band_g[:] = 1.0
+        self.band_gains[:] = 1.0
+        self.glide[:] = 1.0
+        self.freqs[:] = freqs
+        self.edit_t[:] = 1.0
+        self.edit_r[:] = 1.0
+        # Hand edits (see regions.py): rows set by Engine.set_edits, per-bin gains per frame.
+        self.edits = np.zeros((0, R_COLS))
+        # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
+        self.prior = np.ones((0, sizes.nb), np.float32)
+        self.prior_at = np.zeros(1, np.int64)
+
+    def reset(self) -> None:
+        for a in (self.state, self.history, self.windowed, self.sliced, self.banded, self.acc,
+                  self.ready, self.head, self.mask, self.refine, self.levels):
+            a[...] = 0
+        self.knobs[:] = self.targets
+        self.state[ST_BANDS_DIRTY] = 1

@@ -46,8 +46,8 @@ def kernel_cached() -> bool:
     """Whether numba's on-disk cache holds the engine's kernel for this source (if it cannot
     tell, say yes: the notice below is only a courtesy)."""
     try:
-        from ..dsp.stream import process_block
-        return bool(process_block._cache._cache_file._load_index())
+        from ..dsp.stream import process_batched
+        return bool(process_batched._cache._cache_file._load_index())
     except Exception:  # noqa: BLE001 -- numba's cache internals moved
         return True
 
@@ -209,7 +209,7 @@ def cmd_presets(args) -> int:
 def cmd_params(args) -> int:
     for key, p in P.knobs():
         smooth = f"{p.smoothing_ms:g} ms" if p.smoothing_ms else "steps"
-        print(f"{key:<18} {p.range_text:<26} default {P._fmt(p.default):<6} {smooth:<8} {p.doc}")
+        print(f"{key:<18} {p.range_text:<26} default {P.fmt(p.default):<6} {smooth:<8} {p.doc}")
     print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active)")
     return 0
 

@@ -83,7 +83,7 @@ class ControlHub:
             if p.live and preset.params[p.name] != self.state[p.name]:
                 self.accept(p.name, preset.params[p.name])
         if fixed:
-            kept = ", ".join(f"{p.name}={P._fmt(self.state[p.name])}" for p in fixed)
+            kept = ", ".join(f"{p.name}={P.fmt(self.state[p.name])}" for p in fixed)
             raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
         return preset.name
 

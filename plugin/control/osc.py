@@ -101,7 +101,7 @@ def table_markdown() -> str:
     for key, p in P.knobs():
         what = p.doc if p.live else f"read-only while running (reported by get). {p.doc}"
         what = what.replace(f"band {p.name.split('.')[1]}", "band i") if key != p.name else what
-        rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P._fmt(p.default)} | {what} |")
+        rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P.fmt(p.default)} | {what} |")
     for addr, args, what in COMMANDS:
         rows.append(f"| `{addr}` | `{args}` | | | {what} |")
     rows += ["", "panslice sends:", "", "| address | arguments | what it says |", "|---|---|---|"]

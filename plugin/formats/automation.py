@@ -58,7 +58,7 @@ class Automation:
 
 def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[P.Change]) -> str:
     lines = [MAGIC, f"# sample_rate = {sample_rate:g}"]
-    lines += [f"# {p.name} = {P._fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
+    lines += [f"# {p.name} = {P.fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
     lines.append(COLUMNS)
     lines += [f"{START},{p.name},{params[p.name]!r}" for p in P.REGISTRY if p.live]
     lines += [f"{int(pos)},{name},{float(value)!r}" for pos, name, value in changes]

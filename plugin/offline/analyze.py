@@ -118,7 +118,7 @@ def _strict(x):
     if isinstance(x, (list, tuple)):
         return [_strict(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
-        return P._fmt(x) if x < 0 else str(x)
+        return P.fmt(x) if x < 0 else str(x)
     return x
 
 

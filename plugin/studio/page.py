@@ -56,7 +56,7 @@ def bounce_command(song: str | None, state: dict[str, float], base: str, chain: 
     for p in P.REGISTRY:
         v = state[p.name]
         if v != preset.params[p.name]:
-            words += ["--set", f"{p.name}={P._fmt(v)}"]
+            words += ["--set", f"{p.name}={P.fmt(v)}"]
     return " ".join(shlex.quote(w) for w in words)
 
 
