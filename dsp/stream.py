@@ -54,16 +54,9 @@ def process_batched(x, out, floats, spectra, ints, edits, prior, prior_at):
     windowed and analysed together (:func:`_analyse_batch`); each one's overlap-add follows as
     its hop is played out.
     """
-    state = ints[I_STATE:I_STATE + ST_SIZE]
-    history = _view2(floats, ints, V_HISTORY)
-    acc = _view3(floats, ints, V_ACC)
+    state, history, acc, batch, split, levels = _open(x, out, floats, spectra, ints)
     ready = _view4(floats, ints, V_READY)[0]
-    batch = _batch_views(floats, spectra, ints)
-    n = acc.shape[2]
-    hop = ready.shape[2]
-    n_in = x.shape[1]
-    split = out.shape[0] == 2
-    levels = _start_levels(floats, ints, n_in)
+    n, hop, n_in = acc.shape[2], ready.shape[2], x.shape[1]
     pos = state[ST_POS]
     hist = n - hop + pos          # input samples held in history, from column hist_at
     hist_at = state[ST_HIST]
@@ -105,16 +98,9 @@ def process_spread(x, out, floats, spectra, ints, edits, prior, prior_at):
     in stages over the blocks of the next hop (:func:`_run_stages`), and must be done when that
     hop ends, where its output starts playing.
     """
-    state = ints[I_STATE:I_STATE + ST_SIZE]
-    history = _view2(floats, ints, V_HISTORY)
-    acc = _view3(floats, ints, V_ACC)
+    state, history, acc, batch, split, levels = _open(x, out, floats, spectra, ints)
     ready = _view4(floats, ints, V_READY)   # [which hop, target|rest, channel, sample]
-    batch = _batch_views(floats, spectra, ints)
-    n = acc.shape[2]
-    hop = ready.shape[3]
-    n_in = x.shape[1]
-    split = out.shape[0] == 2
-    levels = _start_levels(floats, ints, n_in)
+    n, hop, n_in = acc.shape[2], ready.shape[3], x.shape[1]
     playing = state[ST_PLAYING]   # the ready hop being played out; the other is filled
     pos = state[ST_POS]
     hist = n - hop + pos
@@ -511,6 +497,15 @@ def _emit(out, ready, src, dst, m, split, levels):
                 lr += r * r
     levels[0] += lt
     levels[1] += lr
+
+
+@njit(cache=True, inline="always")
+def _open(x, out, floats, spectra, ints):
+    """What both entry points work in: (state, history, overlap-add accumulator, batch views,
+    whether ``out`` takes two outputs, the meters' sums started for this block)."""
+    return (ints[I_STATE:I_STATE + ST_SIZE], _view2(floats, ints, V_HISTORY),
+            _view3(floats, ints, V_ACC), _batch_views(floats, spectra, ints), out.shape[0] == 2,
+            _start_levels(floats, ints, x.shape[1]))
 
 
 @njit(cache=True, inline="always")
