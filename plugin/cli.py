@@ -83,17 +83,17 @@ def cmd_bounce(args) -> int:
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
-    jobs = []
-    for inp in inputs:
-        if args.output is None:
-            out = bounce.default_output(inp, name, args.stems)
-        elif len(inputs) > 1:
-            out = Path(args.output) / bounce.default_output(inp, name, args.stems).name
-        else:
-            out = Path(args.output)
-        jobs.append(bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                                     channels=args.channels, edits=edit_rows, automation=auto,
-                                     chain=chain))
+    if args.output is None:
+        outs = [bounce.default_output(inp, name, args.stems) for inp in inputs]
+    elif len(inputs) > 1:
+        outs = bounce.outputs_in(Path(args.output), inputs, name, args.stems)
+    else:
+        outs = [Path(args.output)]
+    bounce.check_distinct(inputs, outs)
+    jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
+                             channels=args.channels, edits=edit_rows, automation=auto,
+                             chain=chain, overwrite=args.overwrite)
+            for inp, out in zip(inputs, outs)]
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
@@ -482,6 +482,9 @@ def _add_bounce(sub) -> None:
                    help="bits per sample for wav/flac/aiff (32 = float; default 16)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
+    b.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace outputs that exist already (without it, they are refused "
+                        "before any work)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
     b.add_argument("--chain", metavar="FILE",
                    help="render through a chain described in a TOML file: pedalboard plugins, "

@@ -66,8 +66,10 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
     return np.ascontiguousarray(audio), sr
 
 
-def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
-    """Refuse an output that is an input, has no writable format or lives in an unwritable folder."""
+def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (),
+                 overwrite: bool = True) -> Path:
+    """Refuse an output that is an input, has no writable format or lives in an unwritable
+    folder, and (unless ``overwrite``) one that exists already."""
     p = Path(path)
     if p.suffix.lower() not in WRITE_EXTENSIONS:
         raise AudioFileError(f"{p}: cannot write '{p.suffix or '(no extension)'}' files "
@@ -75,6 +77,8 @@ def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = 
     for i in inputs:
         if Path(i).exists() and p.exists() and os.path.samefile(i, p):
             raise AudioFileError(f"{p}: refusing to overwrite the input file")
+    if p.exists() and not overwrite:
+        raise AudioFileError(f"{p}: exists already (give --overwrite, or -y, to replace it)")
     folder = p.parent if str(p.parent) else Path(".")
     # Check the folder (or the nearest one that exists) without creating anything yet, so a
     # bounce that fails later leaves no empty folder behind; atomic_writer creates it.

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
+from ...dsp.errors import PansliceError
 from ..formats import audiofile
 from ..formats.automation import Automation
 from ..formats.presets import Preset
@@ -70,6 +71,7 @@ class BounceJob:
     chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
     edits: np.ndarray | None = None
+    overwrite: bool = False    # replace existing outputs (else refuse them before any work)
 
 
 def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:
@@ -80,7 +82,7 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     """Bounce one file; returns the paths written. Raises AudioFileError on bad input/output."""
     targets = stem_paths(job) if job.stems else [job.output]
     for t in targets:
-        audiofile.check_output(t, [job.input])
+        audiofile.check_output(t, [job.input], job.overwrite)
     audio, sr = audiofile.read_stereo(job.input, job.channels)
     if job.edits is not None:
         import warnings
@@ -128,3 +130,27 @@ def default_output(input_path: Path, preset_name: str, stems: bool) -> Path:
     stem = input_path.with_suffix("").name
     base = input_path.parent / f"{stem}-{preset_name}"
     return base if stems else base.with_suffix(".wav")
+
+
+def outputs_in(folder: Path, inputs: Sequence[Path], preset_name: str, stems: bool) -> list[Path]:
+    """One output per input inside ``folder``, each named after its input and the preset.
+    Inputs of the same name (the common ``a/mixture.wav b/mixture.wav``) are told apart by the
+    name of their folder (``a-mixture-karaoke``)."""
+    names = [default_output(i, preset_name, stems).name for i in inputs]
+    outs = []
+    for inp, name in zip(inputs, names):
+        if names.count(name) > 1:
+            name = f"{inp.resolve().parent.name}-{name}"
+        outs.append(folder / name)
+    return outs
+
+
+def check_distinct(inputs: Sequence[Path], outs: Sequence[Path]) -> None:
+    """Refuse a run in which two inputs would write the same output (one would be lost)."""
+    seen: dict[Path, Path] = {}
+    for inp, out in zip(inputs, outs):
+        key = out.resolve()
+        if key in seen:
+            raise PansliceError(f"{seen[key]} and {inp} would both be written to {out}; "
+                                "bounce them in separate runs")
+        seen[key] = inp

@@ -1,0 +1,67 @@
+"""What a bounce writes and where: never over an existing file unless told, never two results to
+one name, with the umask's mode, at a level that does not clip, at the input's bit depth."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, pan, run_cli
+from panslice.plugin.formats import atomic, audiofile
+
+SR = 44100
+
+
+def write(path, audio, subtype="PCM_16"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(audio).T, SR, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def song(tmp_path):
+    return write(tmp_path / "song.wav", noise(SR))
+
+
+def test_an_existing_output_is_refused_unless_overwrite(tmp_path, song):
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"precious")
+    r = run_cli("bounce", song, "-o", out, "-q")
+    assert r.returncode == 1 and "exists already" in r.stderr and "--overwrite" in r.stderr
+    assert out.read_bytes() == b"precious"
+    r = run_cli("bounce", song, "-o", out, "-q", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(str(out)).frames == SR
+    stems = tmp_path / "stems"
+    assert run_cli("bounce", song, "--stems", "-o", stems, "-q").returncode == 0
+    r = run_cli("bounce", song, "--stems", "-o", stems, "-q")
+    assert r.returncode == 1 and "vocals.wav: exists already" in r.stderr
+    assert run_cli("bounce", song, "--stems", "-o", stems, "-q", "-y").returncode == 0
+
+
+def test_inputs_of_one_name_get_outputs_of_their_own(tmp_path):
+    a = write(tmp_path / "a" / "mixture.wav", noise(SR, seed=1))
+    b = write(tmp_path / "b" / "mixture.wav", noise(SR, seed=2))
+    r = run_cli("bounce", a, b, "--stems", "-o", tmp_path / "same", "-j", "2")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "same").iterdir()) == [
+        "a-mixture-karaoke", "b-mixture-karaoke"]
+    va, _ = sf.read(str(tmp_path / "same" / "a-mixture-karaoke" / "vocals.wav"))
+    vb, _ = sf.read(str(tmp_path / "same" / "b-mixture-karaoke" / "vocals.wav"))
+    assert not np.array_equal(va, vb)
+    r = run_cli("bounce", a, a, "-o", tmp_path / "twice")
+    assert r.returncode == 1 and "would both be written to" in r.stderr
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        audiofile.write_stereo(tmp_path / "o.wav", noise(1000), SR)
+        with atomic.atomic_path(tmp_path / "p.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(old)
+    for name in ("o.wav", "p.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
