@@ -65,3 +65,46 @@ def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask):
         os.umask(old)
     for name in ("o.wav", "p.txt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.fixture
+def loud(tmp_path):
+    """A centre tone at -1.4 dBFS: vocal-lift's +6 dB takes it past full scale."""
+    t = np.arange(SR // 2) / SR
+    return write(tmp_path / "loud.wav", pan(1.2 * np.sin(2 * np.pi * 440 * t), 0.0))
+
+
+def test_a_render_that_would_clip_is_lowered_and_said(tmp_path, loud):
+    r = run_cli("bounce", loud, "--preset", "vocal-lift", "-o", tmp_path / "l.flac", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "would clip" in r.stderr and "dBTP" in r.stderr
+    y, _ = sf.read(str(tmp_path / "l.flac"), always_2d=True)
+    assert 0.8 < np.abs(y).max() <= 10 ** (-1 / 20) + 1e-3   # at -1 dBTP, nothing clipped
+
+
+def test_keep_level_clips_and_counts_and_float_does_not_clip(tmp_path, loud):
+    r = run_cli("bounce", loud, "--preset", "vocal-lift", "-o", tmp_path / "k.wav", "-q", "--keep-level")
+    assert r.returncode == 0 and "samples clipped (peak +4." in r.stderr, r.stderr
+    r = run_cli("bounce", loud, "--preset", "vocal-lift", "-o", tmp_path / "f.wav", "-q",
+                "--bit-depth", "32")
+    assert r.returncode == 0 and "clip" not in r.stderr, r.stderr
+    y, _ = sf.read(str(tmp_path / "f.wav"), always_2d=True)
+    assert np.abs(y).max() > 1.5                               # float holds the lifted level
+
+
+def test_a_render_that_does_not_clip_is_untouched(tmp_path, song):
+    r = run_cli("bounce", song, "--preset", "vocal-lift", "-o", tmp_path / "i.wav", "-q",
+                "--bit-depth", "24")
+    f = run_cli("bounce", song, "--preset", "vocal-lift", "-o", tmp_path / "f.wav", "-q",
+                "--bit-depth", "32")
+    assert r.returncode == f.returncode == 0 and "clip" not in r.stderr + f.stderr
+    a, _ = sf.read(str(tmp_path / "i.wav"))
+    b, _ = sf.read(str(tmp_path / "f.wav"))
+    assert np.abs(a - b).max() < 2 ** -22
+
+
+def test_live_reports_clipping(tmp_path, loud):
+    r = run_cli("live", "--input-file", loud, "--output", "none", "--output-file", tmp_path / "h.wav",
+                "--no-osc", "--preset", "vocal-lift")
+    assert r.returncode == 0, r.stderr
+    assert "samples clipped (peak +4." in r.stderr

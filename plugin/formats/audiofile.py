@@ -92,6 +92,11 @@ def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = 
     return p
 
 
+def is_float(path: str | os.PathLike, bit_depth: int) -> bool:
+    """Whether ``path`` at ``bit_depth`` is written as float samples (which never clip)."""
+    return bit_depth == 32 and Path(path).suffix.lower() == ".wav"
+
+
 @contextmanager
 def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16) -> Iterator[object]:
     """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success."""

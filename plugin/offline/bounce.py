@@ -8,6 +8,7 @@ at each stamp, so a bounce reproduces what was heard live.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -17,7 +18,7 @@ import numpy as np
 from ...dsp import params as P
 from ...dsp.engine import Engine
 from ...dsp.errors import PansliceError
-from ..formats import audiofile
+from ..formats import audiofile, headroom
 from ..formats.automation import Automation
 from ..formats.presets import Preset
 from ..graph.render import OFFLINE_BLOCK, render_aligned
@@ -72,6 +73,7 @@ class BounceJob:
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
     edits: np.ndarray | None = None
     overwrite: bool = False    # replace existing outputs (else refuse them before any work)
+    keep_level: bool = False   # let a render that clips clip (counted) instead of lowering it
 
 
 def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:
@@ -85,8 +87,6 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
         audiofile.check_output(t, [job.input], job.overwrite)
     audio, sr = audiofile.read_stereo(job.input, job.channels)
     if job.edits is not None:
-        import warnings
-
         from ..formats.edits import past_end
 
         for msg in past_end(job.edits, audio.shape[1] / sr, str(job.input)):
@@ -105,12 +105,19 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     finally:
         if bar:
             bar.close()
-    if job.stems:
-        for path, stem in zip(targets, out):
-            audiofile.write_stereo(path, stem, sr, job.bit_depth)
-    else:
-        audiofile.write_stereo(targets[0], out, sr, job.bit_depth)
+    _write(job, targets, out, sr)
     return targets
+
+
+def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float) -> None:
+    """Write the render; one that would clip in an integer or lossy file is first lowered
+    (or, with ``keep_level``, its clipped samples counted), and the user is told."""
+    if not audiofile.is_float(targets[0], job.bit_depth):
+        out, note = headroom.fit(out, job.keep_level)
+        if note:
+            warnings.warn(f"{job.input}: {note}")
+    for path, audio in zip(targets, out if job.stems else [out]):
+        audiofile.write_stereo(path, audio, sr, job.bit_depth)
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
