@@ -92,7 +92,7 @@ def cmd_bounce(args) -> int:
     bounce.check_distinct(inputs, outs)
     jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
                              channels=args.channels, edits=edit_rows, automation=auto,
-                             chain=chain, overwrite=args.overwrite)
+                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level)
             for inp, out in zip(inputs, outs)]
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
@@ -200,10 +200,15 @@ def cmd_model(args) -> int:
 def cmd_presets(args) -> int:
     from .formats import presets
 
-    for pr in presets.all_presets():
+    good, bad = presets.all_presets()
+    for pr in good:
         origin = "" if pr.source == "shipped" else "  [user]"
+        if presets.shadows_shipped(pr):
+            origin = f"  [user: {pr.source}, used instead of the shipped one]"
         print(f"{pr.name:<14} {pr.description}  (outputs: {pr.outputs[0]}/{pr.outputs[1]}){origin}")
-    return 0
+    for line in bad:
+        print(f"panslice: error: {line}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_params(args) -> int:
@@ -338,9 +343,11 @@ def _studio(args, chain, stream, ctl):
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
     """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
+    from .formats.headroom import ClipMeter
     from .live import loop as live
 
     ok = False
+    meter = _meter_writes(stream, ClipMeter())
     try:
         sr = stream.sample_rate
         chain.prepare(sr, block)
@@ -357,11 +364,24 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
         stream.close(commit=ok)
         chain.close()
     print(f"panslice live: {report.summary()}", file=sys.stderr)
-    for line in (line for st in chain.stages for line in st.report()):
-        print(f"panslice live: {line}", file=sys.stderr)
+    for line in [*(line for st in chain.stages for line in st.report()), meter.summary()]:
+        if line:
+            print(f"panslice live: {line}", file=sys.stderr)
     if args.output_file:
         print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
     return 0
+
+
+def _meter_writes(stream, meter):
+    """Count what clips in every block written to ``stream`` (its output: device, JACK, file)."""
+    write = stream.write
+
+    def metered(block):
+        meter.add(block)
+        write(block)
+
+    stream.write = metered
+    return meter
 
 
 def cmd_devices(args) -> int:
@@ -482,6 +502,9 @@ def _add_bounce(sub) -> None:
                    help="bits per sample for wav/flac/aiff (32 = float; default 16)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
+    b.add_argument("--keep-level", action="store_true",
+                   help="a render that would clip an integer or lossy file is clipped (and the "
+                        "clipped samples counted) instead of lowered to -1 dBTP, the default")
     b.add_argument("-y", "--overwrite", action="store_true",
                    help="replace outputs that exist already (without it, they are refused "
                         "before any work)")
