@@ -62,7 +62,7 @@ def _first_run_notice(args) -> None:
 
 def cmd_bounce(args) -> int:
     from .offline import bounce
-    from .formats import presets
+    from .formats import audiofile, presets
 
     _first_run_notice(args)
 
@@ -83,6 +83,9 @@ def cmd_bounce(args) -> int:
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
+    if args.stems and args.output and Path(args.output).suffix.lower() in audiofile.WRITE_EXTENSIONS:
+        raise PansliceError(f"{args.output}: with --stems, -o names a folder (the stems' format "
+                            f"is --format, e.g. --format {Path(args.output).suffix[1:]})")
     if args.output is None:
         outs = [bounce.default_output(inp, name, args.stems) for inp in inputs]
     elif len(inputs) > 1:
@@ -92,7 +95,8 @@ def cmd_bounce(args) -> int:
     bounce.check_distinct(inputs, outs)
     jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
                              channels=args.channels, edits=edit_rows, automation=auto,
-                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level)
+                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
+                             stem_format=f".{args.format}")
             for inp, out in zip(inputs, outs)]
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
@@ -498,8 +502,11 @@ def _add_bounce(sub) -> None:
     b.add_argument("--stems", action="store_true",
                    help="write one file per output, named by the preset (e.g. vocals.wav, "
                         "accompaniment.wav), at unity gain so they sum back to the input")
-    b.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                   help="bits per sample for wav/flac/aiff (32 = float; default 16)")
+    b.add_argument("--bit-depth", type=int, choices=(16, 24, 32),
+                   help="bits per sample for wav/flac/aiff (32 = float, wav only; default: the "
+                        "input's, 16 from mp3/ogg, 24 for flac/aiff from a float input)")
+    b.add_argument("--format", default="wav", choices=("wav", "flac", "aiff", "mp3", "ogg"),
+                   help="file format of the stems (with --stems; default wav)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
     b.add_argument("--keep-level", action="store_true",

@@ -108,3 +108,44 @@ def test_live_reports_clipping(tmp_path, loud):
                 "--no-osc", "--preset", "vocal-lift")
     assert r.returncode == 0, r.stderr
     assert "samples clipped (peak +4." in r.stderr
+
+
+@pytest.mark.parametrize("subtype,expect", [("PCM_16", "PCM_16"), ("PCM_24", "PCM_24"), ("FLOAT", "FLOAT")])
+def test_the_input_bit_depth_is_kept_by_default(tmp_path, subtype, expect):
+    src = write(tmp_path / "in.wav", noise(SR), subtype)
+    r = run_cli("bounce", src, "-o", tmp_path / "o.wav", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(str(tmp_path / "o.wav")).subtype == expect
+    r = run_cli("bounce", src, "-o", tmp_path / "o.flac", "-q")
+    assert sf.info(str(tmp_path / "o.flac")).subtype == ("PCM_16" if expect == "PCM_16" else "PCM_24")
+
+
+def test_a_bit_depth_the_format_cannot_hold_is_refused_before_work(tmp_path, song):
+    r = run_cli("bounce", song, "--bit-depth", "32", "-o", tmp_path / "x.flac", "-q")
+    assert r.returncode == 1 and "flac holds 16 or 24 bits; 32-bit float needs .wav" in r.stderr
+    assert "compiling" not in r.stderr and not (tmp_path / "x.flac").exists()
+
+
+def test_stems_take_a_format_and_a_file_name_is_not_a_folder(tmp_path, song):
+    r = run_cli("bounce", song, "--stems", "--format", "flac", "-o", tmp_path / "st", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "st").iterdir()) == ["accompaniment.flac", "vocals.flac"]
+    r = run_cli("bounce", song, "--stems", "-o", tmp_path / "fresh.wav", "-q")
+    assert r.returncode == 1 and "with --stems, -o names a folder" in r.stderr
+    assert not (tmp_path / "fresh.wav").exists()
+
+
+def test_formats_pedalboard_cannot_read_go_through_ffmpeg_or_are_named(tmp_path, song, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg"):
+        m4a = tmp_path / "song.m4a"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(song), "-c:a", "aac", str(m4a)], check=True)
+        x, sr = audiofile.read_stereo(m4a)
+        assert sr == SR and x.shape[0] == 2 and abs(x.shape[1] - SR) < 4096
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    odd = tmp_path / "song.opus"
+    odd.write_bytes(b"x")
+    with pytest.raises(audiofile.AudioFileError, match="cannot read '.opus' files .readable: wav, flac"):
+        audiofile.read_stereo(odd)

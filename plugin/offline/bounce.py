@@ -66,7 +66,7 @@ class BounceJob:
     preset: Preset
     params: P.ParamSet
     stems: bool = False
-    bit_depth: int = 16
+    bit_depth: int | None = None  # None: the input's (see audiofile.source_bit_depth)
     channels: Sequence[int] | None = None
     changes: Sequence[P.Change] = ()
     chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
@@ -74,18 +74,20 @@ class BounceJob:
     edits: np.ndarray | None = None
     overwrite: bool = False    # replace existing outputs (else refuse them before any work)
     keep_level: bool = False   # let a render that clips clip (counted) instead of lowering it
+    stem_format: str = ".wav"  # the stems' file format, by extension
 
 
-def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:
-    return [job.output / f"{name}{ext}" for name in job.preset.outputs]
+def stem_paths(job: BounceJob) -> list[Path]:
+    return [job.output / f"{name}{job.stem_format}" for name in job.preset.outputs]
 
 
 def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     """Bounce one file; returns the paths written. Raises AudioFileError on bad input/output."""
     targets = stem_paths(job) if job.stems else [job.output]
     for t in targets:
-        audiofile.check_output(t, [job.input], job.overwrite)
+        audiofile.check_output(t, [job.input], job.overwrite, job.bit_depth)
     audio, sr = audiofile.read_stereo(job.input, job.channels)
+    depth = job.bit_depth or audiofile.depth_for(targets[0], audiofile.source_bit_depth(job.input))
     if job.edits is not None:
         from ..formats.edits import past_end
 
@@ -105,19 +107,19 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     finally:
         if bar:
             bar.close()
-    _write(job, targets, out, sr)
+    _write(job, targets, out, sr, depth)
     return targets
 
 
-def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float) -> None:
+def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float, depth: int) -> None:
     """Write the render; one that would clip in an integer or lossy file is first lowered
     (or, with ``keep_level``, its clipped samples counted), and the user is told."""
-    if not audiofile.is_float(targets[0], job.bit_depth):
+    if not audiofile.is_float(targets[0], depth):
         out, note = headroom.fit(out, job.keep_level)
         if note:
             warnings.warn(f"{job.input}: {note}")
     for path, audio in zip(targets, out if job.stems else [out]):
-        audiofile.write_stereo(path, audio, sr, job.bit_depth)
+        audiofile.write_stereo(path, audio, sr, depth)
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
