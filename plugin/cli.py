@@ -27,6 +27,17 @@ def _settings(args) -> tuple[object, P.ParamSet]:
     return preset, ps
 
 
+def _preset_line(args, preset) -> str:
+    """Which preset a run uses, said on every run: the commands' defaults differ (bounce:
+    karaoke, analyze: acapella, live/serve/studio: vocal-lift) and a user file may shadow one."""
+    from .formats import presets
+
+    why = f"the default of '{args.command}'; --preset to choose" if args.preset == args.preset_default else ""
+    if presets.shadows_shipped(preset):
+        why = ", ".join(filter(None, [f"your file {preset.source}, not the shipped one", why]))
+    return f"preset {preset.name!r}" + (f" ({why})" if why else "")
+
+
 def _add_ml_patch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ml-patch", type=int, choices=(64, 128, 256, 512), metavar="FRAMES",
                    help="with ml_prior > 0: Spleeter's patch in frames of 1024 samples (64, 128, "
@@ -37,6 +48,7 @@ def _add_ml_patch(p: argparse.ArgumentParser) -> None:
 def _add_settings(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--preset", default=default_preset, metavar="NAME",
                    help=f"named preset to start from (default: {default_preset}; see 'panslice presets')")
+    p.set_defaults(preset_default=default_preset)
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="override one parameter, e.g. --set width=0.3 --set target_gain_db=-inf; "
                         "bands at once with --set bands=120-8000,8000-16000:-6 (see 'panslice params')")
@@ -102,6 +114,8 @@ def cmd_bounce(args) -> int:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
         _say(args, f"saved preset {args.save_preset!r} to {path}")
+    if not chain:
+        _say(args, _preset_line(args, preset))
     from .offline import batch
 
     failed = 0
@@ -145,6 +159,7 @@ def cmd_analyze(args) -> int:
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
+        print(_preset_line(args, preset))
         print(a.text())
         if args.suggest:   # the user's own --set values first, then the suggestion
             own = [f"--set {item}" for item in args.set or []
@@ -347,6 +362,7 @@ def _studio(args, chain, stream, ctl):
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
     """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
+    from .formats import presets
     from .formats.headroom import ClipMeter
     from .live import loop as live
 
@@ -356,8 +372,10 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
         sr = stream.sample_rate
         chain.prepare(sr, block)
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
-        print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
-              f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
+              f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        if not args.chain:
+            print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
         for line in (line for st in chain.stages for line in st.describe()):
             print(f"  {line}", file=sys.stderr)
         with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
@@ -367,12 +385,12 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     finally:
         stream.close(commit=ok)
         chain.close()
-    print(f"panslice live: {report.summary()}", file=sys.stderr)
+    print(f"panslice {args.command}: {report.summary()}", file=sys.stderr)
     for line in [*(line for st in chain.stages for line in st.report()), meter.summary()]:
         if line:
-            print(f"panslice live: {line}", file=sys.stderr)
+            print(f"panslice {args.command}: {line}", file=sys.stderr)
     if args.output_file:
-        print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
+        print(f"panslice {args.command}: wrote {args.output_file}", file=sys.stderr)
     return 0
 
 

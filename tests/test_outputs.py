@@ -108,6 +108,17 @@ def test_live_reports_clipping(tmp_path, loud):
                 "--no-osc", "--preset", "vocal-lift")
     assert r.returncode == 0, r.stderr
     assert "samples clipped (peak +4." in r.stderr
+    assert "preset 'vocal-lift'" in r.stderr
+
+
+def test_every_run_says_which_preset_it_uses(tmp_path, song):
+    r = run_cli("bounce", song, "-o", tmp_path / "o.wav")
+    assert "preset 'karaoke' (the default of 'bounce'; --preset to choose)" in r.stdout
+    r = run_cli("analyze", song, "--suggest")
+    assert r.stdout.startswith("preset 'acapella' (the default of 'analyze'; --preset to choose)")
+    r = run_cli("serve", song, "-o", tmp_path / "s.wav", "--osc-port", "0")
+    assert "panslice serve: file" in r.stderr and "panslice live" not in r.stderr, r.stderr
+    assert "preset 'vocal-lift' (the default of 'serve'; --preset to choose)" in r.stderr
 
 
 @pytest.mark.parametrize("subtype,expect", [("PCM_16", "PCM_16"), ("PCM_24", "PCM_24"), ("FLOAT", "FLOAT")])
