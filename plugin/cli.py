@@ -159,7 +159,8 @@ def cmd_analyze(args) -> int:
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
-        print(_preset_line(args, preset))
+        if not args.quiet:
+            print(_preset_line(args, preset))
         print(a.text())
         if args.suggest:   # the user's own --set values first, then the suggestion
             own = [f"--set {item}" for item in args.set or []
@@ -171,8 +172,9 @@ def cmd_analyze(args) -> int:
         path = presets.save_user(presets.Preset(
             args.save_preset, f"suggested by 'panslice analyze' for {inp.name}, from {preset.name}",
             preset.outputs, sug, "user"))
-        print(f"saved the suggestion as preset {args.save_preset!r} to {path}", file=sys.stderr)
-    if picture is not None:
+        if not args.quiet:
+            print(f"saved the suggestion as preset {args.save_preset!r} to {path}", file=sys.stderr)
+    if picture is not None and not args.quiet:
         print(f"wrote {picture}", file=sys.stderr)
     return 0
 
@@ -231,9 +233,12 @@ def cmd_presets(args) -> int:
 
 
 def cmd_params(args) -> int:
-    for key, p in P.knobs():
+    rows = P.knobs()
+    width = max(len(p.range_text) for _, p in rows)
+    for key, p in rows:
         smooth = f"{p.smoothing_ms:g} ms" if p.smoothing_ms else "steps"
-        print(f"{key:<18} {p.range_text:<26} default {P._fmt(p.default):<6} {smooth:<8} {p.doc}")
+        doc = p.doc.replace(" band 1", " band i") if key.startswith("band.") else p.doc
+        print(f"{key:<18} {p.range_text:<{width}} default {P._fmt(p.default):<6} {smooth:<8} {doc}")
     print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active)")
     return 0
 
@@ -428,6 +433,9 @@ def cmd_devices(args) -> int:
     return 0
 
 
+MIN_LIVE_BLOCK = 32  # smaller blocks cost more in Python per block than they last (--buffer 1: 12,000 % load)
+
+
 def _block(text: str) -> int:
     from ..dsp.engine import MAX_BLOCK
 
@@ -435,8 +443,9 @@ def _block(text: str) -> int:
         n = int(text)
     except ValueError:
         n = 0
-    if not 1 <= n <= MAX_BLOCK:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to {MAX_BLOCK} samples")
+    if not MIN_LIVE_BLOCK <= n <= MAX_BLOCK:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from {MIN_LIVE_BLOCK} to "
+                                         f"{MAX_BLOCK} samples")
     return n
 
 
@@ -573,6 +582,8 @@ def _add_analyze(sub) -> None:
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for files with more than two channels: the two to use (1-based)")
+    an.add_argument("-q", "--quiet", action="store_true",
+                    help="only the report (no preset line, no 'wrote' or 'saved' messages)")
     an.set_defaults(func=cmd_analyze)
 
 

@@ -160,3 +160,16 @@ def test_formats_pedalboard_cannot_read_go_through_ffmpeg_or_are_named(tmp_path,
     odd.write_bytes(b"x")
     with pytest.raises(audiofile.AudioFileError, match="cannot read '.opus' files .readable: wav, flac"):
         audiofile.read_stereo(odd)
+
+
+def test_small_cli_things_a_newcomer_trips_on(tmp_path, song):
+    rows = run_cli("params").stdout.splitlines()
+    band = [r for r in rows if r.startswith("band.<i>.")]
+    assert band and all("band i" in r and "band 1" not in r for r in band)
+    starts = {r.index(" default ") for r in rows if " default " in r}
+    assert len(starts) == 1                                          # one column, fft_size too
+    r = run_cli("live", "--input-file", song, "--output", "none", "--buffer", "1")
+    assert r.returncode == 2 and "give a block size from 32" in r.stderr
+    r = run_cli("analyze", song, "-q", "-o", tmp_path / "a.png")
+    assert r.returncode == 0 and r.stderr == "" and not r.stdout.startswith("preset")
+    assert (tmp_path / "a.png").exists()
