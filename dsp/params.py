@@ -275,15 +275,28 @@ def parse_set(items: list[str]) -> dict[str, object]:
     return out
 
 
+def check_bands(values: Mapping[str, float]) -> None:
+    """Refuse active bands whose edges are inverted or equal (they would pass nothing): the
+    same rule ``set_bands`` applies, for values set one field at a time."""
+    for i in range(1, int(values["band_count"]) + 1):
+        lo, hi = values[band_name(i, "low_hz")], values[band_name(i, "high_hz")]
+        if not lo < hi:
+            raise ParameterError(f"band {i}: low_hz ({_fmt(lo)}) must be below high_hz ({_fmt(hi)})")
+
+
 def apply_overrides(ps: ParamSet, overrides: dict[str, object]) -> None:
-    """Apply ``--set`` values to ``ps`` (validated; nothing changes if one is bad)."""
+    """Apply ``--set`` values to ``ps`` (validated; nothing changes if one is bad). A field of
+    a band beyond ``band_count`` is refused rather than quietly making the band active."""
     trial = ps.copy()
     values = dict(overrides)
     if "bands" in values:
         trial.set_bands(parse_bands(str(values.pop("bands"))))
-    used = [int(k.split(".")[1]) for k in values if k.startswith("band.") and k.count(".") == 2
-            and k.split(".")[1].isdigit()]
     trial.update(values)
-    if used and "band_count" not in values and max(used) > trial["band_count"]:
-        trial.update({"band_count": max(used)})
+    n = int(trial["band_count"])
+    for k in values:
+        part = k.split(".")
+        if len(part) == 3 and part[0] == "band" and part[1].isdigit() and int(part[1]) > n:
+            raise ParameterError(f"{k}: band {part[1]} is not active (band_count is {n}); add "
+                                 f"--set band_count={part[1]}, or give every band with --set bands=...")
+    check_bands(trial.as_dict())
     ps.update(trial.as_dict())

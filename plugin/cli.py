@@ -27,6 +27,17 @@ def _settings(args) -> tuple[object, P.ParamSet]:
     return preset, ps
 
 
+def _preset_line(args, preset) -> str:
+    """Which preset a run uses, said on every run: the commands' defaults differ (bounce:
+    karaoke, analyze: acapella, live/serve/studio: vocal-lift) and a user file may shadow one."""
+    from .formats import presets
+
+    why = f"the default of '{args.command}'; --preset to choose" if args.preset == args.preset_default else ""
+    if presets.shadows_shipped(preset):
+        why = ", ".join(filter(None, [f"your file {preset.source}, not the shipped one", why]))
+    return f"preset {preset.name!r}" + (f" ({why})" if why else "")
+
+
 def _add_ml_patch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ml-patch", type=int, choices=(64, 128, 256, 512), metavar="FRAMES",
                    help="with ml_prior > 0: Spleeter's patch in frames of 1024 samples (64, 128, "
@@ -37,6 +48,7 @@ def _add_ml_patch(p: argparse.ArgumentParser) -> None:
 def _add_settings(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--preset", default=default_preset, metavar="NAME",
                    help=f"named preset to start from (default: {default_preset}; see 'panslice presets')")
+    p.set_defaults(preset_default=default_preset)
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="override one parameter, e.g. --set width=0.3 --set target_gain_db=-inf; "
                         "bands at once with --set bands=120-8000,8000-16000:-6 (see 'panslice params')")
@@ -62,7 +74,7 @@ def _first_run_notice(args) -> None:
 
 def cmd_bounce(args) -> int:
     from .offline import bounce
-    from .formats import presets
+    from .formats import audiofile, presets
 
     _first_run_notice(args)
 
@@ -83,21 +95,27 @@ def cmd_bounce(args) -> int:
     inputs = [Path(i) for i in args.inputs]
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
-    jobs = []
-    for inp in inputs:
-        if args.output is None:
-            out = bounce.default_output(inp, name, args.stems)
-        elif len(inputs) > 1:
-            out = Path(args.output) / bounce.default_output(inp, name, args.stems).name
-        else:
-            out = Path(args.output)
-        jobs.append(bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                                     channels=args.channels, edits=edit_rows, automation=auto,
-                                     chain=chain))
+    if args.stems and args.output and Path(args.output).suffix.lower() in audiofile.WRITE_EXTENSIONS:
+        raise PansliceError(f"{args.output}: with --stems, -o names a folder (the stems' format "
+                            f"is --format, e.g. --format {Path(args.output).suffix[1:]})")
+    if args.output is None:
+        outs = [bounce.default_output(inp, name, args.stems) for inp in inputs]
+    elif len(inputs) > 1:
+        outs = bounce.outputs_in(Path(args.output), inputs, name, args.stems)
+    else:
+        outs = [Path(args.output)]
+    bounce.check_distinct(inputs, outs)
+    jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
+                             channels=args.channels, edits=edit_rows, automation=auto,
+                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
+                             stem_format=f".{args.format}")
+            for inp, out in zip(inputs, outs)]
     if args.save_preset:
         path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
                                                 preset.outputs, ps, "user"))
         _say(args, f"saved preset {args.save_preset!r} to {path}")
+    if not chain:
+        _say(args, _preset_line(args, preset))
     from .offline import batch
 
     failed = 0
@@ -141,6 +159,8 @@ def cmd_analyze(args) -> int:
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
+        if not args.quiet:
+            print(_preset_line(args, preset))
         print(a.text())
         if args.suggest:   # the user's own --set values first, then the suggestion
             own = [f"--set {item}" for item in args.set or []
@@ -152,8 +172,9 @@ def cmd_analyze(args) -> int:
         path = presets.save_user(presets.Preset(
             args.save_preset, f"suggested by 'panslice analyze' for {inp.name}, from {preset.name}",
             preset.outputs, sug, "user"))
-        print(f"saved the suggestion as preset {args.save_preset!r} to {path}", file=sys.stderr)
-    if picture is not None:
+        if not args.quiet:
+            print(f"saved the suggestion as preset {args.save_preset!r} to {path}", file=sys.stderr)
+    if picture is not None and not args.quiet:
         print(f"wrote {picture}", file=sys.stderr)
     return 0
 
@@ -200,16 +221,24 @@ def cmd_model(args) -> int:
 def cmd_presets(args) -> int:
     from .formats import presets
 
-    for pr in presets.all_presets():
+    good, bad = presets.all_presets()
+    for pr in good:
         origin = "" if pr.source == "shipped" else "  [user]"
+        if presets.shadows_shipped(pr):
+            origin = f"  [user: {pr.source}, used instead of the shipped one]"
         print(f"{pr.name:<14} {pr.description}  (outputs: {pr.outputs[0]}/{pr.outputs[1]}){origin}")
-    return 0
+    for line in bad:
+        print(f"panslice: error: {line}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_params(args) -> int:
-    for key, p in P.knobs():
+    rows = P.knobs()
+    width = max(len(p.range_text) for _, p in rows)
+    for key, p in rows:
         smooth = f"{p.smoothing_ms:g} ms" if p.smoothing_ms else "steps"
-        print(f"{key:<18} {p.range_text:<26} default {P.fmt(p.default):<6} {smooth:<8} {p.doc}")
+        doc = p.doc.replace(" band 1", " band i") if key.startswith("band.") else p.doc
+        print(f"{key:<18} {p.range_text:<{width}} default {P.fmt(p.default):<6} {smooth:<8} {doc}")
     print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active)")
     return 0
 
@@ -338,15 +367,20 @@ def _studio(args, chain, stream, ctl):
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
     """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
+    from .formats import presets
+    from .formats.headroom import ClipMeter
     from .live import loop as live
 
     ok = False
+    meter = _meter_writes(stream, ClipMeter())
     try:
         sr = stream.sample_rate
         chain.prepare(sr, block)
         lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
-        print(f"panslice live: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} samples "
-              f"({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
+              f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        if not args.chain:
+            print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
         for line in (line for st in chain.stages for line in st.describe()):
             print(f"  {line}", file=sys.stderr)
         with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
@@ -356,12 +390,25 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     finally:
         stream.close(commit=ok)
         chain.close()
-    print(f"panslice live: {report.summary()}", file=sys.stderr)
-    for line in (line for st in chain.stages for line in st.report()):
-        print(f"panslice live: {line}", file=sys.stderr)
+    print(f"panslice {args.command}: {report.summary()}", file=sys.stderr)
+    for line in [*(line for st in chain.stages for line in st.report()), meter.summary()]:
+        if line:
+            print(f"panslice {args.command}: {line}", file=sys.stderr)
     if args.output_file:
-        print(f"panslice live: wrote {args.output_file}", file=sys.stderr)
+        print(f"panslice {args.command}: wrote {args.output_file}", file=sys.stderr)
     return 0
+
+
+def _meter_writes(stream, meter):
+    """Count what clips in every block written to ``stream`` (its output: device, JACK, file)."""
+    write = stream.write
+
+    def metered(block):
+        meter.add(block)
+        write(block)
+
+    stream.write = metered
+    return meter
 
 
 def cmd_devices(args) -> int:
@@ -386,6 +433,9 @@ def cmd_devices(args) -> int:
     return 0
 
 
+MIN_LIVE_BLOCK = 32  # smaller blocks cost more in Python per block than they last (--buffer 1: 12,000 % load)
+
+
 def _block(text: str) -> int:
     from ..dsp.engine import MAX_BLOCK
 
@@ -393,8 +443,9 @@ def _block(text: str) -> int:
         n = int(text)
     except ValueError:
         n = 0
-    if not 1 <= n <= MAX_BLOCK:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from 1 to {MAX_BLOCK} samples")
+    if not MIN_LIVE_BLOCK <= n <= MAX_BLOCK:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a block size from {MIN_LIVE_BLOCK} to "
+                                         f"{MAX_BLOCK} samples")
     return n
 
 
@@ -478,10 +529,19 @@ def _add_bounce(sub) -> None:
     b.add_argument("--stems", action="store_true",
                    help="write one file per output, named by the preset (e.g. vocals.wav, "
                         "accompaniment.wav), at unity gain so they sum back to the input")
-    b.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                   help="bits per sample for wav/flac/aiff (32 = float; default 16)")
+    b.add_argument("--bit-depth", type=int, choices=(16, 24, 32),
+                   help="bits per sample for wav/flac/aiff (32 = float, wav only; default: the "
+                        "input's, 16 from mp3/ogg, 24 for flac/aiff from a float input)")
+    b.add_argument("--format", default="wav", choices=("wav", "flac", "aiff", "mp3", "ogg"),
+                   help="file format of the stems (with --stems; default wav)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
                    help="for files with more than two channels: the two to use (1-based)")
+    b.add_argument("--keep-level", action="store_true",
+                   help="a render that would clip an integer or lossy file is clipped (and the "
+                        "clipped samples counted) instead of lowered to -1 dBTP, the default")
+    b.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace outputs that exist already (without it, they are refused "
+                        "before any work)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
     b.add_argument("--chain", metavar="FILE",
                    help="render through a chain described in a TOML file: pedalboard plugins, "
@@ -522,6 +582,8 @@ def _add_analyze(sub) -> None:
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for files with more than two channels: the two to use (1-based)")
+    an.add_argument("-q", "--quiet", action="store_true",
+                    help="only the report (no preset line, no 'wrote' or 'saved' messages)")
     an.set_defaults(func=cmd_analyze)
 
 

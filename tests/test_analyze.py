@@ -122,3 +122,13 @@ def test_matplotlib_stays_off_the_bounce_start_up_path():
     code = ("import sys, panslice.plugin.cli, panslice.plugin.offline.bounce, panslice.plugin.offline.analyze; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_verdict_weighs_the_measured_voice_against_the_slice_in_use():
+    aca = presets.load("acapella").params          # center 0, width 0.2
+    a, _ = analyze.analyze(band_mix(0.45), SR, aca)
+    assert a.verdict != "well" and "not inside the slice in use" in a.because
+    moved = aca.copy()
+    moved.update(a.suggestion)
+    b, _ = analyze.analyze(band_mix(0.45), SR, moved)
+    assert "not inside the slice in use" not in b.because

@@ -56,6 +56,7 @@ def test_a_good_file_parses_in_toml_and_json(tmp_path):
     ("[[regions]]\nstart = 0\nend = 2\nmove_to = 'vocal'", "move_to='vocal' must be \"target\" or \"rest\""),
     ("[[regions]]\nstart = 'soon'\nend = 2\ntarget_gain_db = -6", "start='soon' is not a time"),
     ("[[regions]]\nend = 2\ntarget_gain_db = -6", "missing 'start'"),
+    ("[[regions]]\nstart = '1:75'\nend = '2:00'\ntarget_gain_db = -6", "must be below 60"),
     ("[[regions]]\nstart = 0\nend = 2\nfade = -1\ntarget_gain_db = -6", "fade=-1 s is out of range"),
     ("regions = 3", "needs at least one region"),
     ("[[regions]\nstart = 0", "not valid TOML"),

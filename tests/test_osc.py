@@ -481,3 +481,14 @@ def test_a_pattern_changes_all_it_matches_or_nothing(rig, pattern, fragment):
     assert fragment in replies(cl, "/panslice/error")[-1].params[0]
     controls.on_block(0)
     assert controls.recorded == []
+
+
+def test_inverted_band_edges_are_rejected_over_osc(rig):
+    eng, controls, server = rig
+    cl = client(server)
+    cl.send_message("/panslice/band/1/high_hz", 100.0)
+    cl.send_message("/panslice/band/1/low_hz", 20000.0)
+    err = replies(cl, "/panslice/error")[-1].params[0]
+    assert "band 1: low_hz (20000) must be below high_hz (100)" in err
+    controls.on_block(0)
+    assert eng.params["band.1.low_hz"] == 0.0 and eng.params["band.1.high_hz"] == 100.0

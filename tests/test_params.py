@@ -52,7 +52,7 @@ def test_bands_shorthand_and_band_fields():
     ps = P.ParamSet()
     P.apply_overrides(ps, {"bands": "120-8000,8000-16000:-6"})
     assert ps.bands() == [(120.0, 8000.0, 0.0), (8000.0, 16000.0, -6.0)]
-    P.apply_overrides(ps, {"band.3.low_hz": "50", "band.3.high_hz": "90"})
+    P.apply_overrides(ps, {"band_count": 3, "band.3.low_hz": "50", "band.3.high_hz": "90"})
     assert ps["band_count"] == 3
     with pytest.raises(ParameterError, match="low_hz .* must be below high_hz"):
         ps.set_bands([(500, 100, 0)])
@@ -60,3 +60,21 @@ def test_bands_shorthand_and_band_fields():
         ps.set_bands([(1, 2, 0)] * 9)
     with pytest.raises(ParameterError, match="LOW-HIGH"):
         P.parse_bands("120")
+
+
+def test_a_field_of_an_inactive_band_is_refused_not_activated():
+    ps = P.ParamSet()
+    with pytest.raises(ParameterError, match="band 2 is not active .band_count is 1.; add --set band_count=2"):
+        P.apply_overrides(ps, {"band.2.gain_db": "-6"})
+    assert ps["band_count"] == 1 and ps["band.2.gain_db"] == 0.0
+    P.apply_overrides(ps, {"band_count": "2", "band.2.gain_db": "-6"})
+    assert ps.bands()[1] == (0.0, P.BAND_TOP_HZ, -6.0)
+
+
+@pytest.mark.parametrize("over", [{"band.1.low_hz": "5000", "band.1.high_hz": "100"},
+                                  {"band.1.low_hz": "96000"}])
+def test_inverted_band_edges_are_refused_field_by_field(over):
+    ps = P.ParamSet()
+    with pytest.raises(ParameterError, match="band 1: low_hz .* must be below high_hz"):
+        P.apply_overrides(ps, over)
+    assert ps.bands() == [(0.0, P.BAND_TOP_HZ, 0.0)]

@@ -98,3 +98,38 @@ def test_a_description_with_control_characters_and_unicode_round_trips(home):
     assert raw["description"] == text
     back = presets.load("odd")
     assert back.description == text and back.params.as_dict() == ps.as_dict()
+
+
+def test_a_bad_user_preset_is_named_and_the_good_ones_still_listed(home):
+    d = presets.user_dir()
+    d.mkdir(parents=True)
+    (d / "broken.toml").write_text("[[bands]]\nlow_hz = 5000\nhigh_hz = 100\n")
+    r = run_cli("presets")
+    assert r.returncode == 1
+    assert all(any(line.startswith(n) for line in r.stdout.splitlines()) for n in REQUIRED)
+    assert "broken.toml" in r.stderr and "must be below high_hz" in r.stderr
+
+
+def test_presets_with_inverted_bands_or_shipped_names_are_not_saved(home):
+    ps = P.ParamSet({"band.1.low_hz": 5000, "band.1.high_hz": 100})   # as a running session may hold
+    with pytest.raises(presets.PresetError, match="not saved: band 1: low_hz"):
+        presets.save_user(presets.Preset("inverted", "", ("a", "b"), ps, "user"))
+    for name in ("karaoke", "Karaoke"):
+        with pytest.raises(presets.PresetError, match="is a shipped preset: save under another name"):
+            presets.save_user(presets.Preset(name, "", ("a", "b"), P.ParamSet(), "user"))
+    assert not presets.user_dir().exists() or not any(presets.user_dir().iterdir())
+
+
+def test_a_user_file_that_shadows_a_shipped_preset_says_so(home):
+    d = presets.user_dir()
+    d.mkdir(parents=True)
+    (d / "karaoke.toml").write_text("[params]\nwidth = 0.5\n")
+    r = run_cli("presets")
+    line = next(x for x in r.stdout.splitlines() if x.startswith("karaoke "))
+    assert "used instead of the shipped one" in line and str(d / "karaoke.toml") in line
+
+
+def test_preset_names_ignore_case_and_suggest_close_ones(home):
+    assert presets.load("Vocal-Lift").name == "vocal-lift"
+    with pytest.raises(presets.PresetError, match="did you mean karaoke"):
+        presets.load("karoke")

@@ -60,6 +60,7 @@ class ControlHub:
         if at is not None and self.controls.held >= MAX_HELD:
             raise Rejected(f"already {MAX_HELD} timed changes waiting for their time")
         checked = [(t.name, t.validate(value)) for t in targets]
+        P.check_bands({**self.state, **dict(checked)})
         for name, v in checked:
             self.accept(name, v, at)
 

@@ -19,6 +19,8 @@ from ...dsp.errors import PansliceError
 from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
+READ_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".bwf", ".mp3", ".ogg")  # pedalboard's own
+INTEGER_ONLY = (".flac", ".aiff", ".aif")  # hold 16 or 24 bits, not 32-bit float
 BIT_DEPTHS = (16, 24, 32)
 
 
@@ -32,21 +34,15 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
     channels : two 1-based channel numbers to use from a file with more than two channels.
     Non-finite samples are replaced by 0 with a warning.
     """
-    from pedalboard.io import AudioFile
-
     p = Path(path)
     if not p.exists():
         raise AudioFileError(f"{p}: no such file")
     if p.is_dir():
         raise AudioFileError(f"{p}: is a folder, not an audio file")
-    try:
-        with AudioFile(str(p)) as f:
-            sr = float(f.samplerate)
-            frames, n_ch = int(f.frames), int(f.num_channels)
-            audio = f.read(frames) if frames else np.zeros((n_ch, 0), np.float32)
-    except Exception as e:  # pedalboard raises several types for undecodable files
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise AudioFileError(f"{p}: not a readable audio file ({reason})") from None
+    if p.suffix.lower() in READ_EXTENSIONS:
+        audio, sr = _read(p, p)
+    else:
+        audio, sr = _read_through_ffmpeg(p)
     audio = np.asarray(audio, dtype=np.float32)
     n_ch, n = audio.shape
     if n == 0:
@@ -66,15 +62,76 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
     return np.ascontiguousarray(audio), sr
 
 
-def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
-    """Refuse an output that is an input, has no writable format or lives in an unwritable folder."""
+def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
+    from pedalboard.io import AudioFile
+
+    try:
+        with AudioFile(str(path)) as f:
+            sr = float(f.samplerate)
+            frames, n_ch = int(f.frames), int(f.num_channels)
+            return (f.read(frames) if frames else np.zeros((n_ch, 0), np.float32)), sr
+    except Exception as e:  # pedalboard raises several types for undecodable files
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioFileError(f"{named}: not a readable audio file ({reason})") from None
+
+
+def _read_through_ffmpeg(p: Path) -> tuple[np.ndarray, float]:
+    """A format pedalboard does not read here (.m4a, .opus, ...), decoded by ffmpeg if it is
+    installed into a temporary float wav."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    readable = ", ".join(e[1:] for e in READ_EXTENSIONS)
+    if not shutil.which("ffmpeg"):
+        raise AudioFileError(f"{p}: cannot read '{p.suffix or '(no extension)'}' files (readable: "
+                             f"{readable}; with ffmpeg installed, also what ffmpeg decodes)")
+    with tempfile.TemporaryDirectory(prefix="panslice-") as d:
+        wav = Path(d) / "decoded.wav"
+        r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(p), "-vn",
+                            "-c:a", "pcm_f32le", str(wav)], capture_output=True, text=True)
+        if r.returncode != 0:
+            reason = (r.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+            raise AudioFileError(f"{p}: not a readable audio file (ffmpeg: {reason})")
+        return _read(wav, p)
+
+
+def source_bit_depth(path: str | os.PathLike) -> int:
+    """The bit depth to keep from an input: 16 or 24 for integer files, 32 for float or 32-bit
+    ones; 16 for lossy and ffmpeg-decoded inputs (their depth is not the music's)."""
+    from pedalboard.io import AudioFile
+
+    p = Path(path)
+    if p.suffix.lower() not in (".wav", ".flac", ".aiff", ".aif", ".bwf"):
+        return 16
+    try:
+        with AudioFile(str(p)) as f:
+            dtype = str(f.file_dtype)
+    except Exception:  # noqa: BLE001 -- read_stereo has said what is wrong by now
+        return 16
+    return {"int8": 16, "int16": 16, "int24": 24}.get(dtype, 32)
+
+
+def depth_for(path: str | os.PathLike, depth: int) -> int:
+    """``depth`` as ``path``'s format holds it (32-bit float only in wav: 24 elsewhere)."""
+    return 24 if depth == 32 and Path(path).suffix.lower() in INTEGER_ONLY else depth
+
+
+def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (),
+                 overwrite: bool = True, bit_depth: int | None = None) -> Path:
+    """Refuse an output that is an input, has no writable format or none at ``bit_depth``,
+    lives in an unwritable folder, or (unless ``overwrite``) exists already."""
     p = Path(path)
     if p.suffix.lower() not in WRITE_EXTENSIONS:
         raise AudioFileError(f"{p}: cannot write '{p.suffix or '(no extension)'}' files "
                              f"(use one of {', '.join(WRITE_EXTENSIONS)})")
+    if bit_depth == 32 and p.suffix.lower() in INTEGER_ONLY:
+        raise AudioFileError(f"{p}: {p.suffix[1:]} holds 16 or 24 bits; 32-bit float needs .wav")
     for i in inputs:
         if Path(i).exists() and p.exists() and os.path.samefile(i, p):
             raise AudioFileError(f"{p}: refusing to overwrite the input file")
+    if p.exists() and not overwrite:
+        raise AudioFileError(f"{p}: exists already (give --overwrite, or -y, to replace it)")
     folder = p.parent if str(p.parent) else Path(".")
     # Check the folder (or the nearest one that exists) without creating anything yet, so a
     # bounce that fails later leaves no empty folder behind; atomic_writer creates it.
@@ -86,6 +143,11 @@ def check_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = 
     if not os.access(existing, os.W_OK | os.X_OK):
         raise AudioFileError(f"{folder}: output folder is not writable")
     return p
+
+
+def is_float(path: str | os.PathLike, bit_depth: int) -> bool:
+    """Whether ``path`` at ``bit_depth`` is written as float samples (which never clip)."""
+    return bit_depth == 32 and Path(path).suffix.lower() == ".wav"
 
 
 @contextmanager

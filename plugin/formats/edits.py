@@ -173,14 +173,15 @@ def _region(d: dict, where: str) -> Region:
 def _time(value: object, key: str, fail) -> float:
     """Seconds from a number or 'm:ss(.s)' / 'h:mm:ss(.s)'."""
     try:
-        if isinstance(value, str) and ":" in value:
-            t = 0.0
-            for part in value.strip().split(":"):
-                t = t * 60.0 + float(part)
-        else:
-            t = parse_number(value, key)
+        parts = [float(p) for p in value.strip().split(":")] if isinstance(value, str) and ":" in value \
+            else [parse_number(value, key)]
     except (ValueError, PansliceError):
         fail(f"{key}={value!r} is not a time (seconds, or m:ss)")
+    if not all(0 <= p < 60 for p in parts[1:]):  # '1:75' is a slip, not 135 s
+        fail(f"{key}={value!r}: minutes and seconds after a ':' must be below 60")
+    t = 0.0
+    for part in parts:
+        t = t * 60.0 + part
     if not (math.isfinite(t) and t >= 0.0):
         fail(f"{key}={value!r} must be a time >= 0")
     return t

@@ -123,28 +123,54 @@ def user_names() -> list[str]:
 
 
 def load(name: str) -> Preset:
-    """Load a preset by name: a user preset of that name wins over a shipped one."""
+    """Load a preset by name: a user preset of that name wins over a shipped one. Names match
+    regardless of case when no preset has the exact name."""
     check_name(name)
+    known = sorted(set(shipped_names() + user_names()))
+    if name not in known:
+        name = next((k for k in known if k.lower() == name.lower()), name)
     path = user_dir() / f"{name}.toml"
     if path.is_file():
         return parse(path.read_text(encoding="utf-8"), name, str(path))
     res = resources.files("panslice.presets") / f"{name}.toml"
     if res.is_file():
         return parse(res.read_text(encoding="utf-8"), name, "shipped")
-    known = ", ".join(shipped_names() + user_names())
-    raise PresetError(f"unknown preset {name!r} (known: {known})")
+    import difflib
+
+    near = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(near)}? " if near else ""
+    raise PresetError(f"unknown preset {name!r} ({hint}known: {', '.join(known)})")
 
 
-def all_presets() -> list[Preset]:
-    seen = {n: load(n) for n in shipped_names()}
-    for n in user_names():
-        seen[n] = load(n)
-    return [seen[n] for n in sorted(seen)]
+def all_presets() -> tuple[list[Preset], list[str]]:
+    """Every preset that loads, and one line for each that does not (a bad user file must not
+    hide the good ones)."""
+    good, bad = [], []
+    for n in sorted(set(shipped_names() + user_names())):
+        try:
+            good.append(load(n))
+        except PresetError as e:
+            bad.append(str(e))
+    return good, bad
+
+
+def shadows_shipped(preset: Preset) -> bool:
+    """Whether ``preset`` is a user file that hides the shipped preset of its name."""
+    return preset.source != "shipped" and preset.name in shipped_names()
 
 
 def save_user(preset: Preset) -> Path:
-    """Write ``preset`` to the user folder atomically and return its path."""
+    """Write ``preset`` to the user folder atomically and return its path. A shipped preset's
+    name is refused (a user file of that name would quietly change every run that uses it), and
+    so are bands that could not be loaded back."""
     check_name(preset.name)
+    if preset.name.lower() in (n.lower() for n in shipped_names()):
+        raise PresetError(f"{preset.name!r} is a shipped preset: save under another name "
+                          f"(e.g. my-{preset.name.lower()})")
+    try:
+        P.check_bands(preset.params.as_dict())
+    except ParameterError as e:
+        raise PresetError(f"preset {preset.name!r} not saved: {e}") from None
     d = user_dir()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{preset.name}.toml"

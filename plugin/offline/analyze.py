@@ -146,9 +146,10 @@ def suggest(voice: pg.VoiceEstimate, params: P.ParamSet) -> dict[str, float]:
 
 
 def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: float,
-             center: float) -> tuple[str, str]:
+             center: float, current: tuple[float, float]) -> tuple[str, str]:
     """'well', 'partly' or 'poorly', and why, from how much of the voice band the slice must
-    keep and how the voice and the mix are spread."""
+    keep, how the voice and the mix are spread, and whether the slice in use (``current``:
+    center, width) holds the voice as measured."""
     if slice_share >= 0.9:
         return "poorly", (f"{100 * slice_share:.0f} % of the voice band's energy sits inside the "
                           "slice: the other sources in that band share the voice's position, so "
@@ -160,6 +161,10 @@ def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: flo
     if voice.spread > 0.2:
         return "partly", (f"the voice is spread wide (half-width {voice.spread:.2f}, reverb or "
                           "doubling), so a slice wide enough to hold it also holds neighbours")
+    if voice.spread > current[1] or abs(voice.center - current[0]) > current[1]:
+        return "partly", (f"the voice (at {_az(voice.center)}, half-width {voice.spread:.2f}) is "
+                          f"not inside the slice in use (center {_az(current[0])} +/- "
+                          f"{current[1]:.2f}), so much of it would be lost: use the suggestion")
     others = [x for x in voice.peaks if abs(x - center) > 0.05]
     where = (f"other sources sit at {', '.join(_az(x) for x in others)}" if others
              else f"{100 * (1 - slice_share):.0f} % of the voice band lies outside the slice")
@@ -176,7 +181,8 @@ def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str
     slice_share = pg.share_within(stats.voice, sug["center"], sug["width"])
     corr = pg.lr_correlation(audio)
     near = pg.share_within(stats.whole, 0.0, NEAR_CENTRE)
-    verdict, because = _verdict(corr, near, voice, slice_share, sug["center"])
+    verdict, because = _verdict(corr, near, voice, slice_share, sug["center"],
+                                (params["center"], params["width"]))
     current = {"center": params["center"], "width": params["width"],
                "softness": params["softness"], "bands": [list(b) for b in params.bands()]}
     a = Analysis(name, sample_rate, audio.shape[1] / sample_rate, corr, near, voice, sug,

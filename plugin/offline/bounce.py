@@ -8,6 +8,7 @@ at each stamp, so a bounce reproduces what was heard live.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -16,7 +17,8 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
-from ..formats import audiofile
+from ...dsp.errors import PansliceError
+from ..formats import audiofile, headroom
 from ..formats.automation import Automation
 from ..formats.presets import Preset
 from ..graph.render import OFFLINE_BLOCK, render_aligned
@@ -64,27 +66,29 @@ class BounceJob:
     preset: Preset
     params: P.ParamSet
     stems: bool = False
-    bit_depth: int = 16
+    bit_depth: int | None = None  # None: the input's (see audiofile.source_bit_depth)
     channels: Sequence[int] | None = None
     changes: Sequence[P.Change] = ()
     chain: object | None = None  # a Chain (bounce --chain): rendered instead of the engine alone
     automation: Automation | None = None  # recorded changes: used instead of ``changes``
     edits: np.ndarray | None = None
+    overwrite: bool = False    # replace existing outputs (else refuse them before any work)
+    keep_level: bool = False   # let a render that clips clip (counted) instead of lowering it
+    stem_format: str = ".wav"  # the stems' file format, by extension
 
 
-def stem_paths(job: BounceJob, ext: str = ".wav") -> list[Path]:
-    return [job.output / f"{name}{ext}" for name in job.preset.outputs]
+def stem_paths(job: BounceJob) -> list[Path]:
+    return [job.output / f"{name}{job.stem_format}" for name in job.preset.outputs]
 
 
 def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     """Bounce one file; returns the paths written. Raises AudioFileError on bad input/output."""
     targets = stem_paths(job) if job.stems else [job.output]
     for t in targets:
-        audiofile.check_output(t, [job.input])
+        audiofile.check_output(t, [job.input], job.overwrite, job.bit_depth)
     audio, sr = audiofile.read_stereo(job.input, job.channels)
+    depth = job.bit_depth or audiofile.depth_for(targets[0], audiofile.source_bit_depth(job.input))
     if job.edits is not None:
-        import warnings
-
         from ..formats.edits import past_end
 
         for msg in past_end(job.edits, audio.shape[1] / sr, str(job.input)):
@@ -103,12 +107,19 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     finally:
         if bar:
             bar.close()
-    if job.stems:
-        for path, stem in zip(targets, out):
-            audiofile.write_stereo(path, stem, sr, job.bit_depth)
-    else:
-        audiofile.write_stereo(targets[0], out, sr, job.bit_depth)
+    _write(job, targets, out, sr, depth)
     return targets
+
+
+def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float, depth: int) -> None:
+    """Write the render; one that would clip in an integer or lossy file is first lowered
+    (or, with ``keep_level``, its clipped samples counted), and the user is told."""
+    if not audiofile.is_float(targets[0], depth):
+        out, note = headroom.fit(out, job.keep_level)
+        if note:
+            warnings.warn(f"{job.input}: {note}")
+    for path, audio in zip(targets, out if job.stems else [out]):
+        audiofile.write_stereo(path, audio, sr, depth)
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
@@ -128,3 +139,27 @@ def default_output(input_path: Path, preset_name: str, stems: bool) -> Path:
     stem = input_path.with_suffix("").name
     base = input_path.parent / f"{stem}-{preset_name}"
     return base if stems else base.with_suffix(".wav")
+
+
+def outputs_in(folder: Path, inputs: Sequence[Path], preset_name: str, stems: bool) -> list[Path]:
+    """One output per input inside ``folder``, each named after its input and the preset.
+    Inputs of the same name (the common ``a/mixture.wav b/mixture.wav``) are told apart by the
+    name of their folder (``a-mixture-karaoke``)."""
+    names = [default_output(i, preset_name, stems).name for i in inputs]
+    outs = []
+    for inp, name in zip(inputs, names):
+        if names.count(name) > 1:
+            name = f"{inp.resolve().parent.name}-{name}"
+        outs.append(folder / name)
+    return outs
+
+
+def check_distinct(inputs: Sequence[Path], outs: Sequence[Path]) -> None:
+    """Refuse a run in which two inputs would write the same output (one would be lost)."""
+    seen: dict[Path, Path] = {}
+    for inp, out in zip(inputs, outs):
+        key = out.resolve()
+        if key in seen:
+            raise PansliceError(f"{seen[key]} and {inp} would both be written to {out}; "
+                                "bounce them in separate runs")
+        seen[key] = inp
