@@ -281,7 +281,7 @@ def check_bands(values: Mapping[str, float]) -> None:
     for i in range(1, int(values["band_count"]) + 1):
         lo, hi = values[band_name(i, "low_hz")], values[band_name(i, "high_hz")]
         if not lo < hi:
-            raise ParameterError(f"band {i}: low_hz ({_fmt(lo)}) must be below high_hz ({_fmt(hi)})")
+            raise ParameterError(f"band {i}: low_hz ({fmt(lo)}) must be below high_hz ({fmt(hi)})")
 
 
 def apply_overrides(ps: ParamSet, overrides: dict[str, object]) -> None:
