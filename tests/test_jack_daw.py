@@ -1,0 +1,139 @@
+"""panslice as a DAW's JACK insert, against a real ``jackd -d dummy`` and JACK's own tools:
+the latency it publishes (``jack_lsp -l``, ``jack_iodelay``), freewheeling (``jack_freewheel``),
+a new period mid-session (``jack_bufsize``), and a server that stops or comes back at another rate.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, run_cli
+from test_jack import PERIOD, PRESET, SR, PlayerRecorder, jack_server, wait_for  # noqa: F401
+
+pytestmark = [pytest.mark.jack,
+              pytest.mark.skipif(shutil.which("jackd") is None or shutil.which("jack_iodelay") is None,
+                                 reason="jackd and the JACK example tools are not installed "
+                                        "(Debian: apt-get install jackd2)")]
+
+
+class Proc:
+    """A subprocess whose stdout and stderr lines are collected as they come."""
+
+    def __init__(self, cmd, env):
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=env)
+        self.lines: list[str] = []
+        self._t = threading.Thread(target=lambda: self.lines.extend(
+            line for chunk in self.p.stdout for line in chunk.replace("\r", "\n").splitlines()),
+            daemon=True)
+        self._t.start()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self._t.join(timeout=10)
+        return self.p.returncode
+
+
+def jack_env(server, **more):
+    return {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_AUDIO_RESERVATION": "1", **more}
+
+
+def port_latencies(server) -> dict[str, dict[str, tuple[int, int]]]:
+    """``jack_lsp -l``: {port: {"capture": (min, max), "playback": (min, max)}}."""
+    out = subprocess.run(["jack_lsp", "-l"], capture_output=True, text=True, env=jack_env(server),
+                         timeout=30).stdout
+    ports: dict = {}
+    name = None
+    for line in out.splitlines():
+        m = re.match(r"\s+port (capture|playback) latency = \[ (\d+) (\d+) \]", line)
+        if m and name:
+            ports[name][m[1]] = (int(m[2]), int(m[3]))
+        elif not line.startswith((" ", "\t")):
+            name = line.strip()
+            ports[name] = {}
+    return ports
+
+
+def published(server, client) -> tuple[int, int]:
+    """What ``client`` publishes across itself: (capture out - capture in, playback in - playback
+    out) on its first pair of ports, as ``jack_lsp -l`` shows them."""
+    lat = port_latencies(server)
+    i, o = lat.get(f"{client}:in_1", {}), lat.get(f"{client}:out_1", {})
+    if "capture" not in i or "capture" not in o:
+        return (-1, -1)
+    return (o["capture"][1] - i["capture"][1], i["playback"][1] - o["playback"][1])
+
+
+def jack_connect(server, *pairs):
+    for src, dst in pairs:
+        subprocess.run(["jack_connect", src, dst], check=True, env=jack_env(server), timeout=30)
+
+
+def live(server, *args, env=None):
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--no-osc", "--jack", *args]
+    return Proc(cmd, jack_env(server, **(env or {})))
+
+
+def started_latency(p: Proc) -> int:
+    """Waits for a live session's start line; returns the latency it printed."""
+    wait_for(lambda: "latency" in p.text or p.p.poll() is not None, 180, "panslice to start")
+    m = re.search(r"latency (\d+) samples", p.text)
+    assert m, p.text
+    return int(m[1])
+
+
+def iodelay(server, connect) -> int:
+    """Round trip in samples that ``jack_iodelay`` measures through ``connect(out, in)``."""
+    p = Proc(["stdbuf", "-o0", "jack_iodelay"], jack_env(server))
+    try:
+        wait_for(lambda: "jack_delay:in" in port_latencies(server), 30, "jack_iodelay's ports")
+        connect("jack_delay:out", "jack_delay:in")
+        found = lambda: re.findall(r"([\d.]+) frames\s+[\d.]+ ms total roundtrip", p.text)
+        wait_for(lambda: len(found()) >= 3, 60, "jack_iodelay to measure")
+        values = {float(v) for v in found()[1:]}
+        assert len(values) == 1, p.text   # steady: the same round trip each measurement
+        return round(values.pop())
+    finally:
+        p.stop(signal.SIGTERM)
+
+
+def test_published_latency_is_what_jack_iodelay_measures(jack_server):
+    """At neutral settings (all gains 0 dB: transparent), jack_iodelay's round trip through
+    panslice minus the server's own (a direct loop) is what panslice publishes, to the sample."""
+    own = iodelay(jack_server, lambda o, i: jack_connect(jack_server, (o, i)))
+    p = live(jack_server, "--jack-name", "slicer", "--set", "target_gain_db=0")
+    try:
+        lat = started_latency(p)
+        assert lat == 2047 + 512 + 2 * PERIOD   # engine (spread over blocks: + one hop) + ring
+        wait_for(lambda: published(jack_server, "slicer") == (lat, lat), 30, "the latency to be published")
+        through = iodelay(jack_server, lambda o, i: jack_connect(
+            jack_server, (o, "slicer:in_1"), ("slicer:out_1", i)))
+        print(f"\njack_iodelay: server's own {own}, through panslice {through}, published {lat}")
+        assert through - own == lat
+        # downstream ports see it too: the system ports' ranges include panslice's
+        jack_connect(jack_server, ("system:capture_1", "slicer:in_1"), ("slicer:out_1", "system:playback_1"))
+        ports = port_latencies(jack_server)
+        assert ports["slicer:out_1"]["capture"][1] == ports["system:capture_1"]["capture"][1] + lat
+        assert ports["slicer:in_1"]["playback"][1] == ports["system:playback_1"]["playback"][1] + lat
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.text
