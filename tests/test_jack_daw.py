@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import noise, run_cli
+from conftest import noise, pan, run_cli
 from test_jack import PERIOD, PRESET, SR, PlayerRecorder, jack_server, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.jack,
@@ -137,3 +137,64 @@ def test_published_latency_is_what_jack_iodelay_measures(jack_server):
     finally:
         rc = p.stop()
     assert rc == 0, p.text
+
+
+def freewheel_watcher(server):
+    """A JACK client whose ``fw`` event is set while the server freewheels."""
+    import jack
+
+    c = jack.Client("fw-watch", no_start_server=True, servername=server)
+    c.fw = threading.Event()
+    c.set_freewheel_callback(lambda starting: c.fw.set() if starting else c.fw.clear())
+    c.activate()
+    return c
+
+
+def jack_freewheel(server, on: bool, watcher):
+    subprocess.run(["jack_freewheel", "y" if on else "n"], check=True, env=jack_env(server), timeout=30)
+    wait_for(lambda: watcher.fw.is_set() == on, 30, f"freewheel {'on' if on else 'off'}")
+
+
+def test_freewheel_processes_every_cycle_as_the_bounce(tmp_path, jack_server):
+    """``jack_freewheel on`` (a DAW's export): panslice keeps up with every cycle, so what it
+    writes is the offline bounce exactly, after the published latency, the first time."""
+    n = 3 * SR
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / SR)      # centred: karaoke removes it
+    x = (noise(n, seed=3) + pan(tone, 0.0)).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(str(song), x.T, SR, subtype="FLOAT")
+    presets = tmp_path / "config" / "panslice" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "jack-test.toml").write_text(PRESET)
+    config = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    r = run_cli("bounce", song, "-o", tmp_path / "bounced.wav", "--preset", "jack-test",
+                "--bit-depth", "32", "-q", env=config)
+    assert r.returncode == 0, r.stderr
+    bounced = sf.read(str(tmp_path / "bounced.wav"), dtype="float32")[0].T
+
+    watcher = freewheel_watcher(jack_server)
+    pr = PlayerRecorder(jack_server, x, 240)
+    p = live(jack_server, "--jack-name", "slicer", "--preset", "jack-test",
+             "--jack-in", "player:out_1,player:out_2", "--jack-out", "recorder:in_1,recorder:in_2",
+             env=config)
+    try:
+        latency = started_latency(p)
+        wait_for(lambda: pr.recorder.get_all_connections("recorder:in_2") or p.p.poll() is not None,
+                 60, "panslice to connect its ports")
+        assert p.p.poll() is None, p.text
+        jack_freewheel(jack_server, True, watcher)
+        start, _ = pr.play_once(latency + 4096, 300)
+        jack_freewheel(jack_server, False, watcher)
+        heard = pr.recorded(start + latency, n)
+        assert heard is not None, "JACK's frame times jumped inside the pass"
+        diff = np.abs(heard - bounced)
+        print(f"\nfreewheel: latency {latency}, max difference from the bounce {diff.max():.3g}, "
+              f"{int((diff > 0).sum())} samples differ")
+        assert np.array_equal(heard, bounced)
+    finally:
+        rc = p.stop()
+        pr.close()
+        watcher.deactivate()
+        watcher.close()
+    assert rc == 0, p.text
+    print(p.lines[-1])
