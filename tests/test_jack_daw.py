@@ -198,3 +198,139 @@ def test_freewheel_processes_every_cycle_as_the_bounce(tmp_path, jack_server):
         watcher.close()
     assert rc == 0, p.text
     print(p.lines[-1])
+
+
+IDENTITY = """
+import sys
+from panslice.plugin.live import loop
+
+
+class Identity:
+    '''A chain that copies: panslice's JACK stream and loop alone, bit for bit.'''
+    latency_samples, stages, dropouts, sample_rate, max_block = 0, [], 0, None, 0
+
+    def prepare(self, sr, block):
+        self.sample_rate, self.max_block = sr, block
+        return self
+
+    def process_block(self, x, o):
+        o[:] = x
+
+
+s, block, what = loop.open_stream(None, jack=True, jack_name="ident", jack_in=sys.argv[1:3],
+                                  jack_out=sys.argv[3:5])
+print("latency", s.source.latency_samples, "samples", flush=True)
+rep = loop.run(Identity(), s, block, realtime=True)
+s.close()
+print(rep.summary(), flush=True)
+"""
+
+COUNT = 2.0 ** 23   # the player's sample count, exactly as a float32 value (count + 1) / COUNT
+
+
+class CountPlayerRecorder:
+    """'player' plays its own sample count; 'recorder' records; both count samples, and one
+    cycle both ran in (the same JACK frame time) relates the two counts."""
+
+    def __init__(self, server, seconds):
+        import jack
+
+        self.rec = np.zeros(int(seconds * SR), np.float32)
+        self.played = self.recorded = 0
+        self.at = {"player": {}, "recorder": {}}   # JACK frame time of a cycle -> count before it
+        self.xruns = 0
+        self.player = jack.Client("player", no_start_server=True, servername=server)
+        self.recorder = jack.Client("recorder", no_start_server=True, servername=server)
+        self.outs = [self.player.outports.register(f"out_{i}") for i in (1, 2)]
+        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2)]
+        self.player.set_process_callback(self._play)
+        self.recorder.set_process_callback(self._record)
+        self.player.set_xrun_callback(lambda delay: setattr(self, "xruns", self.xruns + 1))
+        # activated together, before anything else runs: both counts start in the same cycle
+        self.player.activate()
+        self.recorder.activate()
+
+    def _play(self, frames):
+        self.at["player"][self.player.last_frame_time] = self.played
+        v = (np.arange(self.played, self.played + frames) + 1) / COUNT
+        self.outs[0].get_array()[:] = v
+        self.outs[1].get_array()[:] = v
+        self.played += frames
+
+    def _record(self, frames):
+        self.at["recorder"][self.recorder.last_frame_time] = self.recorded
+        k = min(frames, self.rec.size - self.recorded)
+        self.rec[self.recorded:self.recorded + k] = self.ins[0].get_array()[:k]
+        self.recorded += frames
+
+    def delays(self):
+        """(recorder index, delay) of every recorded sample that carries a count."""
+        n = min(self.recorded, self.rec.size)
+        idx = np.flatnonzero(self.rec[:n])
+        src = np.round(self.rec[idx].astype(np.float64) * COUNT).astype(np.int64) - 1
+        f = max(set(self.at["player"]) & set(self.at["recorder"]))   # one cycle both ran in
+        offset = self.at["recorder"][f] - self.at["player"][f]
+        return idx, idx - offset - src
+
+    def close(self):
+        for c in (self.player, self.recorder):
+            c.deactivate()
+            c.close()
+
+
+def runs(values):
+    """[(value, start, length)] of the runs of equal values."""
+    cuts = np.flatnonzero(np.diff(values)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(values)]])
+    return [(int(values[s]), int(s), int(e - s)) for s, e in zip(starts, ends)]
+
+
+def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server):
+    """jack_bufsize 256 -> 1024 -> 64 under a running session: the output carries every input
+    sample once, in order; the delay moves from 512 to 2048 (1536 samples of silence put in)
+    and back to 512 (1536 samples skipped); each latency is published."""
+    for attempt in range(3):   # a pass disturbed by the machine (an xrun, a late loop) runs again
+        subprocess.run(["jack_bufsize", "256"], check=True, capture_output=True,
+                       env=jack_env(jack_server), timeout=30)
+        pr = CountPlayerRecorder(jack_server, 120)
+        p = Proc([sys.executable, "-c", IDENTITY, "player:out_1", "player:out_2", "recorder:in_1",
+                  "recorder:in_2"], jack_env(jack_server))
+        try:
+            wait_for(lambda: pr.recorder.get_all_connections("recorder:in_2") or p.p.poll() is not None,
+                     120, "the identity session to connect")
+            assert p.p.poll() is None, p.text
+            seen = []
+            for size, lat in ((256, 512), (1024, 2048), (64, 512)):
+                if size != 256:
+                    subprocess.run(["jack_bufsize", str(size)], check=True, capture_output=True,
+                                   env=jack_env(jack_server), timeout=30)
+                wait_for(lambda: published(jack_server, "ident") == (lat, lat), 30,
+                         f"latency {lat} published at period {size}")
+                seen.append(published(jack_server, "ident"))
+                mark = pr.recorded
+                wait_for(lambda: pr.recorded > mark + SR, 60, "a second more audio")
+        finally:
+            rc = p.stop()
+            pr.close()
+        assert rc == 0, p.text
+        idx, delay = pr.delays()
+        gaps = np.diff(idx)
+        silences = [(int(idx[i]), int(gaps[i] - 1)) for i in np.flatnonzero(gaps > 1)]
+        if pr.xruns == 0 and len(silences) == 1:
+            break
+        print(f"\nbufsize: attempt {attempt + 1} disturbed ({pr.xruns} server xruns, silences "
+              f"(recorded index, samples) {silences}; {p.lines[-1]}); again")
+    assert seen == [(512, 512), (2048, 2048), (512, 512)]
+    assert "JACK period 256 -> 1024: latency 512 -> 2048 samples" in p.text, p.text
+    assert "JACK period 1024 -> 64: latency 2048 -> 512 samples" in p.text, p.text
+    r = runs(delay)
+    print(f"\nbufsize: delay runs (delay, first counted sample, count): {r}; silences {silences}; "
+          f"{p.lines[-1]}")
+    steps = [d for d, _, _ in r]
+    # the skip takes only what a cycle does not need, so it may come in more than one step
+    assert steps[:2] == [512, 2048] and steps[-1] == 512, r
+    assert all(a > b for a, b in zip(steps[1:], steps[2:])), r
+    # silence only where the latency grew, exactly as long as it grew: nothing dropped or doubled
+    assert [k for _, k in silences] == [2048 - 512], silences
+    assert np.flatnonzero(gaps > 1)[0] + 1 == r[1][1], (silences, r)   # the silence is the step

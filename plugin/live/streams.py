@@ -285,9 +285,10 @@ class JackStream:
         self._outs[1].get_array()[:] = out[1]
 
     def _fill(self, out: np.ndarray) -> None:
-        """``out`` from the output ring, after skipping what is owed; silence if it ran dry."""
+        """``out`` from the output ring, after skipping what is owed (never what this cycle
+        needs: a skip then waits for the ring to hold more); silence if it ran dry."""
         if self._owed:
-            skip = min(self._owed, self._out.available)
+            skip = min(self._owed, max(0, self._out.available - out.shape[1]))
             self._out.skip(skip)
             self._owed -= skip
         if out.shape[1] and not self._out.read(out):
