@@ -334,3 +334,62 @@ def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server):
     # silence only where the latency grew, exactly as long as it grew: nothing dropped or doubled
     assert [k for _, k in silences] == [2048 - 512], silences
     assert np.flatnonzero(gaps > 1)[0] + 1 == r[1][1], (silences, r)   # the silence is the step
+
+
+def start_jackd(name, rate, log):
+    import jack
+
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(PERIOD)],
+                            stdout=log, stderr=subprocess.STDOUT, env=jack_env(name))
+    jack.set_error_function(lambda msg: None)
+
+    def up():
+        try:
+            jack.Client("probe", no_start_server=True, servername=name).close()
+            return True
+        except jack.JackError:
+            assert proc.poll() is None, "jackd exited"
+            return False
+
+    wait_for(up, 15, "jackd to start")
+    return proc
+
+
+def stop_jackd(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_a_server_that_stops_ends_the_session_and_a_restart_at_another_rate_is_followed(tmp_path):
+    """The server stops: one clear line and exit status 1, no traceback. Started again at
+    another rate, a new session runs at that rate (panslice never follows a server across a
+    restart: it exits, and is started again with the server)."""
+    pytest.importorskip("jack")
+    name = f"panslice-restart-{os.getpid()}"
+    with open(tmp_path / "jackd.log", "w") as log:
+        server = start_jackd(name, 44100, log)
+        try:
+            p = live(name, "--jack-name", "slicer", "--set", "target_gain_db=0")
+            lat = started_latency(p)
+            wait_for(lambda: published(name, "slicer") == (lat, lat), 30, "panslice to run")
+        finally:
+            stop_jackd(server)
+        wait_for(lambda: p.p.poll() is not None, 60, "panslice to exit")
+        rc = p.stop()
+        print("\n" + p.text)
+        assert rc == 1, p.text
+        assert "panslice: error: JACK: the server shut down" in p.text, p.text
+        assert "Traceback" not in p.text, p.text
+        server = start_jackd(name, 48000, log)
+        try:
+            p = live(name, "--jack-name", "slicer", "--set", "target_gain_db=0")
+            lat = started_latency(p)
+            wait_for(lambda: published(name, "slicer") == (lat, lat), 30, "panslice to run")
+            assert "48000 Hz" in p.text, p.text
+        finally:
+            rc = p.stop()
+            stop_jackd(server)
+        assert rc == 0, p.text

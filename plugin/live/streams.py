@@ -394,7 +394,8 @@ class JackStream:
             else:
                 waited += 0.25
                 if waited >= 2.0:
-                    raise StreamError("JACK: no audio for 2 s (is the server still running?)")
+                    self._gone = "no audio for 2 s (is the server still running?)"
+                    raise StreamError(f"JACK: {self._gone}")
         return out
 
     def write(self, block: np.ndarray) -> None:
@@ -405,9 +406,10 @@ class JackStream:
 
     def close(self, commit: bool = True) -> None:
         self._switch.restore()
-        if self._started and not self._gone:
-            self.client.deactivate()
-        self.client.close()
+        if not self._gone:  # a client of a server that is gone can hang in libjack: leave it
+            if self._started:
+                self.client.deactivate()
+            self.client.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
