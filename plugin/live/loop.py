@@ -48,6 +48,7 @@ class Report:
     prior_missed: int | None = None  # ML look-ahead: frames whose row came late (None: no ML)
     ended_by: str = ""
     scheduling: str = ""     # how the loop's thread ran (plugin/live/realtime.py), with realtime=True
+    changes: tuple[str, ...] = ()  # what changed under the session (a new JACK period)
 
     def summary(self) -> str:
         return (f"{self.samples / self.sample_rate:.1f} s ({self.blocks} blocks of {self.block} at "
@@ -57,6 +58,7 @@ class Report:
                 + (f"; plugins dropped out for {self.dropouts} samples" if self.dropouts else "")
                 + ("" if self.prior_missed is None else
                    f"; ML prior: {self.prior_missed} frames without their row (plain slice there)")
+                + "".join(f"; {c}" for c in self.changes)
                 + (f"; audio thread: {self.scheduling}" if self.scheduling else ""))
 
 
@@ -92,6 +94,8 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     sr = stream.sample_rate
     if chain.sample_rate != sr or chain.max_block < block:
         chain.prepare(sr, block)
+    if hasattr(stream, "publish_latency"):  # JACK: the ports say the chain's latency too
+        stream.publish_latency(chain.latency_samples)
     stop = stop if stop is not None else threading.Event()
     rep = Report(sr, block)
     out = np.zeros((2, block), np.float32)
@@ -106,6 +110,7 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     rep.overruns = stream.overruns
     rep.underruns = stream.underruns
     rep.xruns = getattr(stream, "xruns", 0)
+    rep.changes = tuple(getattr(stream, "changes", ()))
     rep.dropouts = chain.dropouts
     missed = [st.missed for st in chain.stages if st.missed is not None]
     rep.prior_missed = sum(missed) if missed else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import select
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -189,91 +190,179 @@ def jack_client(name: str, server: str | None = None):
         jack.set_error_function(None)
 
 
+MAX_PERIOD = 8192   # the largest JACK period a session can change to (jack_bufsize's own limit)
+FREEWHEEL_WAIT_S = 10.0  # how long a freewheeling cycle waits for the loop before playing silence
+
+
+def ring_latency(block: int, period: int) -> int:
+    """JackStream's buffering: two loop blocks rounded up to whole JACK periods, which gives
+    the loop one block plus one period to process each block."""
+    return 2 * math.ceil(block / period) * period
+
+
 class JackStream:
     """Stereo JACK ports: ``<name>:in_1``/``in_2`` in, ``<name>:out_1``/``out_2`` out.
 
     JACK's process callback only copies: input ports into one ring, the other ring into the
     output ports. The live loop reads and writes those rings like any stream. The output ring
-    starts with ``latency_samples`` of silence (two blocks, rounded up to JACK periods), which
-    gives the loop one block plus one period to process each block. A callback that finds it
+    starts with ``latency_samples`` of silence (:func:`ring_latency`). A callback that finds it
     empty plays silence, counts an under-run and skips as many samples when they come late, so
     the latency a DAW compensates never changes. The client starts on the first ``read``.
+
+    The ports publish the whole latency (the ring's plus the chain's, see
+    :meth:`publish_latency`) through JACK's latency API. A new JACK period keeps the loop's
+    block and changes the ring's latency to :func:`ring_latency` of the new period: the output
+    gets that many samples of silence more, or skips that many, and the latency is published
+    again (:attr:`changes` says what happened). While the server freewheels (a DAW's export),
+    each cycle waits for the loop's output instead of playing silence: every cycle is processed.
+    A server that stops, or a new sample rate, ends the session with a message.
     """
 
     def __init__(self, block: int | None, *, name: str = "panslice", server: str | None = None,
                  connect_in: Sequence[str] = (), connect_out: Sequence[str] = ()):
+        from . import jacklatency
+
         jack = _import_jack()
         self._jack = jack
         self.client = jack_client(name, server)
         self.sample_rate = float(self.client.samplerate)
         self.period = int(self.client.blocksize)
         self.block = block = block or self.period
-        chunk = math.ceil(block / self.period) * self.period
-        self.latency_samples = 2 * chunk
-        cap = self.latency_samples + 4 * chunk
+        self.latency_samples = ring_latency(block, self.period)
+        self.chain_latency = 0
+        self.changes: list[str] = []
+        cap = 3 * ring_latency(block, max(self.period, MAX_PERIOD))
         self._in = Ring(cap)
         self._out = Ring(cap, prefill=self.latency_samples)
-        self._in_stage = np.zeros((2, self.period), np.float32)
-        self._out_stage = np.zeros((2, self.period), np.float32)
+        self._stages(self.period)
         self._read_buf = np.zeros((2, block), np.float32)
         self._ins = [self.client.inports.register(f"in_{i}") for i in (1, 2)]
         self._outs = [self.client.outports.register(f"out_{i}") for i in (1, 2)]
         self._connect_in, self._connect_out = list(connect_in), list(connect_out)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
-        self.overruns = 0
-        self.underruns = 0
-        self.xruns = 0
-        self._owed = 0
+        self.overruns = self.underruns = self.xruns = 0
+        self._owed = 0          # output samples to skip (came too late, or a shorter latency)
+        self._pad = 0           # output samples of silence to insert (a longer latency)
         self._gone: str | None = None
         self._started = False
+        self._freewheel = False
+        self._wrote = threading.Event()
+        self._publish_due = False
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.set_shutdown_callback(self._shutdown)
         self.client.set_blocksize_callback(self._blocksize)
+        self.client.set_samplerate_callback(self._samplerate)
+        self.client.set_freewheel_callback(self._freewheeling)
+        self._latency = jacklatency.Publisher(self.client, self._ins, self._outs, self.latency_samples)
         # JACK's callback needs the GIL within a period (5.8 ms at 256/44.1k); Python's default
         # 5 ms switch interval could spend most of that waiting for the live loop's thread.
         # close() gives the interpreter its own interval back.
         self._switch = ShortSwitchInterval()
 
-    # -- JACK's thread: copy, count, wake the loop; nothing that waits ------------------------
+    def _stages(self, period: int) -> None:
+        """The process callback's copies of one period (allocated while it is not running)."""
+        self._in_stage = np.zeros((2, period), np.float32)
+        self._out_stage = np.zeros((2, period), np.float32)
+
+    # -- JACK's thread: copy, count, wake the loop; nothing that waits (but when freewheeling) --
     def _process(self, frames: int) -> None:
         stage = self._in_stage[:, :frames]
         stage[0] = self._ins[0].get_array()
         stage[1] = self._ins[1].get_array()
         if not self._in.write(stage):
             self.overruns += 1
+        self._wake()
+        out = self._out_stage[:, :frames]
+        pad = min(self._pad, frames)
+        out[:, :pad] = 0.0
+        self._pad -= pad
+        if self._freewheel:
+            self._wait_for_output(frames - pad + self._owed)
+        self._fill(out[:, pad:])
+        self._outs[0].get_array()[:] = out[0]
+        self._outs[1].get_array()[:] = out[1]
+
+    def _fill(self, out: np.ndarray) -> None:
+        """``out`` from the output ring, after skipping what is owed (never what this cycle
+        needs: a skip then waits for the ring to hold more); silence if it ran dry."""
+        if self._owed:
+            skip = min(self._owed, max(0, self._out.available - out.shape[1]))
+            self._out.skip(skip)
+            self._owed -= skip
+        if out.shape[1] and not self._out.read(out):
+            out[:] = 0.0
+            self.underruns += 1
+            self._owed += out.shape[1]
+
+    def _wait_for_output(self, need: int) -> None:
+        """Freewheeling: the server waits for its clients, so this cycle waits for the loop."""
+        end = time.monotonic() + FREEWHEEL_WAIT_S
+        while self._out.available < need and not self._gone and time.monotonic() < end:
+            self._wrote.clear()
+            if self._out.available < need:
+                self._wrote.wait(0.1)
+
+    def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"\0")
         except BlockingIOError:
             pass
-        out = self._out_stage[:, :frames]
-        if self._owed:  # blocks that came too late and were replaced by silence
-            skip = min(self._owed, self._out.available)
-            self._out.skip(skip)
-            self._owed -= skip
-        if not self._out.read(out):
-            out[:] = 0.0
-            self.underruns += 1
-            self._owed += frames
-        self._outs[0].get_array()[:] = out[0]
-        self._outs[1].get_array()[:] = out[1]
 
     def _xrun(self, delay_usecs: float) -> None:
         self.xruns += 1
 
     def _shutdown(self, status, reason: str) -> None:
-        self._gone = reason or "the server shut down"
-        try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass
+        self._gone = f"the server shut down ({reason or 'no reason given'})"
+        self._wrote.set()
+        self._wake()
+
+    def _freewheeling(self, starting: bool) -> None:
+        self._freewheel = starting
+        self._wrote.set()
+
+    def _samplerate(self, rate: int) -> None:
+        if rate != self.sample_rate:
+            self._gone = (f"the sample rate changed from {self.sample_rate:g} to {rate} Hz; "
+                          "panslice was prepared for the old one: start it again")
+            self._wake()
 
     def _blocksize(self, frames: int) -> None:
-        if frames != self.period:
-            self._gone = f"the JACK period changed from {self.period} to {frames} while running"
+        """A new period (JACK calls this while no cycle runs): the ring's latency follows it."""
+        if frames == self.period:
+            return
+        old, new = self.latency_samples, ring_latency(self.block, frames)
+        if frames > MAX_PERIOD:
+            self._gone = f"the JACK period changed to {frames}, more than {MAX_PERIOD}"
+            self._wake()
+            return
+        if frames > self._in_stage.shape[1]:
+            self._stages(frames)
+        if new > old:
+            self._pad += new - old
+        else:
+            self._owed += old - new
+        self.changes.append(f"JACK period {self.period} -> {frames}: latency "
+                            f"{old + self.chain_latency} -> {new + self.chain_latency} samples")
+        self.period, self.latency_samples = frames, new
+        self._publish_due = True
 
     # -- the live loop's side -------------------------------------------------------------------
+    def publish_latency(self, chain_latency: int) -> None:
+        """Publish the ring's latency plus ``chain_latency`` on the ports (the loop calls this
+        when the chain is prepared and whenever its latency changes)."""
+        self.chain_latency = int(chain_latency)
+        self._publish()
+
+    def _publish(self) -> None:
+        self._publish_due = False
+        total = self.latency_samples + self.chain_latency
+        if self._started:
+            self._latency.update(total)
+        else:
+            self._latency.latency = total
+
     def start(self) -> None:
         self.client.activate()
         self._started = True
@@ -289,6 +378,10 @@ class JackStream:
     def read(self, n: int) -> np.ndarray:
         if not self._started:
             self.start()
+        if self._publish_due:
+            self._publish()
+        if self._gone:
+            raise StreamError(f"JACK: {self._gone}")
         out = self._read_buf[:, :n]
         waited = 0.0
         while not self._in.read(out):
@@ -301,18 +394,22 @@ class JackStream:
             else:
                 waited += 0.25
                 if waited >= 2.0:
-                    raise StreamError("JACK: no audio for 2 s (is the server still running?)")
+                    self._gone = "no audio for 2 s (is the server still running?)"
+                    raise StreamError(f"JACK: {self._gone}")
         return out
 
     def write(self, block: np.ndarray) -> None:
         if not self._out.write(block):  # reads pace the loop, so only a stalled server gets here
             raise StreamError("JACK: the output buffer is full (the server stopped taking audio)")
+        if self._freewheel:
+            self._wrote.set()
 
     def close(self, commit: bool = True) -> None:
         self._switch.restore()
-        if self._started and not self._gone:
-            self.client.deactivate()
-        self.client.close()
+        if not self._gone:  # a client of a server that is gone can hang in libjack: leave it
+            if self._started:
+                self.client.deactivate()
+            self.client.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -337,6 +434,16 @@ class Duplex:
     def xruns(self) -> int:
         """xruns the audio server itself reported (JACK only)."""
         return sum(getattr(s, "xruns", 0) for s in self._all())
+
+    @property
+    def changes(self) -> list[str]:
+        """What changed under the session (a new JACK period and its latency)."""
+        return list(getattr(self.source, "changes", []))
+
+    def publish_latency(self, chain_latency: int) -> None:
+        """Tell a source that publishes its latency (JACK) the chain's part of it."""
+        if hasattr(self.source, "publish_latency"):
+            self.source.publish_latency(chain_latency)
 
     def _all(self):
         return [self.source] + [s for s in self.sinks if s is not self.source]

@@ -1,0 +1,395 @@
+"""panslice as a DAW's JACK insert, against a real ``jackd -d dummy`` and JACK's own tools:
+the latency it publishes (``jack_lsp -l``, ``jack_iodelay``), freewheeling (``jack_freewheel``),
+a new period mid-session (``jack_bufsize``), and a server that stops or comes back at another rate.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, pan, run_cli
+from test_jack import PERIOD, PRESET, SR, PlayerRecorder, jack_server, wait_for  # noqa: F401
+
+pytestmark = [pytest.mark.jack,
+              pytest.mark.skipif(shutil.which("jackd") is None or shutil.which("jack_iodelay") is None,
+                                 reason="jackd and the JACK example tools are not installed "
+                                        "(Debian: apt-get install jackd2)")]
+
+
+class Proc:
+    """A subprocess whose stdout and stderr lines are collected as they come."""
+
+    def __init__(self, cmd, env):
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=env)
+        self.lines: list[str] = []
+        self._t = threading.Thread(target=lambda: self.lines.extend(
+            line for chunk in self.p.stdout for line in chunk.replace("\r", "\n").splitlines()),
+            daemon=True)
+        self._t.start()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self._t.join(timeout=10)
+        return self.p.returncode
+
+
+def jack_env(server, **more):
+    return {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_AUDIO_RESERVATION": "1", **more}
+
+
+def port_latencies(server) -> dict[str, dict[str, tuple[int, int]]]:
+    """``jack_lsp -l``: {port: {"capture": (min, max), "playback": (min, max)}}."""
+    out = subprocess.run(["jack_lsp", "-l"], capture_output=True, text=True, env=jack_env(server),
+                         timeout=30).stdout
+    ports: dict = {}
+    name = None
+    for line in out.splitlines():
+        m = re.match(r"\s+port (capture|playback) latency = \[ (\d+) (\d+) \]", line)
+        if m and name:
+            ports[name][m[1]] = (int(m[2]), int(m[3]))
+        elif not line.startswith((" ", "\t")):
+            name = line.strip()
+            ports[name] = {}
+    return ports
+
+
+def published(server, client) -> tuple[int, int]:
+    """What ``client`` publishes across itself: (capture out - capture in, playback in - playback
+    out) on its first pair of ports, as ``jack_lsp -l`` shows them."""
+    lat = port_latencies(server)
+    i, o = lat.get(f"{client}:in_1", {}), lat.get(f"{client}:out_1", {})
+    if "capture" not in i or "capture" not in o:
+        return (-1, -1)
+    return (o["capture"][1] - i["capture"][1], i["playback"][1] - o["playback"][1])
+
+
+def jack_connect(server, *pairs):
+    for src, dst in pairs:
+        subprocess.run(["jack_connect", src, dst], check=True, env=jack_env(server), timeout=30)
+
+
+def live(server, *args, env=None):
+    cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--no-osc", "--jack", *args]
+    return Proc(cmd, jack_env(server, **(env or {})))
+
+
+def started_latency(p: Proc) -> int:
+    """Waits for a live session's start line; returns the latency it printed."""
+    wait_for(lambda: "latency" in p.text or p.p.poll() is not None, 180, "panslice to start")
+    m = re.search(r"latency (\d+) samples", p.text)
+    assert m, p.text
+    return int(m[1])
+
+
+def iodelay(server, connect) -> int:
+    """Round trip in samples that ``jack_iodelay`` measures through ``connect(out, in)``."""
+    p = Proc(["stdbuf", "-o0", "jack_iodelay"], jack_env(server))
+    try:
+        wait_for(lambda: "jack_delay:in" in port_latencies(server), 30, "jack_iodelay's ports")
+        connect("jack_delay:out", "jack_delay:in")
+        found = lambda: re.findall(r"([\d.]+) frames\s+[\d.]+ ms total roundtrip", p.text)
+        wait_for(lambda: len(found()) >= 3, 60, "jack_iodelay to measure")
+        values = {float(v) for v in found()[1:]}
+        assert len(values) == 1, p.text   # steady: the same round trip each measurement
+        return round(values.pop())
+    finally:
+        p.stop(signal.SIGTERM)
+
+
+def test_published_latency_is_what_jack_iodelay_measures(jack_server):
+    """At neutral settings (all gains 0 dB: transparent), jack_iodelay's round trip through
+    panslice minus the server's own (a direct loop) is what panslice publishes, to the sample."""
+    own = iodelay(jack_server, lambda o, i: jack_connect(jack_server, (o, i)))
+    p = live(jack_server, "--jack-name", "slicer", "--set", "target_gain_db=0")
+    try:
+        lat = started_latency(p)
+        assert lat == 2047 + 512 + 2 * PERIOD   # engine (spread over blocks: + one hop) + ring
+        wait_for(lambda: published(jack_server, "slicer") == (lat, lat), 30, "the latency to be published")
+        through = iodelay(jack_server, lambda o, i: jack_connect(
+            jack_server, (o, "slicer:in_1"), ("slicer:out_1", i)))
+        print(f"\njack_iodelay: server's own {own}, through panslice {through}, published {lat}")
+        assert through - own == lat
+        # downstream ports see it too: the system ports' ranges include panslice's
+        jack_connect(jack_server, ("system:capture_1", "slicer:in_1"), ("slicer:out_1", "system:playback_1"))
+        ports = port_latencies(jack_server)
+        assert ports["slicer:out_1"]["capture"][1] == ports["system:capture_1"]["capture"][1] + lat
+        assert ports["slicer:in_1"]["playback"][1] == ports["system:playback_1"]["playback"][1] + lat
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.text
+
+
+def freewheel_watcher(server):
+    """A JACK client whose ``fw`` event is set while the server freewheels."""
+    import jack
+
+    c = jack.Client("fw-watch", no_start_server=True, servername=server)
+    c.fw = threading.Event()
+    c.set_freewheel_callback(lambda starting: c.fw.set() if starting else c.fw.clear())
+    c.activate()
+    return c
+
+
+def jack_freewheel(server, on: bool, watcher):
+    subprocess.run(["jack_freewheel", "y" if on else "n"], check=True, env=jack_env(server), timeout=30)
+    wait_for(lambda: watcher.fw.is_set() == on, 30, f"freewheel {'on' if on else 'off'}")
+
+
+def test_freewheel_processes_every_cycle_as_the_bounce(tmp_path, jack_server):
+    """``jack_freewheel on`` (a DAW's export): panslice keeps up with every cycle, so what it
+    writes is the offline bounce exactly, after the published latency, the first time."""
+    n = 3 * SR
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / SR)      # centred: karaoke removes it
+    x = (noise(n, seed=3) + pan(tone, 0.0)).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(str(song), x.T, SR, subtype="FLOAT")
+    presets = tmp_path / "config" / "panslice" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "jack-test.toml").write_text(PRESET)
+    config = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    r = run_cli("bounce", song, "-o", tmp_path / "bounced.wav", "--preset", "jack-test",
+                "--bit-depth", "32", "-q", env=config)
+    assert r.returncode == 0, r.stderr
+    bounced = sf.read(str(tmp_path / "bounced.wav"), dtype="float32")[0].T
+
+    watcher = freewheel_watcher(jack_server)
+    pr = PlayerRecorder(jack_server, x, 240)
+    p = live(jack_server, "--jack-name", "slicer", "--preset", "jack-test",
+             "--jack-in", "player:out_1,player:out_2", "--jack-out", "recorder:in_1,recorder:in_2",
+             env=config)
+    try:
+        latency = started_latency(p)
+        wait_for(lambda: pr.recorder.get_all_connections("recorder:in_2") or p.p.poll() is not None,
+                 60, "panslice to connect its ports")
+        assert p.p.poll() is None, p.text
+        jack_freewheel(jack_server, True, watcher)
+        start, _ = pr.play_once(latency + 4096, 300)
+        jack_freewheel(jack_server, False, watcher)
+        heard = pr.recorded(start + latency, n)
+        assert heard is not None, "JACK's frame times jumped inside the pass"
+        diff = np.abs(heard - bounced)
+        print(f"\nfreewheel: latency {latency}, max difference from the bounce {diff.max():.3g}, "
+              f"{int((diff > 0).sum())} samples differ")
+        assert np.array_equal(heard, bounced)
+    finally:
+        rc = p.stop()
+        pr.close()
+        watcher.deactivate()
+        watcher.close()
+    assert rc == 0, p.text
+    print(p.lines[-1])
+
+
+IDENTITY = """
+import sys
+from panslice.plugin.live import loop
+
+
+class Identity:
+    '''A chain that copies: panslice's JACK stream and loop alone, bit for bit.'''
+    latency_samples, stages, dropouts, sample_rate, max_block = 0, [], 0, None, 0
+
+    def prepare(self, sr, block):
+        self.sample_rate, self.max_block = sr, block
+        return self
+
+    def process_block(self, x, o):
+        o[:] = x
+
+
+s, block, what = loop.open_stream(None, jack=True, jack_name="ident", jack_in=sys.argv[1:3],
+                                  jack_out=sys.argv[3:5])
+print("latency", s.source.latency_samples, "samples", flush=True)
+rep = loop.run(Identity(), s, block, realtime=True)
+s.close()
+print(rep.summary(), flush=True)
+"""
+
+COUNT = 2.0 ** 23   # the player's sample count, exactly as a float32 value (count + 1) / COUNT
+
+
+class CountPlayerRecorder:
+    """'player' plays its own sample count; 'recorder' records; both count samples, and one
+    cycle both ran in (the same JACK frame time) relates the two counts."""
+
+    def __init__(self, server, seconds):
+        import jack
+
+        self.rec = np.zeros(int(seconds * SR), np.float32)
+        self.played = self.recorded = 0
+        self.at = {"player": {}, "recorder": {}}   # JACK frame time of a cycle -> count before it
+        self.xruns = 0
+        self.player = jack.Client("player", no_start_server=True, servername=server)
+        self.recorder = jack.Client("recorder", no_start_server=True, servername=server)
+        self.outs = [self.player.outports.register(f"out_{i}") for i in (1, 2)]
+        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2)]
+        self.player.set_process_callback(self._play)
+        self.recorder.set_process_callback(self._record)
+        self.player.set_xrun_callback(lambda delay: setattr(self, "xruns", self.xruns + 1))
+        # activated together, before anything else runs: both counts start in the same cycle
+        self.player.activate()
+        self.recorder.activate()
+
+    def _play(self, frames):
+        self.at["player"][self.player.last_frame_time] = self.played
+        v = (np.arange(self.played, self.played + frames) + 1) / COUNT
+        self.outs[0].get_array()[:] = v
+        self.outs[1].get_array()[:] = v
+        self.played += frames
+
+    def _record(self, frames):
+        self.at["recorder"][self.recorder.last_frame_time] = self.recorded
+        k = min(frames, self.rec.size - self.recorded)
+        self.rec[self.recorded:self.recorded + k] = self.ins[0].get_array()[:k]
+        self.recorded += frames
+
+    def delays(self):
+        """(recorder index, delay) of every recorded sample that carries a count."""
+        n = min(self.recorded, self.rec.size)
+        idx = np.flatnonzero(self.rec[:n])
+        src = np.round(self.rec[idx].astype(np.float64) * COUNT).astype(np.int64) - 1
+        f = max(set(self.at["player"]) & set(self.at["recorder"]))   # one cycle both ran in
+        offset = self.at["recorder"][f] - self.at["player"][f]
+        return idx, idx - offset - src
+
+    def close(self):
+        for c in (self.player, self.recorder):
+            c.deactivate()
+            c.close()
+
+
+def runs(values):
+    """[(value, start, length)] of the runs of equal values."""
+    cuts = np.flatnonzero(np.diff(values)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(values)]])
+    return [(int(values[s]), int(s), int(e - s)) for s, e in zip(starts, ends)]
+
+
+def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server):
+    """jack_bufsize 256 -> 1024 -> 64 under a running session: the output carries every input
+    sample once, in order; the delay moves from 512 to 2048 (1536 samples of silence put in)
+    and back to 512 (1536 samples skipped); each latency is published."""
+    for attempt in range(3):   # a pass disturbed by the machine (an xrun, a late loop) runs again
+        subprocess.run(["jack_bufsize", "256"], check=True, capture_output=True,
+                       env=jack_env(jack_server), timeout=30)
+        pr = CountPlayerRecorder(jack_server, 120)
+        p = Proc([sys.executable, "-c", IDENTITY, "player:out_1", "player:out_2", "recorder:in_1",
+                  "recorder:in_2"], jack_env(jack_server))
+        try:
+            wait_for(lambda: pr.recorder.get_all_connections("recorder:in_2") or p.p.poll() is not None,
+                     120, "the identity session to connect")
+            assert p.p.poll() is None, p.text
+            seen = []
+            for size, lat in ((256, 512), (1024, 2048), (64, 512)):
+                if size != 256:
+                    subprocess.run(["jack_bufsize", str(size)], check=True, capture_output=True,
+                                   env=jack_env(jack_server), timeout=30)
+                wait_for(lambda: published(jack_server, "ident") == (lat, lat), 30,
+                         f"latency {lat} published at period {size}")
+                seen.append(published(jack_server, "ident"))
+                mark = pr.recorded
+                wait_for(lambda: pr.recorded > mark + SR, 60, "a second more audio")
+        finally:
+            rc = p.stop()
+            pr.close()
+        assert rc == 0, p.text
+        idx, delay = pr.delays()
+        gaps = np.diff(idx)
+        silences = [(int(idx[i]), int(gaps[i] - 1)) for i in np.flatnonzero(gaps > 1)]
+        if pr.xruns == 0 and len(silences) == 1:
+            break
+        print(f"\nbufsize: attempt {attempt + 1} disturbed ({pr.xruns} server xruns, silences "
+              f"(recorded index, samples) {silences}; {p.lines[-1]}); again")
+    assert seen == [(512, 512), (2048, 2048), (512, 512)]
+    assert "JACK period 256 -> 1024: latency 512 -> 2048 samples" in p.text, p.text
+    assert "JACK period 1024 -> 64: latency 2048 -> 512 samples" in p.text, p.text
+    r = runs(delay)
+    print(f"\nbufsize: delay runs (delay, first counted sample, count): {r}; silences {silences}; "
+          f"{p.lines[-1]}")
+    steps = [d for d, _, _ in r]
+    # the skip takes only what a cycle does not need, so it may come in more than one step
+    assert steps[:2] == [512, 2048] and steps[-1] == 512, r
+    assert all(a > b for a, b in zip(steps[1:], steps[2:])), r
+    # silence only where the latency grew, exactly as long as it grew: nothing dropped or doubled
+    assert [k for _, k in silences] == [2048 - 512], silences
+    assert np.flatnonzero(gaps > 1)[0] + 1 == r[1][1], (silences, r)   # the silence is the step
+
+
+def start_jackd(name, rate, log):
+    import jack
+
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(PERIOD)],
+                            stdout=log, stderr=subprocess.STDOUT, env=jack_env(name))
+    jack.set_error_function(lambda msg: None)
+
+    def up():
+        try:
+            jack.Client("probe", no_start_server=True, servername=name).close()
+            return True
+        except jack.JackError:
+            assert proc.poll() is None, "jackd exited"
+            return False
+
+    wait_for(up, 15, "jackd to start")
+    return proc
+
+
+def stop_jackd(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_a_server_that_stops_ends_the_session_and_a_restart_at_another_rate_is_followed(tmp_path):
+    """The server stops: one clear line and exit status 1, no traceback. Started again at
+    another rate, a new session runs at that rate (panslice never follows a server across a
+    restart: it exits, and is started again with the server)."""
+    pytest.importorskip("jack")
+    name = f"panslice-restart-{os.getpid()}"
+    with open(tmp_path / "jackd.log", "w") as log:
+        server = start_jackd(name, 44100, log)
+        try:
+            p = live(name, "--jack-name", "slicer", "--set", "target_gain_db=0")
+            lat = started_latency(p)
+            wait_for(lambda: published(name, "slicer") == (lat, lat), 30, "panslice to run")
+        finally:
+            stop_jackd(server)
+        wait_for(lambda: p.p.poll() is not None, 60, "panslice to exit")
+        rc = p.stop()
+        print("\n" + p.text)
+        assert rc == 1, p.text
+        assert "panslice: error: JACK: the server shut down" in p.text, p.text
+        assert "Traceback" not in p.text, p.text
+        server = start_jackd(name, 48000, log)
+        try:
+            p = live(name, "--jack-name", "slicer", "--set", "target_gain_db=0")
+            lat = started_latency(p)
+            wait_for(lambda: published(name, "slicer") == (lat, lat), 30, "panslice to run")
+            assert "48000 Hz" in p.text, p.text
+        finally:
+            rc = p.stop()
+            stop_jackd(server)
+        assert rc == 0, p.text
