@@ -83,7 +83,10 @@ def get_all(cl) -> dict[str, float]:
 
 
 def legal_value(p: P.Param) -> float:
-    """A value different from the default that the registry accepts."""
+    """A value different from the default that the registry accepts (band edges stay in
+    order: an inverted band is refused)."""
+    if p.name.endswith(("low_hz", "high_hz")):
+        return 100.0 if p.name.endswith("low_hz") else 9000.0
     if p.scale == "int":
         return p.maximum
     return p.minimum if math.isfinite(p.minimum) and p.minimum != p.default else p.maximum - 1.0
