@@ -273,3 +273,42 @@ def test_played_regions_equal_bounce_with_edits_bit_for_bit(tmp_path):
     np.testing.assert_array_equal(heard, want[:, :n - lat])  # the last lat samples: the loop's restart
     plain = bounce.render(x, SR, Engine(PARAMS).params)
     assert not np.array_equal(want, plain)  # the region did something
+
+
+@pytest.mark.slow
+def test_bounce_from_the_page_equals_the_command_it_shows(session, tmp_path):
+    """Regions painted and a knob moved on the page, then 'bounce' (mix and stems): each file is
+    byte for byte what the page's command writes, and the page wrote only to its output folder."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    studio, ctl = session
+    url = f"ws://127.0.0.1:{studio.server.port}/ws"
+    for stems in (False, True):
+        got = asyncio.run(asyncio.wait_for(_ws_exchange(url, [
+            {"t": "set", "name": "width", "value": 0.35}, {"t": "regions", "regions": [REGION]},
+            {"t": "bounce", "stems": stems}], lambda ms: any("wrote" in m or "error" in m for m in ms)), 60))
+        started = next(m for m in got if m["t"] == "bounce" and "command" in m)
+        done = next(m for m in got if "wrote" in m or "error" in m)
+        assert "wrote" in done, done
+        assert any(0 < m.get("done", 0) < 1 for m in got if m["t"] == "bounce")  # progress was told
+        assert "--edits" in started["command"] and "--set width=0.35" in started["command"]
+        page_bytes = {p: open(p, "rb").read() for p in done["wrote"]}
+        for p in page_bytes:
+            assert os.path.dirname(os.path.dirname(p) if stems else p).startswith(str(tmp_path))
+            os.remove(p)
+        words = shlex.split(started["command"])
+        assert words[:2] == ["panslice", "bounce"]
+        subprocess.run([sys.executable, "-m", "panslice.plugin.cli", *words[1:], "--quiet"], check=True,
+                       timeout=300)
+        for p, b in page_bytes.items():
+            assert open(p, "rb").read() == b, p
+    assert R_load(tmp_path / "song-edits.toml")[0].name == "crash"
+
+
+def R_load(path):
+    from panslice.plugin.studio import regions as R
+
+    return R.load(path)
