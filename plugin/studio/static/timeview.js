@@ -200,8 +200,8 @@ function drawRegionOnPano() {
   const y0 = Pano.yOf(r.high_hz), y1 = Pano.yOf(r.low_hz);
   ctx.setLineDash([6, 3]); ctx.strokeStyle = "#5fe0e0"; ctx.lineWidth = 2;
   ctx.strokeRect(x0, y0, x1 - x0, y1 - y0); ctx.setLineDash([]);
-  ctx.fillStyle = "#5fe0e0"; ctx.font = "bold 12px system-ui"; ctx.textAlign = "left"; ctx.textBaseline = "top";
-  ctx.fillText(`region ${TV.selected + 1}`, x0 + 3, y0 + 2);
+  ctx.fillStyle = "#5fe0e0"; ctx.font = "bold 12px system-ui"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+  ctx.fillText(`region ${TV.selected + 1}`, x0 + 3, y1 - 2);
 }
 
 function panoRegionDrag(ev, x) {  // a press on the panogram outside the slice box, a region selected
