@@ -35,12 +35,15 @@ def output_of(song: Path, out_dir: Path, preset: str, stems: bool) -> Path:
 
 
 def command(song: str | None, state: dict[str, float], base: str, chain: str | None, *,
-            edits: Path | None = None, out_dir: Path | None = None, stems: bool = False) -> str:
+            edits: Path | None = None, out_dir: Path | None = None, stems: bool = False,
+            channels=None) -> str:
     """The ``panslice bounce`` line that renders what the knobs (and regions) are set to now."""
     words = ["panslice", "bounce", song or "INPUT.wav", "--preset", base]
     if chain:
         words += ["--chain", chain]
     words += settings_words(state, base)
+    if channels:
+        words += ["--channels", ",".join(str(c) for c in channels)]
     if edits is not None:
         words += ["--edits", str(edits)]
     if song and out_dir is not None:

@@ -181,7 +181,8 @@ class Page:
     def command(self, stems: bool = False) -> str:
         f = self.files
         return bounce_command(self.song, self.hub.state, self.preset, self.chain, stems=stems,
-                              edits=f.edits if self.regions else None, out_dir=f.out_dir)
+                              edits=f.edits if self.regions else None, out_dir=f.out_dir,
+                              channels=f.channels)
 
     def _command(self, msg: dict, reply) -> None:
         reply({"t": "command", "text": self.command(), "stems": self.command(stems=True)})
