@@ -362,7 +362,9 @@ def _studio(args, chain, stream, ctl):
 
     return StudioSession(chain, stream, ctl, host=args.web_host, port=args.web_port,
                          song=getattr(args, "song", None), preset=args.preset, chain_file=args.chain,
-                         paused=getattr(args, "paused", False), open_browser=args.open)
+                         paused=getattr(args, "paused", False), open_browser=args.open,
+                         out_dir=getattr(args, "out_dir", None), edits=getattr(args, "edits", None),
+                         channels=args.channels)
 
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
@@ -661,6 +663,12 @@ def _add_studio(sub) -> None:
     st.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for a SONG with more than two channels: the two to use")
     st.add_argument("--paused", action="store_true", help="start paused (press play on the page)")
+    st.add_argument("--edits", metavar="FILE",
+                    help="the painted regions: loaded from FILE if it exists and saved to it on "
+                         "every change (default: SONG-edits.toml in the output folder)")
+    st.add_argument("--out-dir", metavar="DIR",
+                    help="the only folder the page writes to: bounces and the regions "
+                         "(default: the song's folder)")
     _add_ml_patch(st)
     _add_osc(st)
     _add_web(st, switch=False)

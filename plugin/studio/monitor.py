@@ -11,6 +11,11 @@ while the chain keeps running, so switching back is seamless.
 The tap copies each input block into a lock-free :class:`~panslice.plugin.graph.ring.Ring`
 for the visuals thread; when that thread falls behind, blocks are dropped, never waited for.
 Nothing here allocates per block: buffers are made when the chain is prepared.
+
+Painted regions reach the engines here, between blocks, on the audio thread: the page's
+thread hands over new rows with one attribute write (no lock), and the monitor applies them,
+moved to the current stretch of the file, before the next block; a new stretch (play, seek,
+the loop's wrap) resets the chain first, so the engine's clock starts where the stretch does.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.ring import Ring
+from .regions import stretch_rows
 
 MODES = ("mix", "slice", "rest", "bypass")
 MIX, SLICE, REST, BYPASS = range(4)
@@ -77,6 +83,10 @@ class Monitor:
         self.tapped = self.dropped = 0
         self._delay: Ring | None = None
         self._scratch = np.zeros((2, 1), np.float32)
+        self.transport = None          # a file's Transport (studio); None on live input
+        self.edit_rows = np.zeros((0, 10))
+        self._new_rows: np.ndarray | None = None
+        self._stretch = 0
         if chain.sample_rate:
             self._allocate(chain.sample_rate, chain.max_block)
 
@@ -85,6 +95,26 @@ class Monitor:
 
     def set_mode(self, name: str) -> None:
         self.mode = MODES.index(name)
+
+    def set_edits(self, rows: np.ndarray) -> None:
+        """New region rows (song time), applied before the next block (any thread)."""
+        self._new_rows = rows
+
+    def _edits_between_blocks(self) -> None:
+        tr, rows = self.transport, self._new_rows
+        start = tr.stretch_from if tr is not None else None
+        if start is not None:
+            tr.stretch_from = None
+            self.chain.reset()
+            self._stretch = start
+        if rows is not None:
+            self._new_rows = None
+            self.edit_rows = rows
+        if start is not None or rows is not None:
+            length = tr.length if tr is not None else 0
+            moved = stretch_rows(self.edit_rows, self._stretch, length, self.chain.sample_rate)
+            for st in self.chain.stages:
+                st.engine.set_edits(moved)
 
     def prepare(self, sample_rate: float, max_block: int) -> "Monitor":
         self.chain.prepare(sample_rate, max_block)
@@ -102,6 +132,7 @@ class Monitor:
         self._delay.clear()
 
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
+        self._edits_between_blocks()
         if self.tap.write(x):
             self.tapped += 1
         else:

@@ -2,19 +2,26 @@
 
 The page sends ``{"t": "set", "name": ..., "value": ...}`` for a knob (a gain's silence as the
 string ``"-inf"``), ``get``, ``monitor`` (``mode``), ``transport`` (``action`` play, pause or
-seek, with ``seconds``), ``preset_load`` / ``preset_save`` (``name``) and ``command``. Knob
+seek, with ``seconds``), ``preset_load`` / ``preset_save`` (``name``), ``command``,
+``regions`` (the whole list of painted regions) and ``bounce`` (``stems`` true or false). Knob
 changes go through the control hub that OSC uses, so they are validated the same way and
-echoed to OSC subscribers and to every page as ``{"t": "param", "name", "value"}``.
+echoed to OSC subscribers and to every page as ``{"t": "param", "name", "value"}``; the
+region list is echoed to every page as ``{"t": "regions", "regions"}``.
 """
 
 from __future__ import annotations
 
+import base64
 import math
-import shlex
+from dataclasses import dataclass
+from pathlib import Path
 
 from ...dsp import params as P
 from ..control.hub import ControlHub, Rejected
 from ..formats import presets
+from ..formats import edits as edits_file
+from . import regions as R
+from .bouncer import Bouncer, command as bounce_command
 from .monitor import MODES
 
 GROUPS = (  # (title, names or a name prefix); a parameter in none of them goes to "other"
@@ -46,36 +53,60 @@ def registry() -> list[dict]:
              "doc": p.doc, "group": group_of(p.name)} for p in P.REGISTRY]
 
 
-def bounce_command(song: str | None, state: dict[str, float], base: str, chain: str | None) -> str:
-    """The ``panslice bounce`` line that renders what the knobs are set to now: the base
-    preset and a ``--set`` for every value that differs from it."""
-    preset = presets.load(base)
-    words = ["panslice", "bounce", song or "INPUT.wav", "--preset", base]
-    if chain:
-        words += ["--chain", chain]
-    for p in P.REGISTRY:
-        v = state[p.name]
-        if v != preset.params[p.name]:
-            words += ["--set", f"{p.name}={P.fmt(v)}"]
-    return " ".join(shlex.quote(w) for w in words)
+@dataclass
+class Files:
+    """What the page may read and write: the song and chain named on the command line, the
+    edits file (``--edits``, or SONG-edits.toml in the output folder) and the output folder."""
+
+    song: str | None
+    chain: str | None = None
+    out_dir: Path | None = None
+    edits: Path | None = None
+    channels: tuple | None = None
+
+    @classmethod
+    def of(cls, song: str | None, chain: str | None, out_dir: str | None, edits: str | None,
+           channels=None) -> "Files":
+        if song is None:
+            return cls(None, chain)
+        d = Path(out_dir) if out_dir else Path(song).resolve().parent
+        e = Path(edits) if edits else d / f"{Path(song).with_suffix('').name}-edits.toml"
+        return cls(song, chain, d, e, channels)
 
 
 class Page:
     """Answers the page's messages. ``broadcast(dict)`` tells every page."""
 
-    def __init__(self, hub: ControlHub, monitor, transport, broadcast, *, song: str | None,
-                 preset: str, chain: str | None, info: dict):
+    def __init__(self, hub: ControlHub, monitor, transport, broadcast, *, files: Files,
+                 preset: str, info: dict, overview=None):
         self.hub, self.monitor, self.transport = hub, monitor, transport
         self.broadcast = broadcast
-        self.song, self.preset, self.chain, self.info = song, preset, chain, info
+        self.files, self.preset, self.info = files, preset, info
+        self.song, self.chain = files.song, files.chain
+        self.overview = overview  # (uint8 rows x cols, row edges) of the whole song, or None
+        self.regions = R.load(files.edits) if files.edits is not None else []
+        if self.regions:
+            monitor.set_edits(edits_file.rows(self.regions))
+        self.bouncer = Bouncer(Path(files.song), files.out_dir, files.channels, broadcast) \
+            if files.song else None
         self._handlers = {"set": self._set, "get": self._get, "monitor": self._monitor,
                           "transport": self._transport, "preset_load": self._preset_load,
-                          "preset_save": self._preset_save, "command": self._command}
+                          "preset_save": self._preset_save, "command": self._command,
+                          "regions": self._regions, "bounce": self._bounce}
 
     def hello(self) -> dict:
         return {"t": "hello", "params": registry(), "groups": [g[0] for g in GROUPS] + ["Other"], "state": self._state(), "info": self.info,
                 "monitor": MODES[self.monitor.mode], "modes": list(MODES),
-                "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset}
+                "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset,
+                "regions": R.to_page(self.regions), "overview": self._overview(),
+                "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or "")}}
+
+    def _overview(self) -> dict | None:
+        if self.overview is None:
+            return None
+        img, edges = self.overview
+        return {"rows": img.shape[0], "cols": img.shape[1], "edges": [float(f) for f in edges],
+                "data": base64.b64encode(img.tobytes()).decode("ascii")}
 
     def handle(self, msg: dict, reply) -> None:
         handler = self._handlers.get(msg.get("t"))
@@ -147,5 +178,29 @@ class Page:
         self.broadcast({"t": "presets", "presets": self._presets()})
         reply({"t": "notice", "text": f"saved preset {name!r} to {path}"})
 
+    def command(self, stems: bool = False) -> str:
+        f = self.files
+        return bounce_command(self.song, self.hub.state, self.preset, self.chain, stems=stems,
+                              edits=f.edits if self.regions else None, out_dir=f.out_dir,
+                              channels=f.channels)
+
     def _command(self, msg: dict, reply) -> None:
-        reply({"t": "command", "text": bounce_command(self.song, self.hub.state, self.preset, self.chain)})
+        reply({"t": "command", "text": self.command(), "stems": self.command(stems=True)})
+
+    def _regions(self, msg: dict, reply) -> None:
+        if self.transport is None:
+            raise Rejected("regions are painted on a song's time: start 'panslice studio SONG'")
+        regions = R.check(msg.get("regions"))
+        R.save(self.files.edits, regions)
+        self.regions = regions
+        self.monitor.set_edits(edits_file.rows(regions))
+        self.broadcast({"t": "regions", "regions": R.to_page(regions)})
+        self.broadcast({"t": "command", "text": self.command(), "stems": self.command(stems=True)})
+
+    def _bounce(self, msg: dict, reply) -> None:
+        if self.bouncer is None:
+            raise Rejected("bounce needs a song: start 'panslice studio SONG'")
+        stems = msg.get("stems") is True
+        rows = edits_file.rows(self.regions) if self.regions else None
+        out = self.bouncer.start(dict(self.hub.state), self.preset, rows, stems)
+        self.broadcast({"t": "bounce", "done": 0.0, "to": str(out), "command": self.command(stems)})

@@ -14,10 +14,10 @@ import webbrowser
 
 from .guard import is_loopback, new_token
 from .monitor import Monitor
-from .page import Page
+from .page import Files, Page
 from .server import WebServer
 from .transport import Transport
-from .visuals import Visuals
+from .visuals import Visuals, overview
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -34,18 +34,22 @@ class StudioSession:
 
     def __init__(self, chain, stream, control, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  song: str | None = None, preset: str = "vocal-lift", chain_file: str | None = None,
-                 paused: bool = False, open_browser: bool = False):
+                 paused: bool = False, open_browser: bool = False, out_dir: str | None = None,
+                 edits: str | None = None, channels=None):
         self.chain = Monitor(chain)
         self.transport = None
         src = getattr(stream, "source", None)
+        pic = None
         if song is not None and src is not None and hasattr(src, "audio"):
-            self.transport = stream.source = Transport(src, playing=not paused)
+            self.transport = stream.source = self.chain.transport = Transport(src, playing=not paused)
+            pic = overview(src.audio, src.sample_rate)
         self.control = control
         sr = stream.sample_rate
         info = {"song": song, "sample_rate": sr, "latency": chain.latency_samples,
                 "osc_port": control.server.port, "row_edges": [], "az_bins": 0}
+        files = Files.of(song, chain_file, out_dir, edits, channels)
         self.page = Page(control.server.hub, self.chain, self.transport, self._broadcast,
-                         song=song, preset=preset, chain=chain_file, info=info)
+                         files=files, preset=preset, info=info, overview=pic)
         self.token = new_token(host)
         self.server = WebServer(host, port, self.token, self.page.handle, self.page.hello)
         self.visuals = Visuals(self.chain, sr, self.server.frame, levels=lambda: control.controls.levels,

@@ -4,6 +4,10 @@ The page's thread only writes requests (plain attributes); the audio thread appl
 ``read``, between blocks, so the source never changes under a block. Paused, the source still
 hands out blocks, of silence, at the file's pace: the chain's tail rings out, the output device
 stays fed and the session's sample count (what automation is stamped with) keeps running.
+
+Each block where playback starts a new stretch of the file (play, a seek, the loop's wrap)
+sets ``stretch_from`` to the file sample the block begins at; the monitor takes it in the same
+block (same thread) to restart the chain there, so painted regions land on the song's time.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ class Transport:
         self.delivered = 0                        # samples handed out (the loop's position)
         self.want_playing = playing
         self._seek_to: int | None = None
+        self._next: int | None = None  # where the next block continues the current stretch
+        self.stretch_from: int | None = None
         self._silence = np.zeros_like(source._buf)
 
     # -- requests (any thread) ------------------------------------------------------------------
@@ -51,11 +57,21 @@ class Transport:
             if self.playing:
                 self.started_at = self.delivered
         if self.playing:
-            x = self.source.read(n)
+            x = self._play(n)
         else:
             x = self._silence[:, :n]
+            self._next = None
             self.source._pace(n)
         self.delivered += x.shape[1]
+        return x
+
+    def _play(self, n: int) -> np.ndarray:
+        start = self.source._pos
+        x = self.source.read(n)
+        end = start + x.shape[1]
+        if start != self._next or end > self.length:
+            self.stretch_from = start
+        self._next = self.source._pos if end > self.length else end
         return x
 
     def __getattr__(self, name):

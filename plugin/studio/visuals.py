@@ -79,6 +79,35 @@ class Panogram:
         return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+OVERVIEW_COLS = 1200
+OVERVIEW_ROWS = 96
+OVERVIEW_FFT = 2048
+
+
+def overview(audio: np.ndarray, sample_rate: float, cols: int = OVERVIEW_COLS,
+             rows: int = OVERVIEW_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """The whole song's spectrogram for the time view: uint8 [rows, cols] (low row first, 0 at
+    RANGE_DB + 20 dB below the loudest cell) and the log-frequency row edges. One frame per
+    column, evenly spaced over the song: a picture to find things by, not a measurement."""
+    edges = row_edges(sample_rate, rows)
+    bins, row = bin_rows(sample_rate, edges, OVERVIEW_FFT)
+    n = audio.shape[1]
+    mono = audio.mean(axis=0)
+    starts = np.linspace(0, max(n - OVERVIEW_FFT, 0), cols).astype(np.int64)
+    frames = np.zeros((cols, OVERVIEW_FFT))
+    for i, s in enumerate(starts):
+        seg = mono[s:s + OVERVIEW_FFT]
+        frames[i, :seg.size] = seg
+    spec = np.abs(np.fft.rfft(frames * np.hanning(OVERVIEW_FFT), axis=1)) ** 2
+    power = np.zeros((rows, cols))
+    np.add.at(power, row, spec[:, bins].T)
+    power /= np.maximum(np.bincount(row, minlength=rows), 1)[:, None]
+    db = 10.0 * np.log10(power + 1e-12)
+    span = RANGE_DB + 20.0
+    img = np.clip((db - (db.max() - span)) * (255.0 / span), 0, 255).astype(np.uint8)
+    return img, edges
+
+
 class Visuals:
     """The thread that turns the monitor's tap into frames for ``publish`` (bytes -> None)."""
 

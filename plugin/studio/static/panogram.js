@@ -65,7 +65,7 @@ const Pano = {
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(this.off, p.x, p.y, p.w, p.h);
     }
-    this.axes(); this.overlay();
+    this.axes(); this.overlay(); drawRegionOnPano();
   },
   axes() {
     const ctx = this.ctx, p = this.plot();
@@ -135,10 +135,11 @@ function canvasXY(ev) {
 
 $("pano").addEventListener("pointerdown", (ev) => {
   const [x, y] = canvasXY(ev), grab = Pano.hit(x, y);
-  if (!grab) return;
+  if (!grab) { if (panoRegionDrag(ev, x)) { ev.preventDefault(); Pano.canvas.setPointerCapture(ev.pointerId); } return; }
   ev.preventDefault();
   Pano.canvas.setPointerCapture(ev.pointerId);
   const start = { x, y, c: S.state.center, w: S.state.width };
+  const snap = gesture(grab.kind === "band" ? [grab.name] : ["center", "width"]);
   const move = (e) => {
     const [mx, my] = canvasXY(e), fine = e.shiftKey ? 0.1 : 1;
     const daz = (Pano.azOf(mx) - Pano.azOf(start.x)) * fine;
@@ -150,7 +151,7 @@ $("pano").addEventListener("pointerdown", (ev) => {
       setParam(grab.name, Math.round(Pano.hzOf(start.y + (my - start.y) * fine)));
     }
   };
-  const up = () => { Pano.canvas.removeEventListener("pointermove", move); S.dragging = null; flush(); };
+  const up = () => { Pano.canvas.removeEventListener("pointermove", move); S.dragging = null; flush(); endGesture(snap); };
   S.dragging = grab.kind === "band" ? grab.name : grab.kind;
   Pano.canvas.addEventListener("pointermove", move);
   Pano.canvas.addEventListener("pointerup", up, { once: true });
@@ -163,5 +164,3 @@ $("pano").addEventListener("pointermove", (ev) => {
 });
 
 function clampRound(v, lo, hi) { return Math.round(Math.min(hi, Math.max(lo, v)) * 1000) / 1000; }
-
-connect();

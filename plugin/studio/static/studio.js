@@ -101,18 +101,22 @@ function attachDrag(el, p) {
     el.setPointerCapture(ev.pointerId);
     let last = ev.clientY, t = toPos(p, S.state[p.name]);
     S.dragging = p.name;
+    const snap = gesture([p.name]);
     const move = (e) => {
       t += (last - e.clientY) / (e.shiftKey ? 1500 : 150);
       last = e.clientY;
       t = Math.min(1, Math.max(0, t));
       setParam(p.name, fromPos(p, t));
     };
-    const up = () => { el.removeEventListener("pointermove", move); S.dragging = null; flush(); };
+    const up = () => { el.removeEventListener("pointermove", move); S.dragging = null; flush(); endGesture(snap); };
     el.addEventListener("pointermove", move);
     el.addEventListener("pointerup", up, { once: true });
     el.addEventListener("pointercancel", up, { once: true });
   });
-  el.addEventListener("dblclick", () => setParam(p.name, fromWire(p.default)));
+  el.addEventListener("dblclick", () => {
+    const snap = gesture([p.name]);
+    setParam(p.name, p.default); flush(); endGesture(snap);
+  });
 }
 
 function buildKnobs(params, order) {
@@ -169,6 +173,25 @@ function flush() {
 }
 function send(msg) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
 
+// ---- undo / redo: knob gestures and region edits made on this page ---------------------------------
+const History = { done: [], undone: [] };
+function gesture(names) { return Object.fromEntries(names.map((n) => [n, S.state[n]])); }
+function endGesture(snap) {
+  const params = {};
+  for (const [n, v] of Object.entries(snap)) if (S.state[n] !== v) params[n] = [v, S.state[n]];
+  if (Object.keys(params).length) remember({ params });
+}
+function remember(entry) {
+  History.done.push(entry); History.undone.length = 0;
+  if (History.done.length > 500) History.done.shift();
+}
+function replay(e, which) {
+  if (e.params) { for (const [n, pair] of Object.entries(e.params)) setParam(n, pair[which]); flush(); }
+  if (e.regions) commitRegions(e.regions[which], true);
+}
+function undo() { const e = History.done.pop(); if (e) { replay(e, 0); History.undone.push(e); say("undone"); } }
+function redo() { const e = History.undone.pop(); if (e) { replay(e, 1); History.done.push(e); say("redone"); } }
+
 // ---- incoming ---------------------------------------------------------------------------------
 function onParam(name, value) {
   value = fromWire(value);
@@ -193,8 +216,14 @@ const handlers = {
     showTransport(m.transport);
     showPresets(m.presets, m.preset);
     Pano.setup(m.info);
+    showRegions(m.regions || []);
+    if (m.overview && m.transport) TV.setup(m.overview, m.transport.length);
+    $("edits-path").textContent = m.files.edits;
+    $("bounce-box").hidden = !m.info.song;
     send({ t: "command" });
   },
+  regions(m) { showRegions(m.regions); drawOverlay(); },
+  bounce(m) { showBounce(m); },
   state(m) { applyState(m.state); showMonitor(m.monitor); showTransport(m.transport); },
   param(m) { onParam(m.name, m.value); },
   monitor(m) { showMonitor(m.mode); },
@@ -230,6 +259,7 @@ function showPosition(s) {
   S.transport.seconds = s;
   if (!S.seeking) $("seek").value = s;
   $("time").textContent = `${clock(s)} / ${clock(S.transport.length)}`;
+  TV.draw();
 }
 $("play").addEventListener("click", () => send({ t: "transport", action: S.transport && S.transport.playing ? "pause" : "play" }));
 $("seek").addEventListener("input", () => { S.seeking = true; });
@@ -250,6 +280,11 @@ $("copy-cmd").addEventListener("click", async () => {
 
 document.addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+  if ((e.ctrlKey || e.metaKey) && (e.code === "KeyZ" || e.code === "KeyY")) {
+    e.preventDefault();
+    if (e.shiftKey || e.code === "KeyY") redo(); else undo();
+    return;
+  }
   if (e.code === "Space" && S.transport) { e.preventDefault(); $("play").click(); }
   const mode = { Digit1: "mix", Digit2: "slice", Digit3: "rest", Digit4: "bypass" }[e.code];
   if (mode) send({ t: "monitor", mode });

@@ -1,0 +1,94 @@
+"""Bounce from the page: the command the page shows, rendered in a thread with progress.
+
+The page never names a path: it asks for the mix or the stems, and the output goes to the
+session's output folder (``--out-dir``, default beside the song) under the name ``bounce``
+gives by default. The parameters are parsed from the command's own ``--set`` words, the
+way ``bounce`` parses them, so the file is bit for bit what running that command writes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from pathlib import Path
+
+from ...dsp import params as P
+from ...dsp.errors import PansliceError
+from ..control.hub import Rejected
+from ..formats import audiofile, presets
+from ..offline import bounce
+
+
+def settings_words(state: dict[str, float], base: str) -> list[str]:
+    """``--set NAME=VALUE`` for every value that differs from preset ``base``."""
+    preset = presets.load(base)
+    words = []
+    for p in P.REGISTRY:
+        v = state[p.name]
+        if v != preset.params[p.name]:
+            words += ["--set", f"{p.name}={P.fmt(v)}"]
+    return words
+
+
+def output_of(song: Path, out_dir: Path, preset: str, stems: bool) -> Path:
+    return out_dir / bounce.default_output(song, preset, stems).name
+
+
+def command(song: str | None, state: dict[str, float], base: str, chain: str | None, *,
+            edits: Path | None = None, out_dir: Path | None = None, stems: bool = False,
+            channels=None) -> str:
+    """The ``panslice bounce`` line that renders what the knobs (and regions) are set to now."""
+    words = ["panslice", "bounce", song or "INPUT.wav", "--preset", base]
+    if chain:
+        words += ["--chain", chain]
+    words += settings_words(state, base)
+    if channels:
+        words += ["--channels", ",".join(str(c) for c in channels)]
+    if edits is not None:
+        words += ["--edits", str(edits)]
+    if song and out_dir is not None:
+        words += ["-o", str(output_of(Path(song), out_dir, base, stems))]
+    if stems:
+        words.append("--stems")
+    return " ".join(shlex.quote(w) for w in words)
+
+
+class Bouncer:
+    """One bounce at a time, in its own thread; ``tell(dict)`` reports to every page."""
+
+    def __init__(self, song: Path, out_dir: Path, channels, tell):
+        self.song, self.out_dir, self.channels, self.tell = song, out_dir, channels, tell
+        self.thread: threading.Thread | None = None
+
+    def start(self, state: dict[str, float], base: str, edit_rows, stems: bool) -> Path:
+        if self.thread is not None and self.thread.is_alive():
+            raise Rejected("a bounce is already running")
+        preset = presets.load(base)
+        ps = preset.params.copy()
+        P.apply_overrides(ps, P.parse_set(settings_words(state, base)[1::2]))
+        out = output_of(self.song, self.out_dir, base, stems)
+        targets = [out / f"{n}.wav" for n in preset.outputs] if stems else [out]
+        for t in targets:
+            audiofile.check_output(t, [self.song])
+        self.thread = threading.Thread(target=self._run, args=(ps, edit_rows, stems, targets),
+                                       name="panslice-bounce", daemon=True)
+        self.thread.start()
+        return out
+
+    def _run(self, ps, edit_rows, stems: bool, targets: list[Path]) -> None:
+        try:
+            audio, sr = audiofile.read_stereo(self.song, self.channels)
+            total, told = audio.shape[1], [0.0]
+
+            def progress(done: int) -> None:
+                if done / total >= told[0] + 0.01:  # a message per percent, not per block
+                    told[0] = done / total
+                    self.tell({"t": "bounce", "done": told[0]})
+            out = bounce.render(audio, sr, ps, split=stems, unity=stems, progress=progress,
+                                edits=edit_rows)
+            for path, part in zip(targets, out if stems else [out]):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                audiofile.write_stereo(path, part, sr)
+            self.tell({"t": "bounce", "done": 1.0, "wrote": [str(t) for t in targets]})
+        except (PansliceError, OSError) as e:
+            self.tell({"t": "bounce", "error": str(e)})
