@@ -81,8 +81,10 @@ def stem_paths(job: BounceJob) -> list[Path]:
     return [job.output / f"{name}{job.stem_format}" for name in job.preset.outputs]
 
 
-def run(job: BounceJob, quiet: bool = True) -> list[Path]:
-    """Bounce one file; returns the paths written. Raises AudioFileError on bad input/output."""
+def run(job: BounceJob, quiet: bool = True,
+        progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Bounce one file; returns the paths written. Raises AudioFileError on bad input/output.
+    ``progress(done, total)`` is told the input samples done (else a bar on a terminal)."""
     targets = stem_paths(job) if job.stems else [job.output]
     for t in targets:
         audiofile.check_output(t, [job.input], job.overwrite, job.bit_depth)
@@ -97,13 +99,17 @@ def run(job: BounceJob, quiet: bool = True) -> list[Path]:
     if job.automation is not None:
         job.automation.check_rate(sr, str(job.input))
         changes = job.automation.changes
-    bar = _progress_bar(audio.shape[1], sr, job.input.name, quiet)
+    bar = None if progress else _progress_bar(audio.shape[1], sr, job.input.name, quiet)
+    told = bar.update_to if bar else None
+    if progress is not None:
+        def told(done: int, total: int = audio.shape[1]) -> None:
+            progress(done, total)
     try:
         if job.chain is not None:
-            out = job.chain.render(audio, sr, changes=changes, progress=bar.update_to if bar else None)
+            out = job.chain.render(audio, sr, changes=changes, progress=told)
         else:
             out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
-                         progress=bar.update_to if bar else None, edits=job.edits)
+                         progress=told, edits=job.edits)
     finally:
         if bar:
             bar.close()

@@ -50,6 +50,7 @@ def command(song: str | None, state: dict[str, float], base: str, chain: str | N
         words += ["-o", str(output_of(Path(song), out_dir, base, stems))]
     if stems:
         words.append("--stems")
+    words.append("-y")   # the page's bounce replaces its last one, as the command then does
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -67,28 +68,29 @@ class Bouncer:
         ps = preset.params.copy()
         P.apply_overrides(ps, P.parse_set(settings_words(state, base)[1::2]))
         out = output_of(self.song, self.out_dir, base, stems)
-        targets = [out / f"{n}.wav" for n in preset.outputs] if stems else [out]
-        for t in targets:
-            audiofile.check_output(t, [self.song])
-        self.thread = threading.Thread(target=self._run, args=(ps, edit_rows, stems, targets),
-                                       name="panslice-bounce", daemon=True)
+        job = bounce.BounceJob(self.song, out, preset, ps, stems=stems, channels=self.channels,
+                               edits=edit_rows, overwrite=True)
+        for t in self._targets(job):
+            audiofile.check_output(t, [self.song], overwrite=True)
+        self.thread = threading.Thread(target=self._run, args=(job,), name="panslice-bounce",
+                                       daemon=True)
         self.thread.start()
         return out
 
-    def _run(self, ps, edit_rows, stems: bool, targets: list[Path]) -> None:
-        try:
-            audio, sr = audiofile.read_stereo(self.song, self.channels)
-            total, told = audio.shape[1], [0.0]
+    @staticmethod
+    def _targets(job: bounce.BounceJob) -> list[Path]:
+        return bounce.stem_paths(job) if job.stems else [job.output]
 
-            def progress(done: int) -> None:
-                if done / total >= told[0] + 0.01:  # a message per percent, not per block
-                    told[0] = done / total
-                    self.tell({"t": "bounce", "done": told[0]})
-            out = bounce.render(audio, sr, ps, split=stems, unity=stems, progress=progress,
-                                edits=edit_rows)
-            for path, part in zip(targets, out if stems else [out]):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                audiofile.write_stereo(path, part, sr)
-            self.tell({"t": "bounce", "done": 1.0, "wrote": [str(t) for t in targets]})
+    def _run(self, job: bounce.BounceJob) -> None:
+        """``bounce.run`` itself, so every rule of the command holds (bit depth, headroom...)."""
+        told = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if done / total >= told[0] + 0.01:  # a message per percent, not per block
+                told[0] = done / total
+                self.tell({"t": "bounce", "done": told[0]})
+        try:
+            wrote = bounce.run(job, progress=progress)
+            self.tell({"t": "bounce", "done": 1.0, "wrote": [str(w) for w in wrote]})
         except (PansliceError, OSError) as e:
             self.tell({"t": "bounce", "error": str(e)})
