@@ -221,6 +221,37 @@ def test_a_worker_killed_mid_file_has_its_file_finished_elsewhere_once(tmp_path,
     assert (tmp_path / "out" / "a-long-karaoke.wav").read_bytes() == (tmp_path / "ref.wav").read_bytes()
 
 
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_a_batch_killed_and_restarted_finishes_the_rest_without_redoing_the_done(tmp_path, home, scheduler):
+    song(tmp_path / "in" / "a.wav", 0.3, 6)
+    for k in range(3):
+        song(tmp_path / "in" / f"long{k}.wav", 30.0, 10 + k)
+    report = tmp_path / "r1.jsonl"
+    first = subprocess.Popen([sys.executable, "-m", "panslice.plugin.cli", "batch", str(tmp_path / "in"),
+                              "-o", str(tmp_path / "out"), "--cluster", scheduler, "--report", str(report),
+                              "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: report.exists() and report.read_text().count("\n") >= 1, "a first row", tries=1200)
+    first.kill()
+    first.wait()
+    done_first = {k for k, v in read_report(report).items() if v["status"] == "done"}
+    assert done_first and len(done_first) < 4
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*.wav")}
+
+    again = run_cli("batch", tmp_path / "in", "-o", tmp_path / "out", "--cluster", scheduler,
+                    "--report", tmp_path / "r2.jsonl", "-q")
+    assert again.returncode == 0, again.stderr
+    rows = read_report(tmp_path / "r2.jsonl")
+    assert len(rows) == 4 and {v["status"] for v in rows.values()} <= {"done", "skipped"}
+    assert all(rows[k]["status"] == "skipped" for k in done_first)
+    for k in done_first:   # not rewritten
+        out = tmp_path / "out" / f"{Path(k).stem}-karaoke.wav"
+        assert out.stat().st_mtime_ns == before[out]
+    st = batch_work.settings(presets.load("karaoke"), [])
+    tasks = cluster.plan(catalogue.expand([str(tmp_path / "in")]), str(tmp_path / "out"), lambda p: st)
+    assert cluster.check(tasks).tasks == []   # every output complete and stamped
+
+
 # ---- S3: moto's server on 127.0.0.1, the command's own LocalCluster -----------------------
 
 @pytest.fixture

@@ -10,7 +10,13 @@ import json
 import sys
 import time
 
-COLUMNS = ("input", "status", "seconds", "outputs", "error", "audio_seconds", "worker")
+COLUMNS = ("input", "status", "seconds", "outputs", "error", "audio_seconds", "cpu_seconds", "worker")
+
+
+def row(input: str, status: str, **fields) -> dict:
+    """A report row with every column (by default: nothing written, no error)."""
+    return {"input": input, "status": status, "seconds": 0.0, "outputs": [], "error": "",
+            "audio_seconds": 0.0, "cpu_seconds": 0.0, "worker": "", **fields}
 
 
 class Report:

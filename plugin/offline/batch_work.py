@@ -20,7 +20,7 @@ from pathlib import Path
 from ...dsp import params as P
 from ...dsp.errors import PansliceError
 from ..formats.presets import Preset
-from . import bounce, stamp
+from . import batch_report, bounce, stamp
 from .catalogue import filesystem, join
 
 
@@ -77,9 +77,8 @@ class Task:
 
 def run(task: Task) -> dict:
     """Bounce one file; the report row (never raises: a bad file is a row, not a stop)."""
-    t0 = time.perf_counter()
-    row = {"input": task.input, "status": "failed", "seconds": 0.0, "outputs": [], "error": "",
-           "audio_seconds": 0.0, "worker": _worker_name()}
+    t0, c0 = time.perf_counter(), time.process_time()
+    row = batch_report.row(task.input, "failed", worker=_worker_name())
     try:
         with tempfile.TemporaryDirectory(prefix="panslice-", dir=_scratch()) as tmp:
             row.update(_bounce(task, Path(tmp)))
@@ -88,6 +87,7 @@ def run(task: Task) -> dict:
     except Exception as e:  # a bug must not cost the other files their bounce
         row["error"] = f"{task.input}: failed ({type(e).__name__}: {e})"
     row["seconds"] = round(time.perf_counter() - t0, 4)
+    row["cpu_seconds"] = round(time.process_time() - c0, 4)  # the worker process's, for costing
     return row
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from ...dsp.errors import PansliceError
 from . import batch_work, stamp
-from .batch_report import Progress, Report
+from .batch_report import Progress, Report, row
 from .catalogue import CatalogueError, Item, expand, join
 
 
@@ -56,9 +56,7 @@ def check(tasks: list[batch_work.Task]) -> Plan:
     records = stamp.read_many([t.output for t in tasks])
     for t, rec in zip(tasks, records):
         if stamp.current(rec, t.settings.digest) and rec.get("input_fingerprint") == t.fingerprint:
-            skipped.append({"input": t.input, "status": "skipped", "seconds": 0.0,
-                            "outputs": rec.get("outputs", []), "error": "", "audio_seconds": 0.0,
-                            "worker": ""})
+            skipped.append(row(t.input, "skipped", outputs=rec.get("outputs", [])))
         else:
             todo.append(t)
     return Plan(todo, skipped)
@@ -92,9 +90,7 @@ def bounce_all(client, tasks: list[batch_work.Task]) -> Iterator[dict]:
         try:
             yield fut.result()
         except Exception as e:  # noqa: BLE001 -- e.g. KilledWorker: the file, not the batch, failed
-            yield {"input": task.input, "status": "failed", "seconds": 0.0, "outputs": [],
-                   "error": f"{task.input}: failed ({type(e).__name__}: {e})",
-                   "audio_seconds": 0.0, "worker": ""}
+            yield row(task.input, "failed", error=f"{task.input}: failed ({type(e).__name__}: {e})")
         fut.release()
 
 
@@ -109,16 +105,16 @@ def run(specs: list[str], out: str | None, settings_for: Callable[[str | None], 
     progress = Progress(len(todo.tasks) + len(todo.skipped), len(todo.skipped), not quiet)
     rep = Report(report)
     try:
-        for row in todo.skipped:
-            rep.add(row)
+        for r in todo.skipped:
+            rep.add(r)
         if todo.tasks:
             client, cluster = connect(workers, address)
             progress.restart()  # the figures are the workers', not the cluster's start-up
             try:
-                for row in bounce_all(client, todo.tasks):
-                    rep.add(row)
-                    progress.add(row)
-                    on_row(row)
+                for r in bounce_all(client, todo.tasks):
+                    rep.add(r)
+                    progress.add(r)
+                    on_row(r)
             finally:
                 client.close()
                 if cluster is not None:
