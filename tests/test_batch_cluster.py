@@ -106,6 +106,23 @@ def test_stamp_skips_by_fingerprint_and_redoes_what_changed(tmp_path, home):
     assert stamp.read(again[0].output)["input_sha256"] == stamp.content_hash(str(src))
 
 
+@pytest.mark.slow
+def test_a_worker_loads_the_model_once_for_all_its_files(tmp_path, model_cache, monkeypatch):
+    from panslice.plugin.ml import model, prior
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+    monkeypatch.setattr(prior, "_net", None)
+    loads = []
+    real_load = model.load
+    monkeypatch.setattr(model, "load", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    srcs = [song(tmp_path / "in" / f"s{k}.wav", 1.0, 30 + k) for k in range(2)]
+    st = batch_work.settings(presets.load("acapella-ml"), [], stems=True)
+    tasks = cluster.plan(catalogue.expand([str(tmp_path / "in")]), str(tmp_path / "out"), lambda p: st)
+    rows = [batch_work.run(t) for t in tasks]   # what one worker process does with its files
+    assert [r["status"] for r in rows] == ["done", "done"], rows
+    assert len(loads) == 1 and len(srcs) == 2
+
+
 # ---- a running cluster: a scheduler and two workers on 127.0.0.1 --------------------------
 
 @pytest.fixture(scope="module")
@@ -116,7 +133,7 @@ def scheduler(tmp_path_factory):
     info = folder / "scheduler.json"
     common = ["--no-dashboard"]
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--scheduler-file", str(info), *common],
+                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info), *common],
                               stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w"))]
     try:
         wait_for(lambda: info.exists() and info.stat().st_size, "the scheduler file")

@@ -73,7 +73,7 @@ def connect(workers: int, address: str | None):
         except OSError as e:
             raise PansliceError(f"{address}: cannot reach the Dask scheduler ({e})") from None
     cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                           host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
