@@ -129,13 +129,8 @@ def cmd_batch(args) -> int:
                 bit_depth=args.bit_depth, fmt="." + args.format, chain_path=args.chain)
         return groups[preset]
 
-    def on_row(row: dict) -> None:
-        if row["status"] == "failed":
-            print(f"panslice: error: {row['error']}", file=sys.stderr, flush=True)
-
     failed, summary = cluster.run(args.inputs, args.output, settings_for, workers=args.workers or _cpus(),
-                                  address=args.cluster, report=args.report, quiet=args.quiet,
-                                  on_row=on_row)
+                                  address=args.cluster, report=args.report, quiet=args.quiet)
     print(f"panslice: batch: {summary}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -61,7 +61,7 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=skipped, unit="file", desc="batch", smoothing=0.1,
-                            bar_format="{desc}: {n}/{total} |{bar}| {postfix} ETA {remaining}")
+                            bar_format="{desc} |{bar}| {n}/{total}{postfix}, ETA {remaining}")
 
     def restart(self) -> None:
         self.t0 = time.perf_counter()
@@ -77,6 +77,13 @@ class Progress:
         if self.bar is not None:
             self.bar.set_postfix_str(self.figures(), refresh=False)
             self.bar.update(1)
+
+    def note(self, line: str) -> None:
+        """A line on stderr that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def figures(self) -> str:
         wall = max(time.perf_counter() - self.t0, 1e-9)

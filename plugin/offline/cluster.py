@@ -97,8 +97,9 @@ def bounce_all(client, tasks: list[batch_work.Task]) -> Iterator[dict]:
 
 def run(specs: list[str], out: str | None, settings_for: Callable[[str | None], batch_work.Settings],
         *, workers: int = 2, address: str | None = None, report: str | None = None,
-        quiet: bool = False, on_row: Callable[[dict], None] = lambda row: None) -> tuple[int, str]:
-    """The whole batch: plan, skip what is current, bounce the rest on the cluster, report.
+        quiet: bool = False) -> tuple[int, str]:
+    """The whole batch: plan, skip what is current, bounce the rest on the cluster, report;
+    each failure is a line on stderr as it happens.
     Returns ``(number of failed files, summary line)``. No cluster starts when nothing is left."""
     _require()
     todo = check(plan(expand(specs), out, settings_for))
@@ -114,7 +115,8 @@ def run(specs: list[str], out: str | None, settings_for: Callable[[str | None], 
                 for r in bounce_all(client, todo.tasks):
                     rep.add(r)
                     progress.add(r)
-                    on_row(r)
+                    if r["status"] == "failed":
+                        progress.note(f"panslice: error: {r['error']}")
             finally:
                 client.close()
                 if cluster is not None:
