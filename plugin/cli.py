@@ -129,8 +129,9 @@ def cmd_batch(args) -> int:
                 bit_depth=args.bit_depth, fmt="." + args.format, chain_path=args.chain)
         return groups[preset]
 
-    failed, summary = cluster.run(args.inputs, args.output, settings_for, workers=args.workers or _cpus(),
-                                  address=args.cluster, report=args.report, quiet=args.quiet)
+    failed, summary = cluster.run(args.inputs, args.output, settings_for,
+                                  workers=args.workers or _cpus(), address=args.cluster,
+                                  report=args.report, quiet=args.quiet)
     print(f"panslice: batch: {summary}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -487,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "rebalance the slice (karaoke, a cappella, vocal lift, dialogue).")
     ap.add_argument("--version", action="version", version=f"panslice {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_bounce, _add_batch, _add_analyze, _add_demo, _add_live, _add_studio, _add_serve, _add_listings):
+    for add in (_add_bounce, _add_batch, _add_analyze, _add_demo, _add_live, _add_studio, _add_serve,
+                _add_listings):
         add(sub)
     return ap
 

@@ -91,7 +91,10 @@ def test_stamp_skips_by_fingerprint_and_redoes_what_changed(tmp_path, home):
     src = song(tmp_path / "in" / "a.wav", 0.5, 1)
     karaoke = presets.load("karaoke")
     st = batch_work.settings(karaoke, [])
-    tasks = lambda s: cluster.plan(catalogue.expand([str(src)]), str(tmp_path / "out"), lambda p: s)  # noqa: E731
+
+    def tasks(s):
+        return cluster.plan(catalogue.expand([str(src)]), str(tmp_path / "out"), lambda p: s)
+
     first = batch_work.run(tasks(st)[0])
     assert first["status"] == "done", first
     assert cluster.check(tasks(st)).tasks == []                       # done: not even submitted
@@ -104,6 +107,23 @@ def test_stamp_skips_by_fingerprint_and_redoes_what_changed(tmp_path, home):
     again = cluster.check(tasks(st)).tasks
     assert len(again) == 1 and batch_work.run(again[0])["status"] == "done"
     assert stamp.read(again[0].output)["input_sha256"] == stamp.content_hash(str(src))
+
+
+@pytest.mark.slow
+def test_a_chain_built_once_per_worker_renders_each_file_as_bounce_does(tmp_path, home):
+    from test_chain import REVIVAL
+
+    chain = tmp_path / "revival.toml"
+    chain.write_text(REVIVAL)
+    srcs = [song(tmp_path / "in" / f"s{k}.wav", 1.0, 40 + k) for k in range(2)]
+    st = batch_work.settings(presets.load("karaoke"), ["rest_gain_db=-2"], chain_path=str(chain))
+    tasks = cluster.plan(catalogue.expand([str(tmp_path / "in")]), str(tmp_path / "out"), lambda p: st)
+    assert [batch_work.run(t)["status"] for t in tasks] == ["done", "done"]   # one chain, reused
+    ref = run_cli("bounce", *srcs, "--chain", chain, "--set", "rest_gain_db=-2", "-o", tmp_path / "ref", "-q")
+    assert ref.returncode == 0, ref.stderr
+    for s in srcs:
+        name = f"{s.stem}-revival.wav"
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
 
 
 @pytest.mark.slow
@@ -133,7 +153,8 @@ def scheduler(tmp_path_factory):
     info = folder / "scheduler.json"
     common = ["--no-dashboard"]
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info), *common],
+                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
+                               str(info), *common],
                               stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w"))]
     try:
         wait_for(lambda: info.exists() and info.stat().st_size, "the scheduler file")
@@ -200,7 +221,8 @@ def test_a_corrupt_file_is_one_failed_row_and_the_others_are_done(tmp_path, home
     failed = [row for row in rows.values() if row["status"] == "failed"]
     assert len(rows) == 4 and len(failed) == 1
     assert "broken.wav" in failed[0]["error"] and "broken.wav" in r.stderr
-    assert sorted(Path(k).name for k, v in rows.items() if v["status"] == "done") == ["a.wav", "b.flac", "c.wav"]
+    done = sorted(Path(k).name for k, v in rows.items() if v["status"] == "done")
+    assert done == ["a.wav", "b.flac", "c.wav"]
     assert not (tmp_path / "out" / "broken-karaoke.wav").exists()
     assert not (tmp_path / "out" / ("broken-karaoke.wav" + stamp.SUFFIX)).exists()
 
@@ -218,7 +240,8 @@ def test_a_worker_killed_mid_file_has_its_file_finished_elsewhere_once(tmp_path,
                             text=True)
     with Client(scheduler) as mon:
         def executing_long():
-            running = mon.run(lambda dask_worker: [str(getattr(t, "key", t)) for t in dask_worker.state.executing])
+            running = mon.run(lambda dask_worker: [str(getattr(t, "key", t))
+                                                   for t in dask_worker.state.executing])
             return next((addr for addr, keys in running.items() if any(k.endswith("-0") for k in keys)), None)
 
         victim = wait_for(executing_long, "the long file to start on a worker", tries=1200)
