@@ -103,6 +103,10 @@ def test_stamp_skips_by_fingerprint_and_redoes_what_changed(tmp_path, home):
     todo = cluster.check(tasks(st)).tasks
     assert len(todo) == 1 and batch_work.run(todo[0])["status"] == "skipped"
     assert cluster.check(tasks(st)).tasks == []                       # the new stamp was kept
+    out = Path(tasks(st)[0].output)
+    out.rename(out.with_suffix(".bak"))                               # an output deleted
+    assert len(cluster.check(tasks(st)).tasks) == 1
+    out.with_suffix(".bak").rename(out)
     song(src, 0.5, 7)                                                 # new content
     again = cluster.check(tasks(st)).tasks
     assert len(again) == 1 and batch_work.run(again[0])["status"] == "done"

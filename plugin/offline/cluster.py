@@ -14,6 +14,7 @@ comes back and goes to the report and the progress bar.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -44,6 +45,8 @@ def plan(items: list[Item], out: str | None,
             raise CatalogueError(f"{it.input}: no output: give -o OUT (or an output column)")
         if output in owners:
             raise CatalogueError(f"{it.input} and {owners[output]} would both write {output}")
+        if output == it.input:
+            raise CatalogueError(f"{it.input}: refusing to overwrite the input file")
         owners[output] = it.input
         tasks.append(batch_work.Task(it.input, output, it.fingerprint, st))
     return tasks
@@ -51,15 +54,22 @@ def plan(items: list[Item], out: str | None,
 
 def check(tasks: list[batch_work.Task]) -> Plan:
     """Split ``tasks`` into those to bounce and those whose stamp matches by fingerprint
-    (same size and change stamp, same settings, same version): no input is read here."""
+    (same size and change stamp, same settings, same version): no input is read here. On a
+    local disk the stamped outputs must also still exist (a stat each); in an object store
+    the stamp is trusted (delete it to have an output redone)."""
     todo, skipped = [], []
     records = stamp.read_many([t.output for t in tasks])
     for t, rec in zip(tasks, records):
-        if stamp.current(rec, t.settings.digest) and rec.get("input_fingerprint") == t.fingerprint:
+        if (stamp.current(rec, t.settings.digest) and rec.get("input_fingerprint") == t.fingerprint
+                and _present(rec.get("outputs", []))):
             skipped.append(row(t.input, "skipped", outputs=rec.get("outputs", [])))
         else:
             todo.append(t)
     return Plan(todo, skipped)
+
+
+def _present(outputs: list[str]) -> bool:
+    return all(os.path.exists(o) for o in outputs if "://" not in o)
 
 
 def connect(workers: int, address: str | None):
