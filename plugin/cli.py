@@ -132,6 +132,34 @@ def cmd_bounce(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_batch(args) -> int:
+    """Many files on a Dask cluster (local or running), resumable; see offline/cluster.py."""
+    from .formats import presets
+    from .offline import batch_work, cluster
+
+    _first_run_notice(args)
+    groups: dict[str | None, object] = {}
+
+    def settings_for(preset: str | None):
+        if preset not in groups:
+            groups[preset] = batch_work.settings(
+                presets.load(preset or args.preset), args.set or [], stems=args.stems,
+                bit_depth=args.bit_depth, fmt="." + args.format, chain_path=args.chain)
+        return groups[preset]
+
+    failed, summary = cluster.run(args.inputs, args.output, settings_for,
+                                  workers=args.workers or _cpus(), address=args.cluster,
+                                  report=args.report, quiet=args.quiet)
+    print(f"panslice: batch: {summary}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cpus() -> int:
+    from .offline import batch
+
+    return batch.default_workers()
+
+
 def cmd_analyze(args) -> int:
     import json
 
@@ -513,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "rebalance the slice (karaoke, a cappella, vocal lift, dialogue).")
     ap.add_argument("--version", action="version", version=f"panslice {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_bounce, _add_analyze, _add_demo, _add_live, _add_studio, _add_serve, _add_listings):
+    for add in (_add_bounce, _add_batch, _add_analyze, _add_demo, _add_live, _add_studio, _add_serve,
+                _add_listings):
         add(sub)
     return ap
 
@@ -561,6 +590,33 @@ def _add_bounce(sub) -> None:
                    help="bounce up to N inputs at once in parallel processes (0 = one per CPU; "
                         "default 1); a file that fails is reported and the others go on")
     b.set_defaults(func=cmd_bounce)
+
+
+def _add_batch(sub) -> None:
+    """batch: a catalogue of files on a Dask cluster, idempotently."""
+    b = sub.add_parser(
+        "batch", help="bounce many files on a Dask cluster (local or running), resumable",
+        description="Bounce files, folders (recursively) and CSV manifests (input[,output,preset]) "
+                    "with Dask distributed workers. Paths may be fsspec URLs (s3://...). Each output "
+                    "gets a stamp (<output>.panslice.json): a rerun skips what is done and redoes "
+                    "what changed. Needs: pip install 'panslice[cluster]'.")
+    b.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders, or .csv manifests")
+    b.add_argument("-o", "--output", metavar="OUT", help="output folder (or URL)")
+    _add_settings(b, "karaoke")
+    b.add_argument("--chain", metavar="FILE", help="render through a chain file (see 'bounce --chain')")
+    b.add_argument("--stems", action="store_true", help="one file per output, in OUT/<name>-<preset>/")
+    b.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                   help="bits per sample for wav/flac/aiff (32 = float; default 16)")
+    b.add_argument("--format", default="wav", choices=("wav", "flac", "aiff", "mp3", "ogg"),
+                   help="output format (default wav)")
+    where = b.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_jobs, default=2, metavar="N",
+                       help="start a local cluster of N worker processes on 127.0.0.1 (default 2)")
+    where.add_argument("--cluster", metavar="ADDRESS",
+                       help="use a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (see README)")
+    b.add_argument("--report", metavar="FILE", help="a row per file: .csv, or JSON lines otherwise")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_batch)
 
 
 def _add_analyze(sub) -> None:
