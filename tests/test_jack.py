@@ -83,12 +83,28 @@ def jack_server(tmp_path):
         jack.set_error_function(None)
 
 
+def open_player_recorder(owner, server, on_xrun) -> None:
+    """Two JACK clients on ``owner``: 'player' (out_1, out_2) running ``owner._play`` and
+    'recorder' (in_1, in_2) running ``owner._record``, activated together so that both start
+    in the same cycle."""
+    import jack
+
+    owner.player = jack.Client("player", no_start_server=True, servername=server)
+    owner.recorder = jack.Client("recorder", no_start_server=True, servername=server)
+    owner.outs = [owner.player.outports.register(f"out_{i}") for i in (1, 2)]
+    owner.ins = [owner.recorder.inports.register(f"in_{i}") for i in (1, 2)]
+    owner.player.set_process_callback(owner._play)
+    owner.recorder.set_process_callback(owner._record)
+    owner.player.set_xrun_callback(on_xrun)
+    owner.player.activate()
+    owner.recorder.activate()
+
+
 class PlayerRecorder:
     """Two JACK clients in this process: 'player' plays ``audio`` each time it is asked to,
     'recorder' records everything from its activation and logs JACK's frame time of each block."""
 
     def __init__(self, server, audio, record_seconds):
-        import jack
 
         self.audio = audio
         self.starts = []            # frame time of the first sample of each pass
@@ -98,15 +114,7 @@ class PlayerRecorder:
         self.rec_n = 0
         self.log = []               # (frame time, index in rec) of every recorded block
         self.xruns = 0
-        self.player = jack.Client("player", no_start_server=True, servername=server)
-        self.recorder = jack.Client("recorder", no_start_server=True, servername=server)
-        self.outs = [self.player.outports.register(f"out_{i}") for i in (1, 2)]
-        self.ins = [self.recorder.inports.register(f"in_{i}") for i in (1, 2)]
-        self.player.set_process_callback(self._play)
-        self.recorder.set_process_callback(self._record)
-        self.player.set_xrun_callback(self._xrun)  # every client hears of every xrun
-        self.player.activate()
-        self.recorder.activate()
+        open_player_recorder(self, server, self._xrun)  # every client hears of every xrun
 
     def _xrun(self, delay):
         self.xruns += 1
