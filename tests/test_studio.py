@@ -43,8 +43,11 @@ def test_monitor_plays_each_output_without_touching_the_gains(mode):
     chain = Chain([Stage(PARAMS)]).prepare(SR, BLOCK)
     m = mon.Monitor(chain)
     m.set_mode(mode)
+    m.reset()  # soloed, the gains jump to unity (playing, they glide there)
     got = run_blocks(m, x)
-    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    # soloed, the gains are held at unity: the slice or the rest as cut, at 0 dB
+    solo = mode in ("slice", "rest")
+    ref = Engine({**PARAMS, "target_gain_db": 0.0, "rest_gain_db": 0.0} if solo else PARAMS).prepare(SR, BLOCK)
     parts = np.concatenate([ref.process_split(x[:, i:i + BLOCK]) for i in range(0, SR, BLOCK)], axis=-1)
     lat = chain.latency_samples
     want = {"mix": parts[0] + parts[1], "slice": parts[0], "rest": parts[1],
@@ -52,6 +55,40 @@ def test_monitor_plays_each_output_without_touching_the_gains(mode):
     np.testing.assert_array_equal(got, want) if mode != "mix" else \
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert chain.stages[0].params["target_gain_db"] == 4.0  # stored gains as they were
+
+
+def test_slice_alone_is_heard_in_karaoke_and_the_gains_come_back():
+    """Karaoke's slice gain is -inf: soloed, the slice plays at unity (the unity stem, to
+    rounding); back on the mix, the mix is karaoke's again and no gain was ever changed."""
+    karaoke = {**PARAMS, "target_gain_db": float("-inf"), "rest_gain_db": 0.0}
+    x = noise(SR, seed=7) + pan(0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR), 0.3)
+    m = mon.Monitor(Chain([Stage(karaoke)]).prepare(SR, BLOCK))
+    m.set_mode("slice")
+    m.reset()  # gains jump to where they are held (the studio restarts the chain on play)
+    heard = run_blocks(m, x)
+    stem = Engine(karaoke, unity=True).prepare(SR, BLOCK).process_split(x.astype(np.float32))[0]
+    np.testing.assert_allclose(heard, stem, atol=1e-5)
+    assert np.abs(heard).max() > 0.1
+    assert m.stages[0].params["target_gain_db"] == float("-inf")
+    m.set_mode("mix")
+    m.stages[0].set("width", 0.25)  # a knob moved on the way back: the gains stay the person's
+    m.reset()
+    plain = Chain([Stage({**karaoke, "width": 0.25})]).prepare(SR, BLOCK)
+    np.testing.assert_array_equal(run_blocks(m, x), run_blocks(plain, x))
+
+
+def test_a_gain_set_while_soloed_is_stored_and_heard_after():
+    m = mon.Monitor(Chain([Stage(PARAMS)]).prepare(SR, BLOCK))
+    m.set_mode("rest")
+    run_blocks(m, noise(4 * BLOCK))
+    m.stages[0].set("rest_gain_db", float("-inf"))  # soloed: stored, not heard yet
+    x = noise(SR // 2, seed=8)
+    m.reset()
+    assert np.abs(run_blocks(m, x)).max() > 0.05
+    m.set_mode("mix")
+    m.reset()
+    want = run_blocks(Chain([Stage({**PARAMS, "rest_gain_db": float("-inf")})]).prepare(SR, BLOCK), x)
+    np.testing.assert_array_equal(run_blocks(m, x), want)
 
 
 def test_monitor_mix_is_the_chain_itself_bit_for_bit():
@@ -67,8 +104,9 @@ def test_monitor_solo_silences_a_split_stage_branch():
     chain = Chain([Stage(PARAMS, target=Chain([]))]).prepare(SR, BLOCK)
     m = mon.Monitor(chain)
     m.set_mode("rest")
+    m.reset()
     got = run_blocks(m, x)
-    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    ref = Engine({**PARAMS, "target_gain_db": 0.0, "rest_gain_db": 0.0}).prepare(SR, BLOCK)
     rest = np.concatenate([ref.process_split(x[:, i:i + BLOCK])[1] for i in range(0, x.shape[1], BLOCK)], -1)
     np.testing.assert_array_equal(got, rest)
 
