@@ -123,6 +123,19 @@ def test_panogram_shows_a_panned_tone_at_its_azimuth_and_frequency():
     assert (lv > 0).all(axis=1).sum() < pano.rows  # not everything lit: the scale has a floor
 
 
+def test_spectrogram_column_lights_the_tone_row_wherever_it_sits():
+    """The live time view's newest column: a tone's row, whatever its azimuth, brightest."""
+    t = np.arange(FFT) / SR
+    for where in (-0.7, 0.0, 0.7):
+        pano = Panogram(SR)
+        pano.add(pan(np.sin(2 * np.pi * 3000 * t), where).astype(np.float32))
+        col = pano.column()
+        assert col.shape == (pano.rows,) and col.dtype == np.uint8
+        row = int(np.argmax(col))
+        assert pano.edges[row] <= 3000 <= pano.edges[row + 1]
+        assert col[row] == 255 and col[:row - 3].max() < 128
+
+
 def test_guard_refuses_foreign_hosts_and_origins_and_asks_for_the_token():
     g = guard.Guard("127.0.0.1", None)
     assert g.check("127.0.0.1:8765", "http://127.0.0.1:8765", None, True) is None
