@@ -283,8 +283,9 @@ def test_regions_round_trip_through_the_edits_file(tmp_path):
     got = R.check([dict(REGION), {**REGION, "name": "", "move_to": "target", "target_gain_db": 0}])
     R.save(tmp_path / "e.toml", got)
     assert edits.load(tmp_path / "e.toml") == got == R.check(R.to_page(got))
-    R.save(tmp_path / "none.toml", [])
+    R.save(tmp_path / "none.toml", [])  # every region deleted: a file bounce --edits reads too
     assert R.load(tmp_path / "none.toml") == [] and R.load(tmp_path / "absent.toml") == []
+    assert edits.load(tmp_path / "none.toml") == [] and edits.rows([]).shape == (0, 10)
     with pytest.raises(Exception, match="start .* must be before end"):
         R.check([{**REGION, "start": 1.0}])
     rows = edits.rows(got)
@@ -363,3 +364,42 @@ def R_load(path):
     from panslice.plugin.studio import regions as R
 
     return R.load(path)
+
+
+@pytest.mark.slow
+def test_bounce_chain_with_edits_is_the_page_bounce_and_the_plain_bounce(home, tmp_path):
+    """A studio on a one-stage chain: its page's bounce is what its command (bounce --chain
+    --edits) writes, and that is bounce --edits without the chain; stems are refused."""
+    import shlex
+    import subprocess
+    import sys
+
+    from panslice.plugin.formats import edits
+    from panslice.plugin.studio import regions as R
+    from panslice.plugin.studio.bouncer import Bouncer, command
+
+    sf.write(str(tmp_path / "song.wav"), noise(SR, seed=9).T, SR, subtype="FLOAT")
+    (tmp_path / "one.toml").write_text('[[step]]\nplugin = "panslice"\n')
+    regs = R.check([dict(REGION)])
+    R.save(tmp_path / "e.toml", regs)
+    from panslice.plugin.formats import presets
+
+    state = {**presets.load("vocal-lift").params.as_dict(), "width": 0.35}
+    told = []
+    b = Bouncer(tmp_path / "song.wav", tmp_path / "out", None, told.append, chain=str(tmp_path / "one.toml"))
+    with pytest.raises(Exception, match="a chain has one output"):
+        b.start(state, "vocal-lift", edits.rows(regs), stems=True)
+    out = b.start(state, "vocal-lift", edits.rows(regs), stems=False)
+    b.thread.join()
+    assert "wrote" in told[-1], told[-1]
+    page = out.read_bytes()
+    cmd = command(str(tmp_path / "song.wav"), state, "vocal-lift", str(tmp_path / "one.toml"),
+                  edits=tmp_path / "e.toml", out_dir=tmp_path / "out")
+    cli = [sys.executable, "-m", "panslice.plugin.cli"]
+    subprocess.run([*cli, *shlex.split(cmd)[1:], "--quiet"], check=True, timeout=300)
+    assert out.read_bytes() == page
+    plain = tmp_path / "plain.wav"
+    subprocess.run([*cli, "bounce", str(tmp_path / "song.wav"), "--preset", "vocal-lift", "--set", "width=0.35",
+                    "--edits", str(tmp_path / "e.toml"), "-o", str(plain), "--quiet"], check=True, timeout=300)
+    a, _ = sf.read(str(out), dtype="float32")
+    np.testing.assert_array_equal(a, sf.read(str(plain), dtype="float32")[0])
