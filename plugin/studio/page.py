@@ -99,7 +99,8 @@ class Page:
                 "monitor": MODES[self.monitor.mode], "modes": list(MODES),
                 "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset,
                 "regions": R.to_page(self.regions), "overview": self._overview(),
-                "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or "")}}
+                "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or ""),
+                          "chain": bool(self.files.chain)}}
 
     def _overview(self) -> dict | None:
         if self.overview is None:

@@ -221,6 +221,7 @@ const handlers = {
     else if (!m.transport) LiveTV.setup(m.info);
     $("edits-path").textContent = m.files.edits;
     $("bounce-box").hidden = !m.info.song;
+    $("bounce-stems").hidden = !!m.files.chain;  // a chain has one output, as 'bounce --chain' says
     document.querySelectorAll(".song-only").forEach((el) => { el.hidden = !m.info.song; });
     send({ t: "command" });
   },
