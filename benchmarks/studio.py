@@ -202,6 +202,8 @@ def summary(runs: list[tuple[str, dict]], loads: list[float], seconds: float, na
         return stats(np.concatenate([r["times"] for k, r in runs if k == kind]))
     quiet, osc, page = pooled("quiet"), pooled("osc"), pooled("page")
     fps = [r["frames"] / r["drag_s"] for k, r in runs if k == "page"]
+    each = [stats(p["times"])["p999"] / stats(o["times"])["p999"]
+            for (_, o), (_, p) in zip([x for x in runs if x[0] == "osc"], [x for x in runs if x[0] == "page"])]
     sched = runs[0][1]["report"].scheduling or "normal scheduling"
     lines = [f"`benchmarks/studio.py`: {seconds:g} s sessions of the looping song ({name}), preset "
              f"{PRESET}, blocks of {BLOCK} at 44.1 kHz (11.6 ms), no output device, audio thread: "
@@ -210,7 +212,8 @@ def summary(runs: list[tuple[str, dict]], loads: list[float], seconds: float, na
              f"- **p99.9 block time, page open and a knob dragged / the same session without the "
              f"page (knob moved over OSC)**: {page['p999']:.3f} / {osc['p999']:.3f} ms = "
              f"**{page['p999'] / osc['p999']:.2f}x** (target <= 1.2x); against the quiet session "
-             f"({quiet['p999']:.3f} ms): {page['p999'] / quiet['p999']:.2f}x. Medians "
+             f"({quiet['p999']:.3f} ms): {page['p999'] / quiet['p999']:.2f}x. Round by round, page / "
+             f"OSC: {', '.join(f'{e:.2f}x' for e in each)}. Medians "
              f"{page['median']:.3f} / {osc['median']:.3f} / {quiet['median']:.3f} ms.",
              f"- **panogram frames a second drawn by the page** while the knob is dragged: "
              f"{', '.join(f'{f:.1f}' for f in fps)} (target >= 20; the server makes 30).",
