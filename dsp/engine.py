@@ -65,6 +65,7 @@ class Engine:
         self._kernel = process_batched
         self._edit_rows = np.zeros((0, regions.R_COLS))
         self._prior: tuple[np.ndarray, int] | None = None
+        self._unity_held = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
@@ -87,7 +88,7 @@ class Engine:
         b.wa[:] = np.sqrt(hann)
         b.ws[:] = np.sqrt(hann) * (2.0 / self.overlap)
         for p in P.REGISTRY:
-            b.targets[p.index] = _kernel_value(p, self.params[p.name])
+            b.targets[p.index] = self._target(p, self.params[p.name])
             tau = p.smoothing_ms * 1e-3
             b.glide[p.index] = 1.0 - np.exp(-hop / (tau * sample_rate)) if tau > 0 else 1.0
         self._buf = b
@@ -159,7 +160,21 @@ class Engine:
             raise ParameterError(f"{name} cannot change while running; prepare the engine again")
         self.params.update({name: v})
         if self._buf is not None:
-            self._buf.targets[p.index] = _kernel_value(p, v)
+            self._buf.targets[p.index] = self._target(p, v)
+
+    def hold_gains_at_unity(self, on: bool) -> None:
+        """While ``on``, every gain (target, rest, bands) plays at 0 dB, gliding there, and
+        ``params`` keeps the values set: a monitor's solo hears the slice even at a gain of
+        -inf. Off, the gains glide back to ``params``. Between blocks."""
+        self._unity_held = bool(on)
+        if self._buf is not None:
+            for p in P.REGISTRY:
+                if p.name.endswith("gain_db"):
+                    self._buf.targets[p.index] = self._target(p, self.params[p.name])
+
+    def _target(self, p: P.Param, value: float) -> float:
+        """What the kernel glides ``p`` to: its value, or 1.0 for a gain held at unity."""
+        return 1.0 if self._unity_held and p.name.endswith("gain_db") else _kernel_value(p, value)
 
     def set_params(self, values: Mapping[str, object]) -> None:
         """Set several parameters at once; nothing changes if any value is bad."""

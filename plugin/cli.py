@@ -314,8 +314,6 @@ def _live_chain(args):
 def _bounce_chain(args, auto):
     if args.stems:
         raise PansliceError("--stems and --chain cannot be combined: a chain has one output")
-    if args.edits:
-        raise PansliceError("--edits and --chain cannot be combined yet: bounce without --chain")
     chain = _chain(args)
     if auto is not None:  # every stage starts where the recorded session started
         for st in chain.stages:

@@ -58,7 +58,8 @@ def test_a_good_file_parses_in_toml_and_json(tmp_path):
     ("[[regions]]\nend = 2\ntarget_gain_db = -6", "missing 'start'"),
     ("[[regions]]\nstart = '1:75'\nend = '2:00'\ntarget_gain_db = -6", "must be below 60"),
     ("[[regions]]\nstart = 0\nend = 2\nfade = -1\ntarget_gain_db = -6", "fade=-1 s is out of range"),
-    ("regions = 3", "needs at least one region"),
+    ("regions = 3", "needs a list of regions"),
+    ("format = 1", "needs a list of regions"),
     ("[[regions]\nstart = 0", "not valid TOML"),
     ("[[regions]]\nstart = 0\nend = 1\ntarget_gain_db = -6\n[[regions]]\nname = 'b'\nstart = 0\nend = 1\n"
      "rest_gain_db = nan", "region 2 ('b'): rest_gain_db: NaN"),

@@ -43,8 +43,11 @@ def test_monitor_plays_each_output_without_touching_the_gains(mode):
     chain = Chain([Stage(PARAMS)]).prepare(SR, BLOCK)
     m = mon.Monitor(chain)
     m.set_mode(mode)
+    m.reset()  # soloed, the gains jump to unity (playing, they glide there)
     got = run_blocks(m, x)
-    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    # soloed, the gains are held at unity: the slice or the rest as cut, at 0 dB
+    solo = mode in ("slice", "rest")
+    ref = Engine({**PARAMS, "target_gain_db": 0.0, "rest_gain_db": 0.0} if solo else PARAMS).prepare(SR, BLOCK)
     parts = np.concatenate([ref.process_split(x[:, i:i + BLOCK]) for i in range(0, SR, BLOCK)], axis=-1)
     lat = chain.latency_samples
     want = {"mix": parts[0] + parts[1], "slice": parts[0], "rest": parts[1],
@@ -52,6 +55,40 @@ def test_monitor_plays_each_output_without_touching_the_gains(mode):
     np.testing.assert_array_equal(got, want) if mode != "mix" else \
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert chain.stages[0].params["target_gain_db"] == 4.0  # stored gains as they were
+
+
+def test_slice_alone_is_heard_in_karaoke_and_the_gains_come_back():
+    """Karaoke's slice gain is -inf: soloed, the slice plays at unity (the unity stem, to
+    rounding); back on the mix, the mix is karaoke's again and no gain was ever changed."""
+    karaoke = {**PARAMS, "target_gain_db": float("-inf"), "rest_gain_db": 0.0}
+    x = noise(SR, seed=7) + pan(0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR), 0.3)
+    m = mon.Monitor(Chain([Stage(karaoke)]).prepare(SR, BLOCK))
+    m.set_mode("slice")
+    m.reset()  # gains jump to where they are held (the studio restarts the chain on play)
+    heard = run_blocks(m, x)
+    stem = Engine(karaoke, unity=True).prepare(SR, BLOCK).process_split(x.astype(np.float32))[0]
+    np.testing.assert_allclose(heard, stem, atol=1e-5)
+    assert np.abs(heard).max() > 0.1
+    assert m.stages[0].params["target_gain_db"] == float("-inf")
+    m.set_mode("mix")
+    m.stages[0].set("width", 0.25)  # a knob moved on the way back: the gains stay the person's
+    m.reset()
+    plain = Chain([Stage({**karaoke, "width": 0.25})]).prepare(SR, BLOCK)
+    np.testing.assert_array_equal(run_blocks(m, x), run_blocks(plain, x))
+
+
+def test_a_gain_set_while_soloed_is_stored_and_heard_after():
+    m = mon.Monitor(Chain([Stage(PARAMS)]).prepare(SR, BLOCK))
+    m.set_mode("rest")
+    run_blocks(m, noise(4 * BLOCK))
+    m.stages[0].set("rest_gain_db", float("-inf"))  # soloed: stored, not heard yet
+    x = noise(SR // 2, seed=8)
+    m.reset()
+    assert np.abs(run_blocks(m, x)).max() > 0.05
+    m.set_mode("mix")
+    m.reset()
+    want = run_blocks(Chain([Stage({**PARAMS, "rest_gain_db": float("-inf")})]).prepare(SR, BLOCK), x)
+    np.testing.assert_array_equal(run_blocks(m, x), want)
 
 
 def test_monitor_mix_is_the_chain_itself_bit_for_bit():
@@ -67,8 +104,9 @@ def test_monitor_solo_silences_a_split_stage_branch():
     chain = Chain([Stage(PARAMS, target=Chain([]))]).prepare(SR, BLOCK)
     m = mon.Monitor(chain)
     m.set_mode("rest")
+    m.reset()
     got = run_blocks(m, x)
-    ref = Engine(PARAMS).prepare(SR, BLOCK)
+    ref = Engine({**PARAMS, "target_gain_db": 0.0, "rest_gain_db": 0.0}).prepare(SR, BLOCK)
     rest = np.concatenate([ref.process_split(x[:, i:i + BLOCK])[1] for i in range(0, x.shape[1], BLOCK)], -1)
     np.testing.assert_array_equal(got, rest)
 
@@ -83,6 +121,19 @@ def test_panogram_shows_a_panned_tone_at_its_azimuth_and_frequency():
     assert pano.edges[row] <= 1000 <= pano.edges[row + 1]
     assert abs((col + 0.5) / AZ_BINS * 2 - 1 - 0.5) < 0.03
     assert (lv > 0).all(axis=1).sum() < pano.rows  # not everything lit: the scale has a floor
+
+
+def test_spectrogram_column_lights_the_tone_row_wherever_it_sits():
+    """The live time view's newest column: a tone's row, whatever its azimuth, brightest."""
+    t = np.arange(FFT) / SR
+    for where in (-0.7, 0.0, 0.7):
+        pano = Panogram(SR)
+        pano.add(pan(np.sin(2 * np.pi * 3000 * t), where).astype(np.float32))
+        col = pano.column()
+        assert col.shape == (pano.rows,) and col.dtype == np.uint8
+        row = int(np.argmax(col))
+        assert pano.edges[row] <= 3000 <= pano.edges[row + 1]
+        assert col[row] == 255 and col[:row - 3].max() < 128
 
 
 def test_guard_refuses_foreign_hosts_and_origins_and_asks_for_the_token():
@@ -232,8 +283,9 @@ def test_regions_round_trip_through_the_edits_file(tmp_path):
     got = R.check([dict(REGION), {**REGION, "name": "", "move_to": "target", "target_gain_db": 0}])
     R.save(tmp_path / "e.toml", got)
     assert edits.load(tmp_path / "e.toml") == got == R.check(R.to_page(got))
-    R.save(tmp_path / "none.toml", [])
+    R.save(tmp_path / "none.toml", [])  # every region deleted: a file bounce --edits reads too
     assert R.load(tmp_path / "none.toml") == [] and R.load(tmp_path / "absent.toml") == []
+    assert edits.load(tmp_path / "none.toml") == [] and edits.rows([]).shape == (0, 10)
     with pytest.raises(Exception, match="start .* must be before end"):
         R.check([{**REGION, "start": 1.0}])
     rows = edits.rows(got)
@@ -312,3 +364,42 @@ def R_load(path):
     from panslice.plugin.studio import regions as R
 
     return R.load(path)
+
+
+@pytest.mark.slow
+def test_bounce_chain_with_edits_is_the_page_bounce_and_the_plain_bounce(home, tmp_path):
+    """A studio on a one-stage chain: its page's bounce is what its command (bounce --chain
+    --edits) writes, and that is bounce --edits without the chain; stems are refused."""
+    import shlex
+    import subprocess
+    import sys
+
+    from panslice.plugin.formats import edits
+    from panslice.plugin.studio import regions as R
+    from panslice.plugin.studio.bouncer import Bouncer, command
+
+    sf.write(str(tmp_path / "song.wav"), noise(SR, seed=9).T, SR, subtype="FLOAT")
+    (tmp_path / "one.toml").write_text('[[step]]\nplugin = "panslice"\n')
+    regs = R.check([dict(REGION)])
+    R.save(tmp_path / "e.toml", regs)
+    from panslice.plugin.formats import presets
+
+    state = {**presets.load("vocal-lift").params.as_dict(), "width": 0.35}
+    told = []
+    b = Bouncer(tmp_path / "song.wav", tmp_path / "out", None, told.append, chain=str(tmp_path / "one.toml"))
+    with pytest.raises(Exception, match="a chain has one output"):
+        b.start(state, "vocal-lift", edits.rows(regs), stems=True)
+    out = b.start(state, "vocal-lift", edits.rows(regs), stems=False)
+    b.thread.join()
+    assert "wrote" in told[-1], told[-1]
+    page = out.read_bytes()
+    cmd = command(str(tmp_path / "song.wav"), state, "vocal-lift", str(tmp_path / "one.toml"),
+                  edits=tmp_path / "e.toml", out_dir=tmp_path / "out")
+    cli = [sys.executable, "-m", "panslice.plugin.cli"]
+    subprocess.run([*cli, *shlex.split(cmd)[1:], "--quiet"], check=True, timeout=300)
+    assert out.read_bytes() == page
+    plain = tmp_path / "plain.wav"
+    subprocess.run([*cli, "bounce", str(tmp_path / "song.wav"), "--preset", "vocal-lift", "--set", "width=0.35",
+                    "--edits", str(tmp_path / "e.toml"), "-o", str(plain), "--quiet"], check=True, timeout=300)
+    a, _ = sf.read(str(out), dtype="float32")
+    np.testing.assert_array_equal(a, sf.read(str(plain), dtype="float32")[0])

@@ -47,10 +47,10 @@ def song(tmp_path: Path) -> Path:
 class Studio:
     """``panslice studio`` in a subprocess; its URL and OSC port read from what it prints."""
 
-    def __init__(self, home: Path, *args: str):
+    def __init__(self, home: Path, *args: str, command: tuple[str, ...] = ("studio",)):
         env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "panslice.plugin.cli", "studio", *map(str, args),
+        self.proc = subprocess.Popen([sys.executable, "-m", "panslice.plugin.cli", *command, *map(str, args),
                                       "--output", "none", "--osc-port", "0", "--web-port", "0"],
                                      stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
@@ -168,7 +168,8 @@ def test_slice_alone_plays_the_slice(browser, home, tmp_path):
     finally:
         st.stop()
     heard, _ = sf.read(str(out), dtype="float32", always_2d=True)
-    eng = Engine({"center": 0.2, "width": 0.15, "target_gain_db": 6.0, "band_count": 1,
+    # slice alone plays the slice at unity, whatever vocal-lift's +6 dB says
+    eng = Engine({"center": 0.2, "width": 0.15, "target_gain_db": 0.0, "band_count": 1,
                   "band.1.low_hz": 150, "band.1.high_hz": 12000}).prepare(SR, 512)
     # 'play' starts a stretch of the song: the chain restarts there (regions land on song time)
     want = np.concatenate([np.zeros((2, started), np.float32), eng.process_split(x.astype(np.float32))[0]], axis=1)
@@ -258,3 +259,24 @@ def test_two_tabs_stay_in_sync_and_undo_reaches_both(browser, home, tmp_path):
         browser.switch_to.window(first)
     finally:
         st.stop()
+
+
+def test_live_input_scrolls_a_spectrogram(browser, home, tmp_path):
+    """``live --web`` has no song to paint on: the time view is the live spectrogram instead."""
+    st = Studio(home, "--input-file", song(tmp_path), "--loop", "--output-file", tmp_path / "heard.wav",
+                command=("live", "--web"))
+    try:
+        open_page(browser, st.url)
+        assert js(browser, "document.getElementById('time-view').hidden")
+        assert not js(browser, "document.getElementById('live-view').hidden")
+        assert js(browser, "document.querySelector('#steps .song-only').hidden")  # no painting, no bounce
+        lit = ("(() => { const o = LiveTV.off, d = o.getContext('2d').getImageData(o.width - 40, 0, 40,"
+               " o.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] + d[i + 1]"
+               " + d[i + 2] > 60; return n; })()")
+        WebDriverWait(browser, WAIT).until(lambda d: js(d, lit) > 40 * js(d, "LiveTV.rows") // 4)
+        browser.execute_script("document.getElementById('live-view').scrollIntoView()")
+        ARTEFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "studio-live.png"))
+    finally:
+        log = st.stop()
+    assert "pictures made" in log

@@ -103,10 +103,10 @@ def parse(text: str, where: str, *, json_format: bool = False) -> list[Region]:
         raise EditsError(f"{where}: unknown keys {sorted(unknown)} (expected 'format' and 'regions')")
     if data.get("format", FORMAT) != FORMAT:
         raise EditsError(f"{where}: format {data.get('format')!r} is not supported (expected {FORMAT})")
-    regions = data.get("regions")
-    if not isinstance(regions, list) or not regions or not all(isinstance(r, dict) for r in regions):
-        raise EditsError(f"{where}: needs at least one region "
-                         "([[regions]] tables in TOML, a \"regions\" list of objects in JSON)")
+    regions = data.get("regions")  # an explicit empty list (regions = []) edits nothing
+    if not isinstance(regions, list) or not all(isinstance(r, dict) for r in regions):
+        raise EditsError(f"{where}: needs a list of regions ([[regions]] tables in TOML, a "
+                         "\"regions\" list of objects in JSON, or regions = [] for none)")
     return [_region(r, f"{where}: region {i}" + (f" ({r['name']!r})" if isinstance(r.get("name"), str) else ""))
             for i, r in enumerate(regions, 1)]
 

@@ -106,6 +106,8 @@ def run(job: BounceJob, quiet: bool = True,
             progress(done, total)
     try:
         if job.chain is not None:
+            for st in job.chain.stages if job.edits is not None else ():
+                st.engine.set_edits(job.edits)  # as the studio does: every panslice stage
             out = job.chain.render(audio, sr, changes=changes, progress=told)
         else:
             out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,

@@ -54,22 +54,41 @@ def command(song: str | None, state: dict[str, float], base: str, chain: str | N
     return " ".join(shlex.quote(w) for w in words)
 
 
+def chain_of(path: str, base: str, overrides: dict[str, object]):
+    """The chain ``bounce --chain PATH --preset BASE --set ...`` renders (the ML prior, if a
+    stage asks for it, on Spleeter's own patch, as a bounce has it)."""
+    from ..graph import chainfile
+
+    chain = chainfile.load(path, preset=base, overrides=overrides)
+    if any(st.params["ml_prior"] > 0 for st in chain.stages):
+        from ...dsp import spleeter as S
+        from ..ml import lookahead
+
+        lookahead.attach(chain, S.PATCH, offline=True)
+    return chain
+
+
 class Bouncer:
     """One bounce at a time, in its own thread; ``tell(dict)`` reports to every page."""
 
-    def __init__(self, song: Path, out_dir: Path, channels, tell):
+    def __init__(self, song: Path, out_dir: Path, channels, tell, chain: str | None = None):
         self.song, self.out_dir, self.channels, self.tell = song, out_dir, channels, tell
+        self.chain = chain
         self.thread: threading.Thread | None = None
 
     def start(self, state: dict[str, float], base: str, edit_rows, stems: bool) -> Path:
         if self.thread is not None and self.thread.is_alive():
             raise Rejected("a bounce is already running")
+        if stems and self.chain:
+            raise Rejected("a chain has one output: bounce the mix (stems need a studio without --chain)")
         preset = presets.load(base)
         ps = preset.params.copy()
-        P.apply_overrides(ps, P.parse_set(settings_words(state, base)[1::2]))
+        overrides = P.parse_set(settings_words(state, base)[1::2])
+        P.apply_overrides(ps, overrides)
         out = output_of(self.song, self.out_dir, base, stems)
         job = bounce.BounceJob(self.song, out, preset, ps, stems=stems, channels=self.channels,
-                               edits=edit_rows, overwrite=True)
+                               edits=edit_rows, overwrite=True,
+                               chain=chain_of(self.chain, base, overrides) if self.chain else None)
         for t in self._targets(job):
             audiofile.check_output(t, [self.song], overwrite=True)
         self.thread = threading.Thread(target=self._run, args=(job,), name="panslice-bounce",

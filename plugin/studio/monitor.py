@@ -4,8 +4,11 @@ The monitor plays the mix, the slice alone, the rest alone or the input untouche
 without touching a stored gain: each panslice stage's engine is wrapped so that, with the slice
 or the rest soloed, the engine renders its two outputs (``process_split``) and the other one is
 silenced, whatever routing the stage has (gains, or sub-chains: the silenced branch's sub-chain
-then gets silence). The mix takes the engine's own path, so with the monitor on "mix" the audio
-is what it would be without the studio. Bypass plays the input delayed by the chain's latency
+then gets silence). Soloed, the engine's gains are held at unity (they glide there and back):
+a person hears the slice as it is cut (what ``bounce --stems`` writes, to rounding), even in
+karaoke where the slice's gain is -inf, while ``params``, the knobs and the command keep the
+gains set. The mix takes the engine's own path, so with the monitor on "mix" the audio is what
+it would be without the studio. Bypass plays the input delayed by the chain's latency
 while the chain keeps running, so switching back is seamless.
 
 The tap copies each input block into a lock-free :class:`~panslice.plugin.graph.ring.Ring`
@@ -37,6 +40,7 @@ class SoloEngine:
         self._engine = engine
         self._monitor = monitor
         self._parts = np.zeros((2, 2, max(engine.max_block, 1)), np.float32)
+        self._held = False
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
@@ -46,8 +50,21 @@ class SoloEngine:
         self._parts = np.zeros((2, 2, max_block), np.float32)
         return self
 
-    def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def _solo(self) -> int:
+        """The monitor's mode, with the gains held at unity while it solos (between blocks)."""
         mode = self._monitor.mode
+        solo = mode in (SLICE, REST)
+        if solo != self._held:
+            self._held = solo
+            self._engine.hold_gains_at_unity(solo)
+        return mode
+
+    def reset(self) -> None:
+        self._solo()  # the gains jump to where the monitor holds them
+        self._engine.reset()
+
+    def process(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        mode = self._solo()
         if mode not in (SLICE, REST) or out is None:
             return self._engine.process(audio, out)
         n = audio.shape[1]
@@ -57,8 +74,8 @@ class SoloEngine:
         return out
 
     def process_split(self, audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        mode = self._solo()
         out = self._engine.process_split(audio, out)
-        mode = self._monitor.mode
         if mode == SLICE:
             out[1] = 0.0
         elif mode == REST:

@@ -87,8 +87,8 @@ class Page:
         self.regions = R.load(files.edits) if files.edits is not None else []
         if self.regions:
             monitor.set_edits(edits_file.rows(self.regions))
-        self.bouncer = Bouncer(Path(files.song), files.out_dir, files.channels, broadcast) \
-            if files.song else None
+        self.bouncer = Bouncer(Path(files.song), files.out_dir, files.channels, broadcast,
+                               files.chain) if files.song else None
         self._handlers = {"set": self._set, "get": self._get, "monitor": self._monitor,
                           "transport": self._transport, "preset_load": self._preset_load,
                           "preset_save": self._preset_save, "command": self._command,
@@ -99,7 +99,8 @@ class Page:
                 "monitor": MODES[self.monitor.mode], "modes": list(MODES),
                 "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset,
                 "regions": R.to_page(self.regions), "overview": self._overview(),
-                "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or "")}}
+                "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or ""),
+                          "chain": bool(self.files.chain)}}
 
     def _overview(self) -> dict | None:
         if self.overview is None:

@@ -70,7 +70,7 @@ def to_page(regions: list[edits.Region]) -> list[dict]:
 def to_toml(regions: list[edits.Region]) -> str:
     """An edits file (what ``bounce --edits`` reads) holding ``regions`` exactly."""
     lines = ["# painted in panslice studio; 'panslice bounce SONG --edits THIS-FILE' renders them",
-             f"format = {edits.FORMAT}"]
+             f"format = {edits.FORMAT}"] + ([] if regions else ["regions = []  # none: every region was deleted"])
     for r in regions:
         lines += ["", "[[regions]]"]
         if r.name:
@@ -91,7 +91,8 @@ def save(path: Path, regions: list[edits.Region]) -> None:
 
 
 def load(path: Path) -> list[edits.Region]:
-    """The regions of ``path``; none when it does not exist or was saved empty."""
+    """The regions of ``path``; none when it does not exist or was saved empty (``regions =
+    []``, or by an older studio, no ``regions`` at all)."""
     if not path.exists():
         return []
     text = read_text(path, "edits file", edits.EditsError)

@@ -17,7 +17,7 @@ from .monitor import Monitor
 from .page import Files, Page
 from .server import WebServer
 from .transport import Transport
-from .visuals import Visuals, overview
+from .visuals import FPS, Visuals, overview
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -46,7 +46,7 @@ class StudioSession:
         self.control = control
         sr = stream.sample_rate
         info = {"song": song, "sample_rate": sr, "latency": chain.latency_samples,
-                "osc_port": control.server.port, "row_edges": [], "az_bins": 0}
+                "osc_port": control.server.port, "row_edges": [], "az_bins": 0, "fps": FPS}
         files = Files.of(song, chain_file, out_dir, edits, channels)
         self.page = Page(control.server.hub, self.chain, self.transport, self._broadcast,
                          files=files, preset=preset, info=info, overview=pic)

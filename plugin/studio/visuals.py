@@ -5,8 +5,10 @@ ring (older samples it skips: the picture decimates, the audio loses nothing), a
 frame with :mod:`panslice.dsp.panogram`'s functions, bins its energy by azimuth and
 log-frequency row (the axes of ``analyze``'s picture) and holds peaks with a release, so the
 picture decays instead of flickering. Each frame goes to ``publish`` as bytes: a header of
-four float32 (slice RMS, rest RMS, file position in s or -1, the picture's top in dB) and then
-``rows x AZ_BINS`` uint8 levels over the bottom ``RANGE_DB`` below that top, low row first.
+four float32 (slice RMS, rest RMS, file position in s or -1, the picture's top in dB), then
+``rows x AZ_BINS`` uint8 levels over the bottom ``RANGE_DB`` below that top, low row first,
+then ``rows`` uint8 levels of this frame alone, every azimuth together (over ``RANGE_DB``
+below their own slowly falling top): the newest column of the scrolling spectrogram that the page draws on live input.
 
 Taking the magnitudes and azimuths from the engine's own frames, instead of a second FFT of
 the input here, is the next step (the engine's kernel is being reworked as this is written).
@@ -61,6 +63,8 @@ class Panogram:
         self._per_row = np.repeat(1.0 / np.maximum(counts, 1), AZ_BINS)
         self.held = np.full(rows * AZ_BINS, -200.0)
         self.top = -200.0
+        self.now = np.full(rows, -200.0)  # this frame's level per row (dB), not held
+        self.now_top = -200.0
 
     def add(self, frame: np.ndarray) -> None:
         """One frame of input [shape=(2, FFT)] into the held picture."""
@@ -69,14 +73,24 @@ class Panogram:
         col = np.clip(((az + 1.0) * (0.5 * AZ_BINS)).astype(np.int64), 0, AZ_BINS - 1)
         key = self._row * AZ_BINS + col
         power = np.bincount(key, e, self.rows * AZ_BINS) * self._per_row
+        self.now = 10.0 * np.log10(power.reshape(self.rows, AZ_BINS).sum(axis=1) + 1e-12)
+        self.now_top = max(float(self.now.max()), self.now_top - TOP_RELEASE_DB)
         db = 10.0 * np.log10(power + 1e-12)
         np.maximum(db, self.held - RELEASE_DB, out=self.held)
         self.top = max(float(self.held.max()), self.top - TOP_RELEASE_DB)
 
     def levels(self) -> np.ndarray:
         """The held picture as uint8 [rows * AZ_BINS], 0 at RANGE_DB below the top."""
-        scaled = (self.held - (self.top - RANGE_DB)) * (255.0 / RANGE_DB)
-        return np.clip(scaled, 0, 255).astype(np.uint8)
+        return _scaled(self.held, self.top)
+
+    def column(self) -> np.ndarray:
+        """This frame's level per row as uint8 [rows], 0 at RANGE_DB below its top."""
+        return _scaled(self.now, self.now_top)
+
+
+def _scaled(db: np.ndarray, top: float) -> np.ndarray:
+    scaled = (db - (top - RANGE_DB)) * (255.0 / RANGE_DB)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 OVERVIEW_COLS = 1200
@@ -156,5 +170,5 @@ class Visuals:
             self.pano.add(self._hist)
             target, rest = self.levels()
             head = np.array([target, rest, self.position(), self.pano.top], np.float32)
-            self.publish(head.tobytes() + self.pano.levels().tobytes())
+            self.publish(head.tobytes() + self.pano.levels().tobytes() + self.pano.column().tobytes())
             self.frames += 1

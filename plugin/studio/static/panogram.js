@@ -1,6 +1,6 @@
 // The live panogram: azimuth across, log frequency up, the slice drawn on it and dragged on it.
 // Frames arrive binned by the server: 4 float32 (slice RMS, rest RMS, position s, top dB), then
-// rows x azimuth bins of uint8 levels, low row first.
+// rows x azimuth bins of uint8 levels, low row first, then one column for the live spectrogram.
 "use strict";
 
 const MAGMA = [[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122],
@@ -29,9 +29,11 @@ const Pano = {
   },
   frame(buf) {
     if (!this.img) return;
-    const head = new Float32Array(buf, 0, 4), lv = new Uint8Array(buf, 16);
+    const head = new Float32Array(buf, 0, 4), lv = new Uint8Array(buf, 16, this.rows * this.cols);
     meter("target", head[0]); meter("rest", head[1]); showPosition(head[2]);
     this.last = lv;
+    const tail = 16 + this.rows * this.cols;
+    if (LiveTV.on && buf.byteLength >= tail + this.rows) LiveTV.column(new Uint8Array(buf, tail, this.rows));
     S.frames++; this.fpsCount++;
     const now = performance.now();
     if (now - this.fpsT0 > 1000) { this.fps = this.fpsCount * 1000 / (now - this.fpsT0); this.fpsCount = 0; this.fpsT0 = now; }

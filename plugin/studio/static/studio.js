@@ -218,8 +218,11 @@ const handlers = {
     Pano.setup(m.info);
     showRegions(m.regions || []);
     if (m.overview && m.transport) TV.setup(m.overview, m.transport.length);
+    else if (!m.transport) LiveTV.setup(m.info);
     $("edits-path").textContent = m.files.edits;
     $("bounce-box").hidden = !m.info.song;
+    $("bounce-stems").hidden = !!m.files.chain;  // a chain has one output, as 'bounce --chain' says
+    document.querySelectorAll(".song-only").forEach((el) => { el.hidden = !m.info.song; });
     send({ t: "command" });
   },
   regions(m) { showRegions(m.regions); drawOverlay(); },
