@@ -50,6 +50,8 @@ class Studio:
     def __init__(self, home: Path, *args: str, command: tuple[str, ...] = ("studio",)):
         env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                "PYTHONUNBUFFERED": "1"}
+        if command == ("studio",) and "--out-dir" not in map(str, args):
+            args = (*args, "--out-dir", home / "studio-out")   # never beside a shared song
         self.proc = subprocess.Popen([sys.executable, "-m", "panslice.plugin.cli", *command, *map(str, args),
                                       "--output", "none", "--osc-port", "0", "--web-port", "0"],
                                      stderr=subprocess.PIPE, text=True, env=env)
