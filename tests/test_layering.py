@@ -130,3 +130,16 @@ def test_public_api_loads_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['Chain', 'Engine', 'Stage', 'render']"
+
+
+def test_functions_stay_short():
+    """No function in dsp/ or plugin/ runs past 60 lines: a longer one holds two ideas."""
+    long = []
+    for top in ("dsp", "plugin"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > 60:
+                        long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "\n".join(long)
