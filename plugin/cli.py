@@ -105,6 +105,10 @@ def cmd_bounce(args) -> int:
     else:
         outs = [Path(args.output)]
     bounce.check_distinct(inputs, outs)
+    if not args.stems:
+        from .formats.paths import check_apart
+
+        check_apart(_roles(args, _FILES["bounce"][0]), [("-o", o) for o in outs])
     jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
                              channels=args.channels, edits=edit_rows, automation=auto,
                              chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
@@ -784,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = one_line_warning
     try:
+        _check_files(args)
         rc = args.func(args)
     except PansliceError as e:
         print(f"panslice: error: {e}", file=sys.stderr)
@@ -794,6 +799,35 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the program itself rather than a caller in Python
         _exit_now(rc)
     return rc
+
+
+# The flags that name files read and files written, per command (live's --input and --output
+# are devices); bounce checks its computed outputs itself, with the same check.
+_FILES = {
+    "bounce": (("inputs", "chain", "automation", "edits"), ()),
+    "batch": (("inputs", "chain"), ("report",)),
+    "analyze": (("input", "edits"), ("output",)),
+    "live": (("input_file", "chain"), ("output_file", "record_automation")),
+    "serve": (("input", "chain"), ("output_file", "record_automation")),
+    "studio": (("song", "chain", "edits"), ("output_file", "record_automation")),
+}
+
+
+def _check_files(args) -> None:
+    """Refuse, before any work, an output that is an input or another output."""
+    from .formats.paths import check_apart
+
+    ins, outs = _FILES.get(args.command, ((), ()))
+    check_apart(_roles(args, ins), _roles(args, outs))
+
+
+def _roles(args, dests) -> list:
+    roles = []
+    for dest in dests:
+        value = getattr(args, dest, None)
+        what = "the input" if dest in ("inputs", "input", "song") else "--" + dest.replace("_", "-")
+        roles += [(what, v) for v in (value if isinstance(value, list) else [value])]
+    return roles
 
 
 def _exit_now(rc: int) -> None:
