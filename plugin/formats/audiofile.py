@@ -16,12 +16,14 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...dsp.errors import PansliceError
+from . import intact
 from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 READ_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".bwf", ".mp3", ".ogg")  # pedalboard's own
 INTEGER_ONLY = (".flac", ".aiff", ".aif")  # hold 16 or 24 bits, not 32-bit float
 BIT_DEPTHS = (16, 24, 32)
+READ_BLOCK = 1 << 14  # a damaged FLAC block reads as silence whole
 
 
 class AudioFileError(PansliceError):
@@ -69,10 +71,34 @@ def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
         with AudioFile(str(path)) as f:
             sr = float(f.samplerate)
             frames, n_ch = int(f.frames), int(f.num_channels)
-            return (f.read(frames) if frames else np.zeros((n_ch, 0), np.float32)), sr
+            present = intact.pcm_frames_present(path)
+            audio = _read_blocks(f, n_ch, frames if present is None else min(present, frames))
     except Exception as e:  # pedalboard raises several types for undecodable files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AudioFileError(f"{named}: not a readable audio file ({reason})") from None
+    suffix = path.suffix.lower()
+    if (suffix == ".flac" and intact.flac_short(path)) or (
+            suffix == ".mp3" and intact.mp3_short(path)):
+        audio = audio[:, :intact.up_to_last_sound(audio)]
+    if audio.shape[1] < frames:
+        warnings.warn(f"{named}: truncated or corrupt: its header says {frames / sr:.2f} s, the "
+                      f"file holds {audio.shape[1] / sr:.2f} s; processing what is there",
+                      stacklevel=3)
+    return audio, sr
+
+
+def _read_blocks(f, n_ch: int, frames: int) -> np.ndarray:
+    """Read ``frames`` in blocks: a FLAC damaged mid-way reads as silence in one call, but up
+    to the damage in blocks; the samples of an intact file are the same either way."""
+    out = np.empty((n_ch, frames), np.float32)
+    pos = 0
+    while pos < frames:
+        x = f.read(min(READ_BLOCK, frames - pos))
+        if x.shape[1] == 0:
+            break
+        out[:, pos:pos + x.shape[1]] = x
+        pos += x.shape[1]
+    return out[:, :pos]
 
 
 def _read_through_ffmpeg(p: Path) -> tuple[np.ndarray, float]:
