@@ -189,10 +189,19 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
     except OSError as e:
         raise AudioFileError(f"{p.parent}: cannot create output folder ({e.strerror})") from None
     kwargs = {"bit_depth": bit_depth} if p.suffix.lower() in (".wav", ".flac", ".aiff", ".aif") else {}
+    written = [0]
+
+    def check(tmp: Path) -> None:  # what can be read back: a full disk truncates ogg silently
+        with AudioFile(str(tmp)) as r:
+            if r.frames < written[0]:
+                raise AudioFileError(f"{p}: could not write (only {r.frames} of {written[0]} "
+                                     "frames reached the disk: is it full?)")
+
     try:
-        with atomic_path(p) as tmp, AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2,
-                                              **kwargs) as f:
-            yield f
+        with atomic_path(p, check) as tmp:
+            with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
+                yield f
+                written[0] = int(f.frames)
     except BaseException as e:
         if isinstance(e, Exception) and not isinstance(e, PansliceError):
             raise AudioFileError(f"{p}: could not write ({e})") from None
