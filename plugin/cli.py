@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import warnings
 from pathlib import Path
@@ -353,8 +352,6 @@ def cmd_serve(args) -> int:
              ] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
-    # A headless server is stopped by a service manager's SIGTERM: stop as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
 
 
@@ -400,30 +397,19 @@ def _studio(args, chain, stream, ctl):
 
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
-    """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
-    from .formats import presets
+    """Run the session until the input ends or a stop signal, keep what was heard, report."""
     from .formats.headroom import ClipMeter
     from .live import loop as live
 
     ok = False
     meter = _meter_writes(stream, ClipMeter())
-    try:
-        sr = stream.sample_rate
-        chain.prepare(sr, block)
-        lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
-        print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
-              f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
-        if not args.chain:
-            print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
-        for line in (line for st in chain.stages for line in st.describe()):
-            print(f"  {line}", file=sys.stderr)
-        with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
-            report = live.run(studio.chain if studio else chain, stream, block,
-                              controls=ctl.controls if ctl else None, realtime=True)
-        ok = True
-    finally:
-        stream.close(commit=ok)
-        chain.close()
+    with live.StopSignals() as stop:  # every stop signal finishes and keeps, closing included
+        try:
+            report = _session(args, chain, stream, block, what, stop)
+            ok = True
+        finally:
+            stream.close(commit=ok)   # a file sink keeps what was heard either way
+            chain.close()
     print(f"panslice {args.command}: {report.summary()}", file=sys.stderr)
     for line in [*(line for st in chain.stages for line in st.report()), meter.summary()]:
         if line:
@@ -431,6 +417,25 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     if args.output_file:
         print(f"panslice {args.command}: wrote {args.output_file}", file=sys.stderr)
     return 0
+
+
+def _session(args, chain, stream, block: int, what: str, stop):
+    """Prepare, say what runs, listen for OSC (and the page), run the loop; its report."""
+    from .formats import presets
+    from .live import loop as live
+
+    sr = stream.sample_rate
+    chain.prepare(sr, block)
+    lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
+    print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
+          f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+    if not args.chain:
+        print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
+    for line in (line for st in chain.stages for line in st.describe()):
+        print(f"  {line}", file=sys.stderr)
+    with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
+        return live.run(studio.chain if studio else chain, stream, block,
+                        controls=ctl.controls if ctl else None, realtime=True, stop=stop)
 
 
 def _meter_writes(stream, meter):
