@@ -364,8 +364,11 @@ def _control(args, chain, sample_rate: float):
 
     if getattr(args, "no_osc", False):
         return nullcontext()
+    from .control.osc import parse_allow
+
     return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
-                          record_to=args.record_automation, outputs=presets.load(args.preset).outputs)
+                          record_to=args.record_automation, outputs=presets.load(args.preset).outputs,
+                          allow=parse_allow(args.osc_allow))
 
 
 def cmd_studio(args) -> int:
@@ -496,11 +499,24 @@ def _ports(text: str) -> list[str]:
     return ports
 
 
+def _allow(text: str) -> str:
+    from .control.osc import OscError, parse_allow
+
+    try:
+        parse_allow([text])
+    except OscError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _add_osc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--osc-host", metavar="ADDR",
                    help="listen for OSC on this address (default 127.0.0.1; 0.0.0.0 lets other "
                         "machines in); addresses: 'panslice osc-table'")
     p.add_argument("--osc-port", type=int, metavar="PORT", help="UDP port for OSC (default 9000)")
+    p.add_argument("--osc-allow", action="append", type=_allow, metavar="ADDR[/BITS]",
+                   help="obey only OSC senders at these addresses (repeat, or join with commas; "
+                        "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
     p.add_argument("--record-automation", metavar="FILE",
                    help="write every OSC change with its sample position to FILE (CSV) when the "
                         "session ends; replay it with 'panslice bounce --automation FILE'")
