@@ -177,8 +177,10 @@ def is_float(path: str | os.PathLike, bit_depth: int) -> bool:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16) -> Iterator[object]:
-    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success."""
+def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
+                  sweep: bool = True) -> Iterator[object]:
+    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success
+    (``sweep``: see :func:`atomic_path`)."""
     from pedalboard.io import AudioFile
 
     p = Path(path)
@@ -198,7 +200,7 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
                                      "frames reached the disk: is it full?)")
 
     try:
-        with atomic_path(p, check) as tmp:
+        with atomic_path(p, check, sweep) as tmp:
             with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
                 yield f
                 written[0] = int(f.frames)

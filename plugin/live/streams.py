@@ -102,7 +102,8 @@ class FileSink:
         self.path = audiofile.check_output(path, inputs)
         self.sample_rate = sample_rate
         self._stack = ExitStack()
-        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth))
+        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth,
+                                                                           sweep=False))
         self.overruns = 0
         self.underruns = 0
         self.samples = 0
