@@ -81,6 +81,9 @@ def test_sigkill_leaves_a_take_that_plays(tmp_path, song):
 
 def test_signals_after_the_first_are_ignored_then_interrupt_until_finishing():
     stop = loop.StopSignals()
+    with pytest.raises(KeyboardInterrupt):
+        stop._handler(signal.SIGTERM, None)     # setting up, nothing heard: stop at once
+    stop.running = True
     stop._handler(signal.SIGTERM, None)
     assert stop.is_set() and stop.said == "SIGTERM"
     stop._handler(signal.SIGINT, None)          # a double Ctrl-C: still finishing

@@ -69,16 +69,19 @@ class StopSignals(threading.Event):
     """A stop flag that every stop signal sets, in the main thread, while entered: Ctrl-C's
     SIGINT, a service manager's SIGTERM, a closed terminal's SIGHUP all mean "finish and keep".
 
-    The first sets the flag (the loop stops at the end of its block, files are completed) and
-    its name is ``said``; a second is ignored (a double Ctrl-C, ``timeout -s INT``: the session
-    is finishing already); a third raises KeyboardInterrupt, for a loop stuck in a read, until
-    ``finishing`` is set (the loop is over: now only the files are closing, and they are kept).
-    Entering again (a session around the loop, the loop inside) nests.
+    Before ``running`` is set (setting up: compiling, opening; nothing heard yet) a signal
+    interrupts at once. Then the first sets the flag (the loop stops at the end of its block,
+    files are completed) and its name is ``said``; a second is ignored (a double Ctrl-C,
+    ``timeout -s INT``: the session is finishing already); a third raises KeyboardInterrupt,
+    for a loop stuck in a read, until ``finishing`` is set (the loop is over: now only the
+    files are closing, and they are kept). Entering again (a session around the loop, the
+    loop inside) nests.
     """
 
     def __init__(self):
         super().__init__()
         self.said = ""
+        self.running = False
         self.finishing = False
         self._count = 0
         self._depth = 0
@@ -98,6 +101,8 @@ class StopSignals(threading.Event):
             self._old = {}
 
     def _handler(self, signum, frame) -> None:
+        if not self.running and not self.finishing:
+            raise KeyboardInterrupt
         self._count += 1
         if self._count == 1:
             self.said = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
@@ -128,6 +133,8 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
     try:
         with signals, (rt.audio_thread() if realtime else nullcontext("")) as granted:
             rep.scheduling = granted
+            if isinstance(stop, StopSignals):
+                stop.running = True
             pos = _play_input(chain, stream, out, controls, stop, rep)
             if rep.ended_by == "end of input" and flush_tail:
                 pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
