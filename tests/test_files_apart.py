@@ -3,7 +3,6 @@ any work, the input left as it was."""
 
 import os
 
-import numpy as np
 import pytest
 import soundfile as sf
 
