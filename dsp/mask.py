@@ -72,7 +72,7 @@ def slice_mask(S, center, width, softness, phase_tol, band_w, out):
     if outer <= inner:
         outer = inner + 1e-9
     use_phase = phase_tol < 1.0
-    inv_tol = 1.0 / phase_tol if phase_tol > 0.0 else 1e12
+    inv_tol = 1.0 / phase_tol if phase_tol > 1e-12 else 1e12
     for k in range(S.shape[1]):
         l = S[0, k]
         r = S[1, k]
@@ -123,9 +123,16 @@ def refine_mask(S, percussion, smooth_ms, smooth_hz, ambience_ms, hop, freqs, ba
         half = max(PERC_SPAN_MIN, int(PERC_SPAN_HZ / hz_per_bin + 0.5))
         _percussive(S, percussion, half, keep, state, mask)
     if smooth_ms > 0.0 or smooth_hz > 0.0 or ambience_ms > 0.0:
-        keep = math.exp(-frame_s / (smooth_ms * 1e-3)) if smooth_ms > 0.0 else 0.0
-        hold = math.exp(-frame_s / (ambience_ms * 1e-3)) if ambience_ms > 0.0 else 0.0
+        keep = _decay(frame_s, smooth_ms * 1e-3)
+        hold = _decay(frame_s, ambience_ms * 1e-3)
         _wiener(S, int(smooth_hz / hz_per_bin + 0.5), keep, max(keep, hold), band_w, state, mask)
+
+
+@njit(cache=True, inline="always")
+def _decay(frame_s, tau_s):
+    # One-pole memory per frame for a time constant; 0 (no memory) when tau_s is 0, including
+    # a knob so tiny (5e-324 ms) that its seconds underflow to 0.
+    return math.exp(-frame_s / tau_s) if tau_s > 0.0 else 0.0
 
 
 @njit(cache=True, fastmath=True)

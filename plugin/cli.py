@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import warnings
 from pathlib import Path
@@ -105,6 +104,10 @@ def cmd_bounce(args) -> int:
     else:
         outs = [Path(args.output)]
     bounce.check_distinct(inputs, outs)
+    if not args.stems:
+        from .formats.paths import check_apart
+
+        check_apart(_roles(args, _FILES["bounce"][0]), [("-o", o) for o in outs])
     jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
                              channels=args.channels, edits=edit_rows, automation=auto,
                              chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
@@ -347,8 +350,6 @@ def cmd_serve(args) -> int:
              ] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
-    # A headless server is stopped by a service manager's SIGTERM: stop as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
 
 
@@ -361,8 +362,11 @@ def _control(args, chain, sample_rate: float):
 
     if getattr(args, "no_osc", False):
         return nullcontext()
+    from .control.osc import parse_allow
+
     return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
-                          record_to=args.record_automation, outputs=presets.load(args.preset).outputs)
+                          record_to=args.record_automation, outputs=presets.load(args.preset).outputs,
+                          allow=parse_allow(args.osc_allow))
 
 
 def cmd_studio(args) -> int:
@@ -394,30 +398,19 @@ def _studio(args, chain, stream, ctl):
 
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
-    """Prepare the chain, listen for OSC, run until the input ends or Ctrl-C, report."""
-    from .formats import presets
+    """Run the session until the input ends or a stop signal, keep what was heard, report."""
     from .formats.headroom import ClipMeter
     from .live import loop as live
 
     ok = False
     meter = _meter_writes(stream, ClipMeter())
-    try:
-        sr = stream.sample_rate
-        chain.prepare(sr, block)
-        lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
-        print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
-              f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
-        if not args.chain:
-            print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
-        for line in (line for st in chain.stages for line in st.describe()):
-            print(f"  {line}", file=sys.stderr)
-        with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
-            report = live.run(studio.chain if studio else chain, stream, block,
-                              controls=ctl.controls if ctl else None, realtime=True)
-        ok = True
-    finally:
-        stream.close(commit=ok)
-        chain.close()
+    with live.StopSignals() as stop:  # every stop signal finishes and keeps, closing included
+        try:
+            report = _session(args, chain, stream, block, what, stop)
+            ok = True
+        finally:
+            stream.close(commit=ok)   # a file sink keeps what was heard either way
+            chain.close()
     print(f"panslice {args.command}: {report.summary()}", file=sys.stderr)
     for line in [*(line for st in chain.stages for line in st.report()), meter.summary()]:
         if line:
@@ -425,6 +418,25 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     if args.output_file:
         print(f"panslice {args.command}: wrote {args.output_file}", file=sys.stderr)
     return 0
+
+
+def _session(args, chain, stream, block: int, what: str, stop):
+    """Prepare, say what runs, listen for OSC (and the page), run the loop; its report."""
+    from .formats import presets
+    from .live import loop as live
+
+    sr = stream.sample_rate
+    chain.prepare(sr, block)
+    lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
+    print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
+          f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
+    if not args.chain:
+        print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
+    for line in (line for st in chain.stages for line in st.describe()):
+        print(f"  {line}", file=sys.stderr)
+    with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
+        return live.run(studio.chain if studio else chain, stream, block,
+                        controls=ctl.controls if ctl else None, realtime=True, stop=stop)
 
 
 def _meter_writes(stream, meter):
@@ -485,11 +497,24 @@ def _ports(text: str) -> list[str]:
     return ports
 
 
+def _allow(text: str) -> str:
+    from .control.osc import OscError, parse_allow
+
+    try:
+        parse_allow([text])
+    except OscError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _add_osc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--osc-host", metavar="ADDR",
                    help="listen for OSC on this address (default 127.0.0.1; 0.0.0.0 lets other "
                         "machines in); addresses: 'panslice osc-table'")
     p.add_argument("--osc-port", type=int, metavar="PORT", help="UDP port for OSC (default 9000)")
+    p.add_argument("--osc-allow", action="append", type=_allow, metavar="ADDR[/BITS]",
+                   help="obey only OSC senders at these addresses (repeat, or join with commas; "
+                        "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
     p.add_argument("--record-automation", metavar="FILE",
                    help="write every OSC change with its sample position to FILE (CSV) when the "
                         "session ends; replay it with 'panslice bounce --automation FILE'")
@@ -782,6 +807,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = one_line_warning
     try:
+        _check_files(args)
         rc = args.func(args)
     except PansliceError as e:
         print(f"panslice: error: {e}", file=sys.stderr)
@@ -792,6 +818,35 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the program itself rather than a caller in Python
         _exit_now(rc)
     return rc
+
+
+# The flags that name files read and files written, per command (live's --input and --output
+# are devices); bounce checks its computed outputs itself, with the same check.
+_FILES = {
+    "bounce": (("inputs", "chain", "automation", "edits"), ()),
+    "batch": (("inputs", "chain"), ("report",)),
+    "analyze": (("input", "edits"), ("output",)),
+    "live": (("input_file", "chain"), ("output_file", "record_automation")),
+    "serve": (("input", "chain"), ("output_file", "record_automation")),
+    "studio": (("song", "chain", "edits"), ("output_file", "record_automation")),
+}
+
+
+def _check_files(args) -> None:
+    """Refuse, before any work, an output that is an input or another output."""
+    from .formats.paths import check_apart
+
+    ins, outs = _FILES.get(args.command, ((), ()))
+    check_apart(_roles(args, ins), _roles(args, outs))
+
+
+def _roles(args, dests) -> list:
+    roles = []
+    for dest in dests:
+        value = getattr(args, dest, None)
+        what = "the input" if dest in ("inputs", "input", "song") else "--" + dest.replace("_", "-")
+        roles += [(what, v) for v in (value if isinstance(value, list) else [value])]
+    return roles
 
 
 def _exit_now(rc: int) -> None:

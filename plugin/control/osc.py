@@ -16,6 +16,7 @@ message does. Commands apply at once whatever their timetag.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import select
 import socket
@@ -23,7 +24,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message import OscMessage
@@ -137,6 +138,36 @@ _ONE_NUMBER = {b",f\0\0": (">f", 4), b",i\0\0": (">i", 4), b",d\0\0": (">d", 8),
                b",h\0\0": (">q", 8)}
 
 
+def parse_allow(items: Sequence[str] | None) -> list:
+    """``--osc-allow`` values (each ``ADDR`` or ``ADDR/BITS``, or several joined by commas) as
+    networks; an address that is not one is refused naming it."""
+    nets = []
+    for item in (part.strip() for text in items or () for part in text.split(",")):
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise OscError(f"--osc-allow {item!r}: give an IP address or network, e.g. "
+                           "192.168.1.20 or 192.168.1.0/24") from None
+    return nets
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+def exposure_warning(host: str, port: int, allow: list) -> str | None:
+    """What to say when the server listens beyond this machine, or None."""
+    if is_loopback(host):
+        return None
+    who = (f"only {', '.join(map(str, allow))} may steer it" if allow else
+           "anyone who can reach it may steer it and save presets (--osc-allow ADDR[/BITS] "
+           "accepts only those senders)")
+    return f"OSC listens beyond this machine on {host}:{port}: {who}"
+
+
 def _one_number(data: bytes) -> tuple[str, float | int] | None:
     """(address, value) of a well-formed message with one number, the shape of nearly every
     control change, read 5x faster than python-osc does; None for anything else, which
@@ -176,12 +207,19 @@ class OscServer:
     hub : the control path shared with other surfaces (the studio page); by default one of its
         own over ``controls``, ``params`` and ``outputs``. Changes it accepts from any surface
         are echoed to this server's subscribers.
+    allow : networks (:func:`parse_allow`) whose senders are obeyed; packets from any other are
+        dropped unanswered (an answer to a spoofed source is UDP reflection). Empty: anyone.
+        Replies go to the sender's own address; ``get``/``subscribe`` with a port send elsewhere
+        only for a sender on this machine or in ``allow``.
     """
 
     def __init__(self, controls: Controls, params: P.ParamSet, *, outputs: tuple[str, str] = ("target", "rest"),
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, meter_hz: float = METER_HZ,
-                 latency: Callable[[], int] | None = None, hub: ControlHub | None = None):
+                 latency: Callable[[], int] | None = None, hub: ControlHub | None = None,
+                 allow: list | None = None):
         self.hub = hub or ControlHub(controls, params, outputs=outputs)
+        self.allow = list(allow or ())
+        self.refused = 0
         self.hub.listeners.append(self._echo)
         self.controls = controls
         self.latency = latency
@@ -232,7 +270,15 @@ class OscServer:
 
     def summary(self) -> str:
         return (f"osc: {self.messages} messages ({self.accepted} accepted, {self.rejected} rejected), "
-                f"and {self.malformed} malformed packets")
+                f"and {self.malformed} malformed packets"
+                + (f"; {self.refused} packets from senders not allowed, dropped" if self.refused else ""))
+
+    def _allowed(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.allow)
 
     def _serve(self) -> None:
         sock = self._sock
@@ -254,6 +300,12 @@ class OscServer:
 
     # -- incoming -------------------------------------------------------------------------------
     def handle_packet(self, data: bytes, sender: tuple[str, int]) -> None:
+        if self.allow and not self._allowed(sender[0]):
+            self.refused += 1
+            if self.refused == 1:
+                log.warning("panslice: osc: dropped a packet from %s:%d, not in --osc-allow (more "
+                            "are counted in the summary)", *sender)
+            return
         one = _one_number(data)
         if one is not None:
             msgs = [(one[0], [one[1]], None)]
@@ -312,7 +364,11 @@ class OscServer:
         if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) \
                 or not 1 <= args[0] <= 65535:
             raise Rejected(f"expects no argument or one int port 1..65535, got {_describe(args)}")
-        return sender[0], args[0]
+        to = (sender[0], args[0])
+        if to != tuple(sender) and not (is_loopback(sender[0]) or self._allowed(sender[0])):
+            raise Rejected("replies go to the sender's own address; another port only for a "
+                           "sender on this machine or given to --osc-allow")
+        return to
 
     def _get(self, args: list, sender: tuple[str, int]) -> None:
         to = self._reply_to(args, sender)

@@ -25,7 +25,8 @@ class ControlSession:
     """
 
     def __init__(self, chain, sample_rate: float, *, host: str | None = None, port: int | None = None,
-                 record_to: str | None = None, outputs: tuple[str, str] = ("target", "rest")):
+                 record_to: str | None = None, outputs: tuple[str, str] = ("target", "rest"),
+                 allow: list | None = None):
         stages = chain.stages
         self.start = stages[0].params.copy() if stages else P.ParamSet()
         self.sample_rate = sample_rate
@@ -34,7 +35,7 @@ class ControlSession:
         self._default_port = port is None
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
                                 port=osc.DEFAULT_PORT if port is None else port,
-                                latency=lambda: chain.latency_samples)
+                                latency=lambda: chain.latency_samples, allow=allow)
 
     def __enter__(self) -> "ControlSession":
         try:
@@ -51,6 +52,9 @@ class ControlSession:
         self._switch = ShortSwitchInterval()
         print(f"panslice: OSC on udp://{self.server.host}:{self.server.port} "
               "(see 'panslice osc-table')", file=sys.stderr)
+        warning = osc.exposure_warning(self.server.host, self.server.port, self.server.allow)
+        if warning:
+            print(f"panslice: warning: {warning}", file=sys.stderr)
         return self
 
     def __exit__(self, *exc) -> None:

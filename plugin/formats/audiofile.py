@@ -16,12 +16,14 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...dsp.errors import PansliceError
+from . import intact
 from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 READ_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".bwf", ".mp3", ".ogg")  # pedalboard's own
 INTEGER_ONLY = (".flac", ".aiff", ".aif")  # hold 16 or 24 bits, not 32-bit float
 BIT_DEPTHS = (16, 24, 32)
+READ_BLOCK = 1 << 14  # a damaged FLAC block reads as silence whole
 
 
 class AudioFileError(PansliceError):
@@ -69,10 +71,34 @@ def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
         with AudioFile(str(path)) as f:
             sr = float(f.samplerate)
             frames, n_ch = int(f.frames), int(f.num_channels)
-            return (f.read(frames) if frames else np.zeros((n_ch, 0), np.float32)), sr
+            present = intact.pcm_frames_present(path)
+            audio = _read_blocks(f, n_ch, frames if present is None else min(present, frames))
     except Exception as e:  # pedalboard raises several types for undecodable files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AudioFileError(f"{named}: not a readable audio file ({reason})") from None
+    suffix = path.suffix.lower()
+    if (suffix == ".flac" and intact.flac_short(path)) or (
+            suffix == ".mp3" and intact.mp3_short(path)):
+        audio = audio[:, :intact.up_to_last_sound(audio)]
+    if audio.shape[1] < frames:
+        warnings.warn(f"{named}: truncated or corrupt: its header says {frames / sr:.2f} s, the "
+                      f"file holds {audio.shape[1] / sr:.2f} s; processing what is there",
+                      stacklevel=3)
+    return audio, sr
+
+
+def _read_blocks(f, n_ch: int, frames: int) -> np.ndarray:
+    """Read ``frames`` in blocks: a FLAC damaged mid-way reads as silence in one call, but up
+    to the damage in blocks; the samples of an intact file are the same either way."""
+    out = np.empty((n_ch, frames), np.float32)
+    pos = 0
+    while pos < frames:
+        x = f.read(min(READ_BLOCK, frames - pos))
+        if x.shape[1] == 0:
+            break
+        out[:, pos:pos + x.shape[1]] = x
+        pos += x.shape[1]
+    return out[:, :pos]
 
 
 def _read_through_ffmpeg(p: Path) -> tuple[np.ndarray, float]:
@@ -151,8 +177,10 @@ def is_float(path: str | os.PathLike, bit_depth: int) -> bool:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16) -> Iterator[object]:
-    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success."""
+def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
+                  sweep: bool = True) -> Iterator[object]:
+    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success
+    (``sweep``: see :func:`atomic_path`)."""
     from pedalboard.io import AudioFile
 
     p = Path(path)
@@ -163,10 +191,19 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
     except OSError as e:
         raise AudioFileError(f"{p.parent}: cannot create output folder ({e.strerror})") from None
     kwargs = {"bit_depth": bit_depth} if p.suffix.lower() in (".wav", ".flac", ".aiff", ".aif") else {}
+    written = [0]
+
+    def check(tmp: Path) -> None:  # what can be read back: a full disk truncates ogg silently
+        with AudioFile(str(tmp)) as r:
+            if r.frames < written[0]:
+                raise AudioFileError(f"{p}: could not write (only {r.frames} of {written[0]} "
+                                     "frames reached the disk: is it full?)")
+
     try:
-        with atomic_path(p) as tmp, AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2,
-                                              **kwargs) as f:
-            yield f
+        with atomic_path(p, check, sweep) as tmp:
+            with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
+                yield f
+                written[0] = int(f.frames)
     except BaseException as e:
         if isinstance(e, Exception) and not isinstance(e, PansliceError):
             raise AudioFileError(f"{p}: could not write ({e})") from None

@@ -7,8 +7,8 @@ queued by another thread reach the chain and where automation is stamped (``samp
 the input position of the block about to be processed, so a bounce with the same changes at
 the same positions gives the same audio). Buffers are allocated before the loop starts.
 
-Ctrl-C stops at the end of the current block and the session closes cleanly (the file of what
-was heard is kept); a second Ctrl-C stops at once. Over- and under-runs are counted, never
+Ctrl-C, SIGTERM and SIGHUP stop at the end of the current block and the session closes cleanly
+(the file of what was heard is kept, see :class:`StopSignals`). Over- and under-runs are counted, never
 hidden: the report says how many there were.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -62,24 +62,53 @@ class Report:
                 + (f"; audio thread: {self.scheduling}" if self.scheduling else ""))
 
 
-@contextmanager
-def _ctrl_c_sets(flag: threading.Event, rep: Report):
-    """In the main thread, the first Ctrl-C asks the loop to stop; the second interrupts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def handler(signum, frame):
-        if flag.is_set():
+
+class StopSignals(threading.Event):
+    """A stop flag that every stop signal sets, in the main thread, while entered: Ctrl-C's
+    SIGINT, a service manager's SIGTERM, a closed terminal's SIGHUP all mean "finish and keep".
+
+    Before ``running`` is set (setting up: compiling, opening; nothing heard yet) a signal
+    interrupts at once. Then the first sets the flag (the loop stops at the end of its block,
+    files are completed) and its name is ``said``; a second is ignored (a double Ctrl-C,
+    ``timeout -s INT``: the session is finishing already); a third raises KeyboardInterrupt,
+    for a loop stuck in a read, until ``finishing`` is set (the loop is over: now only the
+    files are closing, and they are kept). Entering again (a session around the loop, the
+    loop inside) nests.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.said = ""
+        self.running = False
+        self.finishing = False
+        self._count = 0
+        self._depth = 0
+        self._old: dict = {}
+
+    def __enter__(self) -> "StopSignals":
+        self._depth += 1
+        if self._depth == 1 and threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._handler) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            for s, old in self._old.items():
+                signal.signal(s, old)
+            self._old = {}
+
+    def _handler(self, signum, frame) -> None:
+        if not self.running and not self.finishing:
             raise KeyboardInterrupt
-        rep.ended_by = rep.ended_by or "Ctrl-C"
-        flag.set()
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+        self._count += 1
+        if self._count == 1:
+            self.said = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            self.set()
+        elif self._count >= 3 and not self.finishing:
+            raise KeyboardInterrupt
 
 
 def run(chain, stream, block: int, *, controls=None, stop: threading.Event | None = None,
@@ -96,16 +125,23 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
         chain.prepare(sr, block)
     if hasattr(stream, "publish_latency"):  # JACK: the ports say the chain's latency too
         stream.publish_latency(chain.latency_samples)
-    stop = stop if stop is not None else threading.Event()
+    stop = stop if stop is not None else StopSignals()
     rep = Report(sr, block)
     out = np.zeros((2, block), np.float32)
     silence = np.zeros((2, block), np.float32)
-    with _ctrl_c_sets(stop, rep), (rt.audio_thread() if realtime else nullcontext("")) as granted:
-        rep.scheduling = granted
-        pos = _play_input(chain, stream, out, controls, stop, rep)
-        if rep.ended_by == "end of input" and flush_tail:
-            pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
-    rep.ended_by = rep.ended_by or "stop"
+    signals = stop if isinstance(stop, StopSignals) else nullcontext()
+    try:
+        with signals, (rt.audio_thread() if realtime else nullcontext("")) as granted:
+            rep.scheduling = granted
+            if isinstance(stop, StopSignals):
+                stop.running = True
+            pos = _play_input(chain, stream, out, controls, stop, rep)
+            if rep.ended_by == "end of input" and flush_tail:
+                pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
+    finally:
+        if isinstance(stop, StopSignals):
+            stop.finishing = True
+    rep.ended_by = rep.ended_by or getattr(stop, "said", "") or "stop"
     rep.samples = pos
     rep.overruns = stream.overruns
     rep.underruns = stream.underruns

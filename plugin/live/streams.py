@@ -93,25 +93,41 @@ class FileSource:
 
 
 class FileSink:
-    """Writes every block it is given (what was heard) to ``path``; the file appears only when
-    it is closed with ``commit`` (a failed session leaves nothing half-written)."""
+    """Writes every block it is given (what was heard) to ``path``; the file appears when it is
+    closed (a session that heard nothing leaves nothing). Its header is brought up to date about
+    once a second, so a killed session leaves a take that plays (in the hidden temporary file)."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
                  inputs: Sequence[str | os.PathLike] = ()):
         self.path = audiofile.check_output(path, inputs)
         self.sample_rate = sample_rate
         self._stack = ExitStack()
-        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth))
+        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth,
+                                                                           sweep=False))
         self.overruns = 0
         self.underruns = 0
         self.samples = 0
+        self._flushed = 0
 
     def write(self, block: np.ndarray) -> None:
         self._file.write(block)
         self.samples += block.shape[1]
+        if self.samples >= self._flushed + self.sample_rate:
+            self._flush()
+
+    def _flush(self) -> None:
+        """About once a second, bring the file's header up to date (wav, aiff), so that even a
+        SIGKILL or a power cut leaves a take that plays up to then."""
+        self._flushed = self.samples
+        try:
+            self._file.flush()
+        except RuntimeError:     # a format that cannot (mp3, ogg, flac): then at the end only
+            self._flushed = float("inf")
 
     def close(self, commit: bool = True) -> None:
-        if commit:
+        """Publish the file; a recorder keeps the take, so anything heard is kept even when the
+        session failed (``commit`` False); a session that heard nothing leaves nothing."""
+        if commit or self.samples:
             self._stack.close()
         else:
             self._stack.__exit__(StreamError, StreamError("session failed"), None)

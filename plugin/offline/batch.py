@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -31,7 +33,10 @@ def _outcome(job: bounce.BounceJob, quiet: bool) -> list[Path] | str:
 
 
 def _work(i: int) -> list[Path] | str:
-    return _outcome(_JOBS[i], True)
+    try:
+        return _outcome(_JOBS[i], True)
+    except BaseException:  # SIGTERM or Ctrl-C, unwound (temporary files removed): now leave,
+        os._exit(1)        # rather than take the pool's next job
 
 
 def run_many(jobs: Sequence[bounce.BounceJob], workers: int = 1,
@@ -49,14 +54,54 @@ def run_many(jobs: Sequence[bounce.BounceJob], workers: int = 1,
         return
     _JOBS = jobs
     _load_kernel()
+    ctx = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with _sigterm_exits():
             futures = {pool.submit(_work, i): jobs[i] for i in range(len(jobs))}
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
+    except BaseException:   # SIGTERM, Ctrl-C, a caller that stops: no worker goes on alone
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         _JOBS = ()
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker: die with the parent, even a parent killed by SIGKILL (Linux's
+    PR_SET_PDEATHSIG; a worker that would outlive it keeps a caller's pipe open, and its CPU),
+    and end by SIGTERM through Python, so that its temporary files are removed."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's SIGTERM handler still ends us
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+@contextmanager
+def _sigterm_exits():
+    """In the main thread, SIGTERM unwinds (SystemExit 143) instead of ending the process on
+    the spot, so that :func:`run_many` ends its workers and their files are cleaned up."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _load_kernel() -> None:

@@ -19,6 +19,7 @@ from ...dsp import params as P
 from ...dsp.engine import Engine
 from ...dsp.errors import PansliceError
 from ..formats import audiofile, headroom
+from ..formats.atomic import published_together
 from ..formats.automation import Automation
 from ..formats.presets import Preset
 from ..graph.render import OFFLINE_BLOCK, render_aligned
@@ -126,8 +127,9 @@ def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float, dept
         out, note = headroom.fit(out, job.keep_level)
         if note:
             warnings.warn(f"{job.input}: {note}")
-    for path, audio in zip(targets, out if job.stems else [out]):
-        audiofile.write_stereo(path, audio, sr, depth)
+    with published_together():   # a set of stems appears whole or not at all
+        for path, audio in zip(targets, out if job.stems else [out]):
+            audiofile.write_stereo(path, audio, sr, depth)
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
