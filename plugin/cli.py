@@ -73,7 +73,7 @@ def _first_run_notice(args) -> None:
 
 def cmd_bounce(args) -> int:
     from .offline import bounce
-    from .formats import audiofile, presets
+    from .formats import presets
 
     _first_run_notice(args)
 
@@ -92,6 +92,27 @@ def cmd_bounce(args) -> int:
     chain = _bounce_chain(args, auto) if args.chain else None
     name = Path(args.chain).stem if chain else preset.name
     inputs = [Path(i) for i in args.inputs]
+    outs = _bounce_outputs(args, inputs, name)
+    jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
+                             channels=args.channels, edits=edit_rows, automation=auto,
+                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
+                             stem_format=f".{args.format}")
+            for inp, out in zip(inputs, outs)]
+    if args.save_preset:
+        path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
+                                                preset.outputs, ps, "user"))
+        _say(args, f"saved preset {args.save_preset!r} to {path}")
+    if not chain:
+        _say(args, _preset_line(args, preset))
+    return _run_jobs(args, jobs)
+
+
+def _bounce_outputs(args, inputs: list[Path], name: str) -> list[Path]:
+    """Where each input's bounce goes (-o a file, a folder, or beside the input), checked: no
+    two the same, none an input."""
+    from .formats import audiofile
+    from .offline import bounce
+
     if len(inputs) > 1 and args.output and Path(args.output).suffix:
         raise PansliceError(f"{args.output}: with several inputs, -o must be a folder")
     if args.stems and args.output and Path(args.output).suffix.lower() in audiofile.WRITE_EXTENSIONS:
@@ -108,17 +129,11 @@ def cmd_bounce(args) -> int:
         from .formats.paths import check_apart
 
         check_apart(_roles(args, _FILES["bounce"][0]), [("-o", o) for o in outs])
-    jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
-                             channels=args.channels, edits=edit_rows, automation=auto,
-                             chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
-                             stem_format=f".{args.format}")
-            for inp, out in zip(inputs, outs)]
-    if args.save_preset:
-        path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
-                                                preset.outputs, ps, "user"))
-        _say(args, f"saved preset {args.save_preset!r} to {path}")
-    if not chain:
-        _say(args, _preset_line(args, preset))
+    return outs
+
+
+def _run_jobs(args, jobs: list) -> int:
+    """Bounce the jobs (in -j processes), saying what was written and what failed."""
     from .offline import batch
 
     failed = 0

@@ -137,7 +137,7 @@ def test_unwritable_output_folder(tmp_path, song):
 def test_input_is_never_overwritten(tmp_path, song):
     before = song.read_bytes()
     r = run_cli("bounce", song, "-o", song)
-    assert r.returncode == 1 and "refusing to overwrite the input file" in r.stderr
+    assert r.returncode == 1 and "would overwrite the input" in r.stderr
     assert song.read_bytes() == before
 
 
