@@ -1,4 +1,5 @@
-"""Per-bin slice masks: azimuth from level and phase, the slice shape, and the band table.
+"""Per-bin slice masks: azimuth from level and phase, delay from phase, the slice shape, and
+the band table.
 
 Real-time safe: every function here is ``njit(cache=True)``, writes into arrays it is given and
 allocates nothing.
@@ -87,6 +88,53 @@ def slice_mask(S, center, width, softness, phase_tol, band_w, out):
             w = 1.0 - pd * inv_tol
             w = w if w > 0.0 else 0.0
             m *= w if den2 > 0.0 else 1.0
+        out[k] = m * band_w[k]
+
+
+SPEED_OF_SOUND = 343.0  # m/s, in air at 20 C
+
+
+@njit(cache=True, fastmath=True)
+def delay_mask(S, cue, center, width, softness, delay_ms, delay_width_ms, spacing_cm, freqs,
+               band_w, out):
+    """Write the slice mask by delay (``cue`` 1) or by level and delay (``cue`` 2) into ``out``.
+
+    A source nearer the right microphone reaches the left one ``d`` samples later, which turns
+    each bin's phase of ``R conj(L)`` by ``w d`` (``w`` in radians per sample). A bin's distance
+    from the slice's delay ``dc`` is that phase less ``w dc``, wrapped, over ``w``: its own delay
+    where the phase is unambiguous, below the spatial-aliasing frequency of the spacing (DUET,
+    Rickard and Yilmaz). Above it the divisor stays at its value there, so a bin counts by how
+    well its phase agrees with ``dc`` within the phase that the width has at that frequency.
+    """
+    nb = S.shape[1]
+    n = 2 * (nb - 1)
+    rate = freqs[1] * n
+    dc = delay_ms * 1e-3 * rate
+    d_in = delay_width_ms * 1e-3 * rate * (1.0 - softness)
+    d_out = delay_width_ms * 1e-3 * rate * (1.0 + softness)
+    d_out = d_out if d_out > d_in else d_in + 1e-9
+    inner = width * (1.0 - softness)
+    outer = width * (1.0 + softness)
+    outer = outer if outer > inner else inner + 1e-9
+    # where the largest delay the spacing allows turns the phase by pi
+    w_alias = math.pi * SPEED_OF_SOUND / (spacing_cm * 1e-2 * rate)
+    step = 2.0 * math.pi / n
+    use_level = cue == 2.0
+    for k in range(nb):
+        l = S[0, k]
+        r = S[1, k]
+        w = k * step
+        zr = r.real * l.real + r.imag * l.imag  # R conj(L), turned back by w dc
+        zi = r.imag * l.real - r.real * l.imag
+        c = math.cos(w * dc)
+        s = math.sin(w * dc)
+        off = abs(math.atan2(zi * c - zr * s, zr * c + zi * s))
+        wt = w if w < w_alias else w_alias
+        m = slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out)
+        if use_level:
+            ml2 = l.real * l.real + l.imag * l.imag
+            mr2 = r.real * r.real + r.imag * r.imag
+            m *= slice_shape(abs(azimuth(ml2, mr2) - center), inner, outer)
         out[k] = m * band_w[k]
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import RF_ROWS, band_table, refine_mask, slice_mask
+from .mask import RF_ROWS, band_table, delay_mask, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
 
@@ -264,8 +264,14 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     mask = _vector(floats, ints, V_MASK)
     spec = frame.spectrum
     hop = frame.head.shape[1]
-    slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
-               knobs[slots[PI_PHASE]], band_w, mask)
+    cue = knobs[slots[PI_CUE]]
+    if cue == 0.0:
+        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_PHASE]], band_w, mask)
+    else:
+        delay_mask(spec, cue, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]],
+                   knobs[slots[PI_SOFT]], knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]],
+                   knobs[slots[PI_SPACING]], _vector(floats, ints, V_FREQS), band_w, mask)
     refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
                 knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
                 _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
@@ -587,6 +593,10 @@ KNOB_SLOTS = (
     (PI_SMOOTH_MS := 10, "smooth_ms"),
     (PI_SMOOTH_HZ := 11, "smooth_hz"),
     (PI_AMBIENCE := 12, "ambience_ms"),
+    (PI_CUE := 13, "direction_cue"),
+    (PI_DELAY := 14, "delay_center_ms"),
+    (PI_DELAY_W := 15, "delay_width_ms"),
+    (PI_SPACING := 16, "mic_spacing_cm"),
 )
 N_KNOBS = len(KNOB_SLOTS)
 
