@@ -80,3 +80,46 @@ def test_three_talkers_at_spaced_mics_are_each_found_by_their_delay():
                      "fft_size": 1024, "mic_spacing_cm": 25, "rest_gain_db": float("-inf")},
                     mix, sr)
         assert si_sdr(image, y) - si_sdr(image, mix) > 8.0, d
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """Three synthetic talkers at spaced mics (delays -10, 0, +8 samples), 16 kHz: the file and
+    each talker's image in it."""
+    from benchmarks import talkers as T
+
+    images = T.by_delay(T.three(16000, 4.0))
+    path = tmp_path_factory.mktemp("table") / "table.wav"
+    sf.write(str(path), sum(images).T, 16000, subtype="FLOAT")
+    return path, images
+
+
+def test_bounce_sources_writes_a_stem_per_talker_left_to_right_summing_back(tmp_path, table):
+    from benchmarks.scoring import si_sdr
+
+    path, images = table
+    r = run_cli("bounce", path, "--sources", "--bit-depth", "32", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "preset 'voices'" in r.stderr + r.stdout
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["rest.wav", "source_1.wav", "source_2.wav", "source_3.wav"]
+    stems = {n: sf.read(str(tmp_path / "out" / n), dtype="float32")[0].T for n in names}
+    mix = sum(images)
+    assert np.abs(sum(stems.values()) - mix).max() < 1e-5
+    for k, image in enumerate(images):   # in order: the talker at -10 samples is source_1
+        assert si_sdr(image, stems[f"source_{k + 1}.wav"]) - si_sdr(image, mix) > 6.0, k
+
+
+def test_analyze_sources_lists_each_talker_with_its_delay(table):
+    import json
+
+    r = run_cli("analyze", table[0], "--sources", "--json")
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    assert len(found) == 3
+    delays = [1e3 * d / 16000 for d in (-10, 0, 8)]
+    for s, want in zip(found, delays):
+        assert abs(s["delay_ms"] - want) < 0.06 and s["settings"]["direction_cue"] == 1
+    assert abs(sum(s["share"] for s in found) - 1.0) < 1e-6
+    two = json.loads(run_cli("analyze", table[0], "--sources", "2", "--json").stdout)
+    assert len(two) == 2
