@@ -123,3 +123,18 @@ def test_analyze_sources_lists_each_talker_with_its_delay(table):
     assert abs(sum(s["share"] for s in found) - 1.0) < 1e-6
     two = json.loads(run_cli("analyze", table[0], "--sources", "2", "--json").stdout)
     assert len(two) == 2
+
+
+def test_talkers_panned_by_level_are_found_by_level_fed_in_blocks():
+    from benchmarks import talkers as T
+    from panslice.dsp.sources import DirectionHistogram
+
+    mix = sum(T.by_level(T.three(16000, 4.0)))
+    whole, blocks = DirectionHistogram(16000), DirectionHistogram(16000)
+    whole.add(mix)
+    for at in range(0, mix.shape[1], 777):
+        blocks.add(mix[:, at:at + 777])
+    assert np.allclose(whole.hist, blocks.hist)
+    found = blocks.sources()
+    assert [round(s.azimuth, 1) for s in found] == [-0.6, 0.0, 0.6]
+    assert all(s.settings["direction_cue"] == 0 and s.settings["fft_size"] == 1024 for s in found)
