@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 HALF_PI = 0.5 * math.pi
+TWO_PI = 2.0 * math.pi
 FOUR_OVER_PI = 4.0 / math.pi
 
 
@@ -28,6 +29,19 @@ def _atan01(z):
     z2 = z * z
     return z * (0.99997726 + z2 * (-0.33262347 + z2 * (0.19354346 + z2 * (
         -0.11643287 + z2 * (0.05265332 + z2 * -0.01172120)))))
+
+
+@njit(cache=True, inline="always")
+def _angle(x, y):
+    # atan2(y, x) from _atan01 and selects (math.atan2 does not vectorise); 0 at the origin.
+    ax = abs(x)
+    ay = abs(y)
+    lo = ax if ax < ay else ay
+    hi = ay if ax < ay else ax
+    a = _atan01(lo / hi if hi > 0.0 else 0.0)
+    a = HALF_PI - a if ay > ax else a
+    a = math.pi - a if x < 0.0 else a
+    return -a if y < 0.0 else a
 
 
 @njit(cache=True, inline="always")
@@ -119,23 +133,22 @@ def delay_mask(S, cue, center, width, softness, delay_ms, delay_width_ms, spacin
     # where the largest delay the spacing allows turns the phase by pi
     w_alias = math.pi * SPEED_OF_SOUND / (spacing_cm * 1e-2 * rate)
     step = 2.0 * math.pi / n
-    use_level = cue == 2.0
     for k in range(nb):
         l = S[0, k]
         r = S[1, k]
         w = k * step
-        zr = r.real * l.real + r.imag * l.imag  # R conj(L), turned back by w dc
-        zi = r.imag * l.real - r.real * l.imag
-        c = math.cos(w * dc)
-        s = math.sin(w * dc)
-        off = abs(math.atan2(zi * c - zr * s, zr * c + zi * s))
+        # the phase of R conj(L) less w dc, wrapped into -pi .. pi
+        off = _angle(r.real * l.real + r.imag * l.imag, r.imag * l.real - r.real * l.imag) - w * dc
+        off = abs(off - TWO_PI * np.floor(off * (1.0 / TWO_PI) + 0.5))  # (vectorises)
         wt = w if w < w_alias else w_alias
-        m = slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out)
-        if use_level:
+        out[k] = slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out) * band_w[k]
+    if cue == 2.0:   # a loop of its own: a branch in the one above would keep it scalar
+        for k in range(nb):
+            l = S[0, k]
+            r = S[1, k]
             ml2 = l.real * l.real + l.imag * l.imag
             mr2 = r.real * r.real + r.imag * r.imag
-            m *= slice_shape(abs(azimuth(ml2, mr2) - center), inner, outer)
-        out[k] = m * band_w[k]
+            out[k] *= slice_shape(abs(azimuth(ml2, mr2) - center), inner, outer)
 
 
 # Rows of the refinement state (``Buffers.refine``, shape (RF_ROWS, bins)): per-bin memories
