@@ -109,9 +109,8 @@ SPEED_OF_SOUND = 343.0  # m/s, in air at 20 C
 
 
 @njit(cache=True, fastmath=True)
-def delay_mask(S, cue, center, width, softness, delay_ms, delay_width_ms, spacing_cm, freqs,
-               band_w, out):
-    """Write the slice mask by delay (``cue`` 1) or by level and delay (``cue`` 2) into ``out``.
+def delay_mask(S, delay_ms, delay_width_ms, softness, spacing_cm, freqs, out):
+    """Narrow the mask ``out`` of one stereo frame ``S`` to the slice by delay, in place.
 
     A source nearer the right microphone reaches the left one ``d`` samples later, which turns
     each bin's phase of ``R conj(L)`` by ``w d`` (``w`` in radians per sample). A bin's distance
@@ -127,9 +126,6 @@ def delay_mask(S, cue, center, width, softness, delay_ms, delay_width_ms, spacin
     d_in = delay_width_ms * 1e-3 * rate * (1.0 - softness)
     d_out = delay_width_ms * 1e-3 * rate * (1.0 + softness)
     d_out = d_out if d_out > d_in else d_in + 1e-9
-    inner = width * (1.0 - softness)
-    outer = width * (1.0 + softness)
-    outer = outer if outer > inner else inner + 1e-9
     # where the largest delay the spacing allows turns the phase by pi
     w_alias = math.pi * SPEED_OF_SOUND / (spacing_cm * 1e-2 * rate)
     step = 2.0 * math.pi / n
@@ -141,14 +137,7 @@ def delay_mask(S, cue, center, width, softness, delay_ms, delay_width_ms, spacin
         off = _angle(r.real * l.real + r.imag * l.imag, r.imag * l.real - r.real * l.imag) - w * dc
         off = abs(off - TWO_PI * np.floor(off * (1.0 / TWO_PI) + 0.5))  # (vectorises)
         wt = w if w < w_alias else w_alias
-        out[k] = slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out) * band_w[k]
-    if cue == 2.0:   # a loop of its own: a branch in the one above would keep it scalar
-        for k in range(nb):
-            l = S[0, k]
-            r = S[1, k]
-            ml2 = l.real * l.real + l.imag * l.imag
-            mr2 = r.real * r.real + r.imag * r.imag
-            out[k] *= slice_shape(abs(azimuth(ml2, mr2) - center), inner, outer)
+        out[k] *= slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out)
 
 
 # Rows of the refinement state (``Buffers.refine``, shape (RF_ROWS, bins)): per-bin memories

@@ -264,14 +264,16 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     mask = _vector(floats, ints, V_MASK)
     spec = frame.spectrum
     hop = frame.head.shape[1]
+    # direction_cue: 0 level, 1 delay, 2 both (with delay, its phase test replaces the level's)
     cue = knobs[slots[PI_CUE]]
-    if cue == 0.0:
-        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
-                   knobs[slots[PI_PHASE]], band_w, mask)
+    if cue == 1.0:
+        mask[:] = band_w
     else:
-        delay_mask(spec, cue, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]],
-                   knobs[slots[PI_SOFT]], knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]],
-                   knobs[slots[PI_SPACING]], _vector(floats, ints, V_FREQS), band_w, mask)
+        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_PHASE]] if cue == 0.0 else 1.0, band_w, mask)
+    if cue != 0.0:
+        delay_mask(spec, knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_SPACING]], _vector(floats, ints, V_FREQS), mask)
     refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
                 knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
                 _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
