@@ -23,7 +23,7 @@ from .mask import bin_frequencies
 from .stream import (KNOB_SLOTS, ST_FRAMES, ST_POS, ST_STAGE, Buffers, Sizes, process_batched,
                      process_spread)
 
-MIN_SAMPLE_RATE = 22050.0
+MIN_SAMPLE_RATE = 8000.0
 MAX_SAMPLE_RATE = 192000.0
 MAX_BLOCK = 8192
 
@@ -69,10 +69,10 @@ class Engine:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
-        """Allocate for ``sample_rate`` (22.05 to 192 kHz) and blocks up to ``max_block``."""
+        """Allocate for ``sample_rate`` (8 to 192 kHz) and blocks up to ``max_block``."""
         if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
             raise ParameterError(
-                f"sample rate {sample_rate:g} Hz is not supported (valid: 22050 .. 192000 Hz)")
+                f"sample rate {sample_rate:g} Hz is not supported (valid: 8000 .. 192000 Hz)")
         if not 1 <= max_block <= MAX_BLOCK:
             raise ParameterError(f"max_block={max_block} is out of range (valid: 1 .. {MAX_BLOCK})")
         self.sample_rate = float(sample_rate)

@@ -1,4 +1,5 @@
-"""Per-bin slice masks: azimuth from level and phase, the slice shape, and the band table.
+"""Per-bin slice masks: azimuth from level and phase, delay from phase, the slice shape, and
+the band table.
 
 Real-time safe: every function here is ``njit(cache=True)``, writes into arrays it is given and
 allocates nothing.
@@ -18,6 +19,7 @@ import numpy as np
 from numba import njit
 
 HALF_PI = 0.5 * math.pi
+TWO_PI = 2.0 * math.pi
 FOUR_OVER_PI = 4.0 / math.pi
 
 
@@ -27,6 +29,19 @@ def _atan01(z):
     z2 = z * z
     return z * (0.99997726 + z2 * (-0.33262347 + z2 * (0.19354346 + z2 * (
         -0.11643287 + z2 * (0.05265332 + z2 * -0.01172120)))))
+
+
+@njit(cache=True, inline="always")
+def _angle(x, y):
+    # atan2(y, x) from _atan01 and selects (math.atan2 does not vectorise); 0 at the origin.
+    ax = abs(x)
+    ay = abs(y)
+    lo = ax if ax < ay else ay
+    hi = ay if ax < ay else ax
+    a = _atan01(lo / hi if hi > 0.0 else 0.0)
+    a = HALF_PI - a if ay > ax else a
+    a = math.pi - a if x < 0.0 else a
+    return -a if y < 0.0 else a
 
 
 @njit(cache=True, inline="always")
@@ -88,6 +103,41 @@ def slice_mask(S, center, width, softness, phase_tol, band_w, out):
             w = w if w > 0.0 else 0.0
             m *= w if den2 > 0.0 else 1.0
         out[k] = m * band_w[k]
+
+
+SPEED_OF_SOUND = 343.0  # m/s, in air at 20 C
+
+
+@njit(cache=True, fastmath=True)
+def delay_mask(S, delay_ms, delay_width_ms, softness, spacing_cm, freqs, out):
+    """Narrow the mask ``out`` of one stereo frame ``S`` to the slice by delay, in place.
+
+    A source nearer the right microphone reaches the left one ``d`` samples later, which turns
+    each bin's phase of ``R conj(L)`` by ``w d`` (``w`` in radians per sample). A bin's distance
+    from the slice's delay ``dc`` is that phase less ``w dc``, wrapped, over ``w``: its own delay
+    where the phase is unambiguous, below the spatial-aliasing frequency of the spacing (DUET,
+    Rickard and Yilmaz). Above it the divisor stays at its value there, so a bin counts by how
+    well its phase agrees with ``dc`` within the phase that the width has at that frequency.
+    """
+    nb = S.shape[1]
+    n = 2 * (nb - 1)
+    rate = freqs[1] * n
+    dc = delay_ms * 1e-3 * rate
+    d_in = delay_width_ms * 1e-3 * rate * (1.0 - softness)
+    d_out = delay_width_ms * 1e-3 * rate * (1.0 + softness)
+    d_out = d_out if d_out > d_in else d_in + 1e-9
+    # where the largest delay the spacing allows turns the phase by pi
+    w_alias = math.pi * SPEED_OF_SOUND / (spacing_cm * 1e-2 * rate)
+    step = 2.0 * math.pi / n
+    for k in range(nb):
+        l = S[0, k]
+        r = S[1, k]
+        w = k * step
+        # the phase of R conj(L) less w dc, wrapped into -pi .. pi
+        off = _angle(r.real * l.real + r.imag * l.imag, r.imag * l.real - r.real * l.imag) - w * dc
+        off = abs(off - TWO_PI * np.floor(off * (1.0 / TWO_PI) + 0.5))  # (vectorises)
+        wt = w if w < w_alias else w_alias
+        out[k] *= slice_shape(off / wt if wt > 0.0 else 0.0, d_in, d_out)
 
 
 # Rows of the refinement state (``Buffers.refine``, shape (RF_ROWS, bins)): per-bin memories

@@ -105,6 +105,20 @@ def _declare() -> tuple[Param, ...]:
         Param("phase_tolerance", 0.0, 1.0, 0.5, "", "linear", 30.0,
               "How far the left/right phase may differ in a bin (0 = in phase only, 1 = any) "
               "before the bin stops counting as a point source at its azimuth."),
+        Param("direction_cue", 0, 2, 0, "", "choice", 0.0,
+              "What places a sound: 0 level (azimuth by the pan law: studio mixes), 1 delay (the "
+              "time between the two microphones: spaced mics), 2 both (the slice is where the two "
+              "agree). With delay, phase_tolerance is not used.", choices=(0.0, 1.0, 2.0)),
+        Param("delay_center_ms", -5.0, 5.0, 0.0, "ms", "linear", 30.0,
+              "Delay of the slice: how much later the left channel hears it than the right "
+              "(+ nearer the right microphone, - nearer the left). Used when direction_cue is 1 or 2."),
+        Param("delay_width_ms", 0.0, 5.0, 0.1, "ms", "linear", 30.0,
+              "Half-width of the slice in delay: bins whose delay is within delay_center_ms +/- "
+              "this are in it (softness shapes its edge)."),
+        Param("mic_spacing_cm", 1.0, 300.0, 20.0, "cm", "linear", 0.0,
+              "Distance between the two microphones. Delay is read from phase up to the "
+              "spatial-aliasing frequency c / (2 x spacing); above it a bin counts by how well its "
+              "phase agrees with the slice's delay, within the phase that width has there."),
         Param("target_gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
               "Gain of the slice in the mixed output (-inf removes it: karaoke)."),
         Param("rest_gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import RF_ROWS, band_table, refine_mask, slice_mask
+from .mask import RF_ROWS, band_table, delay_mask, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
 
@@ -264,8 +264,16 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     mask = _vector(floats, ints, V_MASK)
     spec = frame.spectrum
     hop = frame.head.shape[1]
-    slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
-               knobs[slots[PI_PHASE]], band_w, mask)
+    # direction_cue: 0 level, 1 delay, 2 both (with delay, its phase test replaces the level's)
+    cue = knobs[slots[PI_CUE]]
+    if cue == 1.0:
+        mask[:] = band_w
+    else:
+        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_PHASE]] if cue == 0.0 else 1.0, band_w, mask)
+    if cue != 0.0:
+        delay_mask(spec, knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_SPACING]], _vector(floats, ints, V_FREQS), mask)
     refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
                 knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
                 _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
@@ -587,6 +595,10 @@ KNOB_SLOTS = (
     (PI_SMOOTH_MS := 10, "smooth_ms"),
     (PI_SMOOTH_HZ := 11, "smooth_hz"),
     (PI_AMBIENCE := 12, "ambience_ms"),
+    (PI_CUE := 13, "direction_cue"),
+    (PI_DELAY := 14, "delay_center_ms"),
+    (PI_DELAY_W := 15, "delay_width_ms"),
+    (PI_SPACING := 16, "mic_spacing_cm"),
 )
 N_KNOBS = len(KNOB_SLOTS)
 

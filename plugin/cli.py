@@ -76,6 +76,8 @@ def cmd_bounce(args) -> int:
     from .formats import presets
 
     _first_run_notice(args)
+    if args.sources is not None:
+        return _bounce_sources(args)
 
     preset, ps = _settings(args)
     auto = None
@@ -150,6 +152,49 @@ def _run_jobs(args, jobs: list) -> int:
     return 1 if failed else 0
 
 
+def _sources_settings(args):
+    """The preset for --sources: 'voices' unless one was chosen."""
+    if args.preset == args.preset_default:
+        args.preset = "voices"
+    return _settings(args)
+
+
+def _bounce_sources(args) -> int:
+    """bounce --sources: one stem per source found by direction (offline/sources.py)."""
+    from .offline import bounce, sources
+
+    if args.chain or args.automation or args.edits or len(args.inputs) > 1:
+        raise PansliceError("--sources takes one input, without --chain, --automation or --edits")
+    preset, ps = _sources_settings(args)
+    _say(args, _preset_line(args, preset))
+    inp = Path(args.inputs[0])
+    folder = Path(args.output) if args.output else bounce.default_output(inp, "sources", True)
+    paths, found = sources.bounce(inp, folder, ps, args.sources or None,
+                                  bit_depth=args.bit_depth, channels=args.channels,
+                                  overwrite=args.overwrite, fmt=f".{args.format}",
+                                  keep_level=args.keep_level)
+    for line in sources.describe(found) + [f"wrote {p}" for p in paths]:
+        _say(args, line)
+    return 0
+
+
+def _analyze_sources(args) -> int:
+    """analyze --sources: list the sources found by direction, with the settings for each."""
+    import json
+
+    from .formats import audiofile
+    from .offline import sources
+
+    audio, sr = audiofile.read_stereo(Path(args.input), args.channels)
+    found = sources.find(audio, sr, args.sources or None)
+    if args.json:
+        print(json.dumps([{"azimuth": s.azimuth, "delay_ms": s.delay_ms, "share": s.share,
+                           "settings": s.settings} for s in found], indent=2))
+    else:
+        print("\n".join(sources.describe(found) or ["no sources found (silence?)"]))
+    return 0
+
+
 def cmd_batch(args) -> int:
     """Many files on a Dask cluster (local or running), resumable; see offline/cluster.py."""
     from .formats import presets
@@ -185,6 +230,8 @@ def cmd_analyze(args) -> int:
     from .offline import analyze, bounce
     from .formats import audiofile, edits, presets
 
+    if args.sources is not None:
+        return _analyze_sources(args)
     preset, ps = _settings(args)
     if args.save_preset:
         presets.check_name(args.save_preset)
@@ -623,6 +670,11 @@ def _add_bounce(sub) -> None:
                    help="hand edits: a TOML or JSON file of regions (time, frequency, azimuth; "
                         "a gain for the target or the rest, or a move between them); see the "
                         "README and 'panslice analyze --edits'")
+    b.add_argument("--sources", nargs="?", type=int, const=0, metavar="N",
+                   help="find the sources (talkers) by direction, level and delay, and write "
+                        "one stem each into the folder -o: source_1.wav ... from left to right, "
+                        "and rest.wav; they sum to the input. N: the N strongest only. The "
+                        "preset defaults to 'voices'")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     b.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                    help="bounce up to N inputs at once in parallel processes (0 = one per CPU; "
@@ -674,6 +726,10 @@ def _add_analyze(sub) -> None:
                     help="print the suggested settings as --set arguments")
     an.add_argument("--save-preset", metavar="NAME",
                     help="save the preset with the suggested settings as a user preset")
+    an.add_argument("--sources", nargs="?", type=int, const=0, metavar="N",
+                    help="list the sources (talkers) found by direction, level and delay: where "
+                         "each sits, its share, and the --set arguments that select it (N: the "
+                         "N strongest only); no picture")
     an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",

@@ -294,8 +294,8 @@ def test_reset_restores_the_prepared_state():
 def test_lifecycle_errors_are_clear():
     with pytest.raises(ParameterError, match="not prepared"):
         Engine().process(np.zeros((2, 4), np.float32))
-    with pytest.raises(ParameterError, match="sample rate 8000 Hz is not supported"):
-        Engine().prepare(8000, 512)
+    with pytest.raises(ParameterError, match="sample rate 7999 Hz is not supported"):
+        Engine().prepare(7999, 512)
     eng = Engine().prepare(SR, 512)
     with pytest.raises(ParameterError, match=r"shape \(2, n\)"):
         eng.process(np.zeros((1, 4), np.float32))

@@ -1,0 +1,168 @@
+"""Finding sources by direction: a DUET-like histogram of level and delay, and its peaks.
+
+Speech is sparse: most time-frequency bins hold one talker, so each bin's direction is that
+talker's, and the directions of all bins pile up around one peak per talker (DUET: Rickard and
+Yilmaz). A bin's direction is its azimuth by level (mask.azimuth's pan law) and its delay from
+the inter-channel phase, read only below the spatial-aliasing frequency of the largest delay
+looked for, where the phase is unambiguous.
+
+Offline, in numpy: fed the stream block by block, it holds the histogram and a frame of
+samples, never the file. The peaks become settings for the engine (stream.py), one slice each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mask import SPEED_OF_SOUND
+
+AZ_CELLS = 41       # azimuth -1 .. 1, 0.05 a cell
+DELAY_CELLS = 41    # delay -max .. max
+LOW_HZ = 100.0      # below, a delay turns the phase too little to read
+# Without a count, a peak must reach this share of the highest (3 x 3 smoothed): bins where
+# talkers overlap pile up between them, up to 0.28 of the highest with three espeak-ng talkers,
+# while each of those talkers reached 0.52 or more. Give a count to reach quieter ones.
+FLOOR = 0.35
+MAX_SOURCES = 8
+# The spacing a slice assumes, over the one the farthest source's delay implies: above the
+# aliasing frequency this halves, a bin's phase must agree with the slice's delay twice as
+# closely. Measured on three talkers by delay (benchmarks/voices.py, 16 kHz): 2.4 with widths
+# of 0.45 of the gap lifted them +0.6 dB (espeak-ng) and +0.7 dB (synthetic) over 1.2 and 0.3,
+# the best of 1.2/2.4/4.8 x 0.18/0.3/0.45 on each set alone.
+SPACING_MARGIN = 2.4
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source found: where it sits, its share of the histogram, and the settings that
+    select it (registry names and values)."""
+
+    azimuth: float
+    delay_ms: float
+    share: float
+    settings: dict
+
+
+class DirectionHistogram:
+    """Power-weighted histogram of (azimuth, delay) over the bins of a stream."""
+
+    def __init__(self, sample_rate: float, max_delay_ms: float = 1.0):
+        self.sample_rate = float(sample_rate)
+        self.max_delay_ms = float(max_delay_ms)
+        # about 64 ms, the frame that separated speech best here; the slices use it too
+        self.n = min(8192, max(512, 1 << int(round(math.log2(sample_rate * 0.064)))))
+        self.hop = self.n // 4
+        self.window = np.hanning(self.n + 1)[:-1]
+        f = np.fft.rfftfreq(self.n, 1.0 / sample_rate)
+        top = 1e3 / (2.0 * self.max_delay_ms)   # spatial aliasing of the largest delay
+        self.bins = np.flatnonzero((f >= LOW_HZ) & (f <= top))
+        self.omega = 2.0 * np.pi * self.bins / self.n   # radians per sample
+        self.hist = np.zeros((AZ_CELLS, DELAY_CELLS))
+        self.pending = np.zeros((2, 0))
+
+    def add(self, block: np.ndarray) -> None:
+        """Feed the next samples [shape=(2, n)]."""
+        buf = np.concatenate([self.pending, np.asarray(block, np.float64)], axis=1)
+        frames = (buf.shape[1] - self.n) // self.hop + 1
+        if frames > 0:
+            starts = np.arange(frames)[:, None] * self.hop + np.arange(self.n)
+            spec = np.fft.rfft(buf[:, starts] * self.window, axis=-1)[:, :, self.bins]
+            self._count(spec[0], spec[1])
+            buf = buf[:, frames * self.hop:]
+        self.pending = buf
+
+    def _count(self, left: np.ndarray, right: np.ndarray) -> None:
+        pl, pr = np.abs(left) ** 2, np.abs(right) ** 2
+        az = np.arctan2(np.sqrt(pr), np.sqrt(pl)) * (4.0 / np.pi) - 1.0
+        delay = np.angle(right * np.conj(left)) / self.omega * (1e3 / self.sample_rate)
+        h, _, _ = np.histogram2d(az.ravel(), delay.ravel(), (AZ_CELLS, DELAY_CELLS),
+                                 ((-1.0, 1.0), (-self.max_delay_ms, self.max_delay_ms)),
+                                 weights=(pl + pr).ravel())
+        self.hist += h
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cells' centres: azimuths, delays (ms)."""
+        az = np.linspace(-1.0, 1.0, AZ_CELLS + 1)
+        d = np.linspace(-self.max_delay_ms, self.max_delay_ms, DELAY_CELLS + 1)
+        return 0.5 * (az[1:] + az[:-1]), 0.5 * (d[1:] + d[:-1])
+
+    def sources(self, count: int | None = None) -> list[Source]:
+        """The peaks (the ``count`` strongest, or all above FLOOR), from left to right."""
+        az, d = self.axes()
+        cells = _peaks(_smooth(self.hist), count)
+        if not cells:
+            return []
+        found = [(az[i], d[j]) for i, j in cells]
+        shares = _shares(self.hist, az, d, found, self.max_delay_ms)
+        cue = _cue(found, az[1] - az[0], d[1] - d[0])
+        key = [p[0] if cue == 0 else p[1] if cue == 1 else p[0] + p[1] / self.max_delay_ms
+               for p in found]
+        order = np.argsort(key, kind="stable")
+        return [Source(float(found[k][0]), float(found[k][1]), float(shares[k]),
+                       {"fft_size": float(self.n), **_settings(found, k, cue)}) for k in order]
+
+
+def _smooth(h: np.ndarray) -> np.ndarray:
+    """A 3 x 3 box over the histogram (edges padded with zeros)."""
+    p = np.pad(h, 1)
+    return sum(p[i:i + h.shape[0], j:j + h.shape[1]] for i in range(3) for j in range(3)) / 9.0
+
+
+def _peaks(h: np.ndarray, count: int | None) -> list[tuple[int, int]]:
+    """Local maxima, strongest first, each at least 3 cells from a stronger one."""
+    if h.max() <= 0.0:
+        return []
+    p = np.pad(h, 1, constant_values=-1.0)
+    neighbours = np.max([p[1 + i:1 + i + h.shape[0], 1 + j:1 + j + h.shape[1]]
+                         for i in (-1, 0, 1) for j in (-1, 0, 1) if i or j], axis=0)
+    floor = FLOOR * h.max() if count is None else 1e-3 * h.max()
+    cand = np.argwhere((h >= neighbours) & (h >= floor))
+    cand = cand[np.argsort(-h[cand[:, 0], cand[:, 1]], kind="stable")]
+    kept: list[tuple[int, int]] = []
+    for i, j in cand:
+        if all(max(abs(i - a), abs(j - b)) >= 3 for a, b in kept):
+            kept.append((int(i), int(j)))
+    return kept[:count or MAX_SOURCES]
+
+
+def _shares(h, az, d, found, max_delay_ms) -> np.ndarray:
+    """Each source's share of the histogram: the cells nearest it (both axes over their span)."""
+    ga, gd = np.meshgrid(az, d / max_delay_ms, indexing="ij")
+    dist = [(ga - a) ** 2 + (gd - dd / max_delay_ms) ** 2 for a, dd in found]
+    nearest = np.argmin(dist, axis=0)
+    total = max(h.sum(), 1e-300)
+    return np.array([h[nearest == k].sum() / total for k in range(len(found))])
+
+
+def _cue(found, az_cell: float, delay_cell: float) -> int:
+    """Level (0) when the sources differ by level alone, delay (1) when by delay alone, else
+    both (2)."""
+    a = [p[0] for p in found]
+    d = [p[1] for p in found]
+    by_level = max(a) - min(a) > 1.5 * az_cell
+    by_delay = max(d) - min(d) > 1.5 * delay_cell
+    return 2 if by_level and by_delay else (1 if by_delay else 0)
+
+
+def _settings(found, k: int, cue: int) -> dict:
+    """Registry values for a slice on source ``k``: its direction, widths of a share of the
+    distance to its nearest neighbour on each axis the cue uses."""
+    a, d = found[k]
+    others = [p for i, p in enumerate(found) if i != k]
+    gap_a = min((abs(p[0] - a) for p in others), default=1.0)
+    gap_d = min((abs(p[1] - d) for p in others), default=1.0)
+    s = {"direction_cue": float(cue), "center": round(float(a), 3), "softness": 0.5,
+         "width": round(float(np.clip(0.5 * gap_a, 0.05, 0.5)), 3)}
+    if cue == 0:
+        return s
+    if cue == 1:
+        s["width"] = 2.0
+    far = max(abs(p[1]) for p in found)
+    s.update({"delay_center_ms": round(float(d), 4),
+              "delay_width_ms": round(float(np.clip(0.45 * gap_d, 0.02, 0.5)), 4),
+              "mic_spacing_cm": round(float(np.clip(SPACING_MARGIN * far * 1e-3 * SPEED_OF_SOUND
+                                                    * 100, 1.0, 300.0)), 1)})
+    return s

@@ -1,0 +1,140 @@
+"""Speech from spaced microphones: rates from 8 kHz, the delay axis, finding sources."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, run_cli
+from panslice.dsp import Engine
+from test_engine import random_partition, stream
+
+
+def test_a_16_khz_file_bounces_into_stems_that_sum_back(tmp_path):
+    x = noise(3 * 16000, seed=4)
+    sf.write(str(tmp_path / "talk.wav"), x.T, 16000, subtype="FLOAT")
+    r = run_cli("bounce", tmp_path / "talk.wav", "--stems", "--bit-depth", "32", "-o",
+                tmp_path / "stems")
+    assert r.returncode == 0, r.stderr
+    stems = [sf.read(str(f), dtype="float32")[0].T for f in sorted((tmp_path / "stems").iterdir())]
+    assert len(stems) == 2 and sf.info(str(next((tmp_path / "stems").iterdir()))).samplerate == 16000
+    assert np.abs(sum(stems) - x).max() < 1e-5
+
+
+@pytest.mark.parametrize("max_block", [8192, 64])  # batched, and spread
+def test_at_8_khz_the_output_does_not_depend_on_the_blocks(max_block):
+    x = noise(20000, seed=6)
+    settings = {"fft_size": 512, "width": 0.3, "rest_gain_db": -12}
+    ref = Engine(settings).prepare(8000, max_block).process_split(x)
+    sizes = random_partition(x.shape[1], np.random.default_rng(2), hi=3000)
+    got = stream(Engine(settings).prepare(8000, max_block), x, sizes, split=True)
+    assert np.abs(got - ref).max() <= 1e-6 and np.abs(ref).max() > 0
+
+
+def _render(params, x, sr, max_block=4096):
+    """The engine's mixed output for ``x``, aligned with it."""
+    eng = Engine(params).prepare(sr, max_block)
+    lat = eng.latency_samples
+    y = eng.process(np.concatenate([x, np.zeros((2, lat))], 1).astype(np.float32))
+    return y[:, lat:]
+
+
+@pytest.mark.parametrize("cue", [1, 2])
+@pytest.mark.parametrize("max_block", [8192, 64])
+def test_the_delay_slice_does_not_depend_on_the_blocks(cue, max_block):
+    x = noise(30000, seed=8)
+    x[0, 5:] += 0.5 * x[1, :-5]   # something 5 samples later on the left
+    settings = {"direction_cue": cue, "delay_center_ms": 0.2, "delay_width_ms": 0.15,
+                "width": 0.5, "rest_gain_db": -20, "mic_spacing_cm": 30}
+    ref_eng = Engine(settings).prepare(16000, max_block)
+    eng = Engine(settings).prepare(16000, max_block)
+    sizes = random_partition(x.shape[1], np.random.default_rng(3), hi=2000)
+    half = len(sizes) // 2
+    ref = [ref_eng.process_split(np.ascontiguousarray(x[:, :sum(sizes[:half])]))]
+    got = [stream(eng, x[:, :sum(sizes[:half])], sizes[:half], split=True)]
+    for e in (ref_eng, eng):   # a live move of the slice's delay, between blocks
+        e.set("delay_center_ms", -0.3)
+    ref.append(ref_eng.process_split(np.ascontiguousarray(x[:, sum(sizes[:half]):])))
+    got.append(stream(eng, x[:, sum(sizes[:half]):], sizes[half:], split=True))
+    assert np.abs(np.concatenate(got, -1) - np.concatenate(ref, -1)).max() <= 1e-6
+
+
+def test_the_delay_knobs_change_nothing_while_the_cue_is_level():
+    x = noise(20000, seed=9)
+    plain = _render({"width": 0.3, "rest_gain_db": -12}, x, 44100)
+    moved = _render({"width": 0.3, "rest_gain_db": -12, "delay_center_ms": 1.5,
+                     "delay_width_ms": 0.02, "mic_spacing_cm": 100}, x, 44100)
+    assert np.array_equal(plain, moved)
+
+
+def test_three_talkers_at_spaced_mics_are_each_found_by_their_delay():
+    # Equal levels, only the time between the microphones tells them apart: by level every bin
+    # reads azimuth 0. A delay slice on each lifts it well clear of the other two.
+    from benchmarks import talkers as T
+    from benchmarks.scoring import si_sdr
+
+    sr = 16000
+    images = T.by_delay(T.three(sr, 4.0))
+    mix = sum(images)
+    for image, d in zip(images, T.DELAYS):
+        y = _render({"direction_cue": 1, "delay_center_ms": 1e3 * d / sr, "delay_width_ms": 0.15,
+                     "fft_size": 1024, "mic_spacing_cm": 25, "rest_gain_db": float("-inf")},
+                    mix, sr)
+        assert si_sdr(image, y) - si_sdr(image, mix) > 8.0, d
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """Three synthetic talkers at spaced mics (delays -10, 0, +8 samples), 16 kHz: the file and
+    each talker's image in it."""
+    from benchmarks import talkers as T
+
+    images = T.by_delay(T.three(16000, 4.0))
+    path = tmp_path_factory.mktemp("table") / "table.wav"
+    sf.write(str(path), sum(images).T, 16000, subtype="FLOAT")
+    return path, images
+
+
+def test_bounce_sources_writes_a_stem_per_talker_left_to_right_summing_back(tmp_path, table):
+    from benchmarks.scoring import si_sdr
+
+    path, images = table
+    r = run_cli("bounce", path, "--sources", "--bit-depth", "32", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "preset 'voices'" in r.stderr + r.stdout
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["rest.wav", "source_1.wav", "source_2.wav", "source_3.wav"]
+    stems = {n: sf.read(str(tmp_path / "out" / n), dtype="float32")[0].T for n in names}
+    mix = sum(images)
+    assert np.abs(sum(stems.values()) - mix).max() < 1e-5
+    for k, image in enumerate(images):   # in order: the talker at -10 samples is source_1
+        assert si_sdr(image, stems[f"source_{k + 1}.wav"]) - si_sdr(image, mix) > 6.0, k
+
+
+def test_analyze_sources_lists_each_talker_with_its_delay(table):
+    import json
+
+    r = run_cli("analyze", table[0], "--sources", "--json")
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    assert len(found) == 3
+    delays = [1e3 * d / 16000 for d in (-10, 0, 8)]
+    for s, want in zip(found, delays):
+        assert abs(s["delay_ms"] - want) < 0.06 and s["settings"]["direction_cue"] == 1
+    assert abs(sum(s["share"] for s in found) - 1.0) < 1e-6
+    two = json.loads(run_cli("analyze", table[0], "--sources", "2", "--json").stdout)
+    assert len(two) == 2
+
+
+def test_talkers_panned_by_level_are_found_by_level_fed_in_blocks():
+    from benchmarks import talkers as T
+    from panslice.dsp.sources import DirectionHistogram
+
+    mix = sum(T.by_level(T.three(16000, 4.0)))
+    whole, blocks = DirectionHistogram(16000), DirectionHistogram(16000)
+    whole.add(mix)
+    for at in range(0, mix.shape[1], 777):
+        blocks.add(mix[:, at:at + 777])
+    assert np.allclose(whole.hist, blocks.hist)
+    found = blocks.sources()
+    assert [round(s.azimuth, 1) for s in found] == [-0.6, 0.0, 0.6]
+    assert all(s.settings["direction_cue"] == 0 and s.settings["fft_size"] == 1024 for s in found)
