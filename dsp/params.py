@@ -94,8 +94,9 @@ def parse_number(value: object, name: str = "value") -> float:
     raise ParameterError(f"{name}: expected a number, got {value!r}")
 
 
-def _declare() -> tuple[Param, ...]:
-    core = [
+def _direction_and_gains() -> list[Param]:
+    """Where the slice sits (by level, by delay) and what it does to the mix."""
+    return [
         Param("center", -1.0, 1.0, 0.0, "", "linear", 30.0,
               "Azimuth of the slice: -1 hard left, 0 centre, +1 hard right (constant-power pan law)."),
         Param("width", 0.0, 2.0, 0.25, "", "linear", 30.0,
@@ -125,6 +126,12 @@ def _declare() -> tuple[Param, ...]:
               "Gain of everything outside the slice in the mixed output (-inf isolates the slice)."),
         Param("band_count", 1, MAX_BANDS, 1, "", "int", 0.0,
               "How many of the frequency bands below are active."),
+    ]
+
+
+def _frames_ml_refinement() -> list[Param]:
+    """The STFT's frames (fixed while running), the ML prior and the Wiener-like refinement."""
+    return [
         Param("fft_size", 512, 8192, 2048, "samples", "choice", 0.0,
               "STFT frame length. Larger separates low notes better; smaller has less latency.",
               choices=(512.0, 1024.0, 2048.0, 4096.0, 8192.0), live=False),
@@ -155,6 +162,9 @@ def _declare() -> tuple[Param, ...]:
               "Wiener-like refinement: how long the slice's power is held after it falls, so that "
               "its own reverb tail (which sits off its azimuth) follows it (0 = no extra hold)."),
     ]
+
+
+def _bands() -> list[Param]:
     bands = []
     for i in range(1, MAX_BANDS + 1):
         bands += [
@@ -165,7 +175,11 @@ def _declare() -> tuple[Param, ...]:
             Param(f"band.{i}.gain_db", NEG_INF, 12.0, 0.0, "dB", "db", 20.0,
                   f"Gain of the slice inside band {i}, like a graphic equaliser on the slice."),
         ]
-    params = core + bands
+    return bands
+
+
+def _declare() -> tuple[Param, ...]:
+    params = _direction_and_gains() + _frames_ml_refinement() + _bands()
     return tuple(Param(**{**p.__dict__, "index": i}) for i, p in enumerate(params))
 
 
