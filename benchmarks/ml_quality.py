@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: E402,F401  (first: the repo root on sys.path)
-from benchmarks import scoring  # noqa: E402
+from benchmarks import loo, scoring  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
 TARGET_VOCALS = 8.5
@@ -45,6 +45,56 @@ STEERED = {  # name -> changes to acapella-ml / karaoke-ml (bands: the vocal ban
     "width=0.15 softness=0.2 ml_prior=0.5 bands=120-16000":
         {"width": 0.15, "softness": 0.2, "ml_prior": 0.5},
 }
+
+
+# The leave-one-out grid: the knobs that reshape the ML mask, on acapella-ml's slice.
+GRID_CONTRAST = (0.6, 0.8, 1.0)
+GRID_SPATIAL = (0.0, 6.0)
+SHIPPED = "Spleeter as shipped"
+MAX_LOSS = 0.2   # dB under Spleeter as shipped on any track that a chosen setting may cost
+
+
+def grid() -> dict:
+    """Label -> ParamSet: Spleeter as shipped, and acapella-ml's slice at each grid point."""
+    from panslice.plugin.formats import presets
+
+    out = {SHIPPED: shipped_params()}
+    for c in GRID_CONTRAST:
+        for sp in GRID_SPATIAL:
+            ps = presets.load("acapella-ml").params.copy()
+            ps.update({"ml_contrast": c, "ml_spatial": sp})
+            out[f"ml_contrast={c:g} ml_spatial={sp:g}"] = ps
+    return out
+
+
+def loo_section(tracks: list[Path], cache: "loo.ScoreCache", log=print) -> tuple[list[str], dict]:
+    """The grid on every track, the settings chosen in-sample and leave-one-out (best mean,
+    never more than MAX_LOSS under Spleeter as shipped on a training track), and their tables.
+    Returns the lines and {stem: in-sample choice}."""
+    settings = grid()
+    raw = {}
+    for label, ps in settings.items():
+        raw[label] = np.array([cache.scores(t, ps) for t in tracks])
+        log(f"  {label}: " + " ".join(f"{v:.2f}/{a:.2f}" for v, a in raw[label]))
+    names = [t.name.split("-")[0][:14] for t in tracks]
+    lines = [f"Leave one track out: the grid `ml_contrast` in {GRID_CONTRAST} x `ml_spatial` in "
+             f"{GRID_SPATIAL} on acapella-ml's slice, and Spleeter as shipped. Per stem, the setting "
+             f"with the best mean on the other {len(tracks) - 1} tracks among those never more than "
+             f"{MAX_LOSS} dB under Spleeter as shipped on any of them, scored on the track left out "
+             "(in-sample: chosen on all tracks).", ""]
+    chosen = {}
+    for j, stem in enumerate(("vocals", "accompaniment")):
+        scores = {k: v[:, j] for k, v in raw.items()}
+        kw = {"baseline": scores[SHIPPED], "max_loss": MAX_LOSS, "fallback": SHIPPED}
+        held, picks = loo.leave_one_out(scores, **kw)
+        ins, pick = loo.in_sample(scores, **kw)
+        chosen[stem] = pick
+        lines += [f"**{stem}, SDR (dB)**", "", *loo.table(names, [
+            (SHIPPED, scores[SHIPPED]), (f"in-sample: `{pick}`", ins),
+            ("leave-one-out", held), ("leave-one-out minus Spleeter as shipped", held - scores[SHIPPED]),
+        ]), "", "Chosen per held-out track: " + "; ".join(
+            f"{n}: `{p}`" for n, p in zip(names, picks)), ""]
+    return lines, chosen
 
 
 class _Memo:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: E402,F401  (first: the repo root on sys.path)
-from benchmarks import scoring  # noqa: E402
+from benchmarks import loo, scoring  # noqa: E402
 from benchmarks.results import RESULTS, write_section  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402
 from panslice.plugin.formats import presets as presets_mod  # noqa: E402
@@ -59,6 +59,14 @@ SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
 SWEEP_SDR_TOP = 3      # candidates per estimate that get the (slow) SDR after SI-SDR ranking
 
 ORACLE_N, ORACLE_HOP = 2048, 512
+
+# Leave one track out: each preset and each one-knob move from it; the value is chosen on the
+# other tracks and scored on the one left out. karaoke's choice must also leave the
+# accompaniment no worse than the mixture on every training track.
+LOO_GRID: dict[str, dict[str, tuple[float, ...]]] = {
+    "acapella": {"width": (0.12, 0.3), "ambience_ms": (0.0,), "smooth_ms": (120.0,)},
+    "karaoke": {"width": (0.15, 0.4), "ambience_ms": (0.0,), "smooth_ms": (0.0,)},
+}
 
 
 @dataclass
@@ -311,6 +319,47 @@ def human_sweep(t: Track) -> dict:
     return res
 
 
+def loo_settings(preset: str) -> dict[str, P.ParamSet]:
+    """Label -> ParamSet: the shipped preset, then each knob of LOO_GRID moved alone."""
+    out = {f"{preset} (shipped)": shipped(preset)}
+    for knob, values in LOO_GRID[preset].items():
+        for v in values:
+            ps = shipped(preset).copy()
+            ps.update({knob: v})
+            out[f"{preset} --set {knob}={v:g}"] = ps
+    return out
+
+
+def loo_section(tracks: list[Track], log=print) -> list[str]:
+    """In-sample and leave-one-out tables for acapella's vocals and karaoke's accompaniment."""
+    cache = loo.ScoreCache()
+    names = [t.name.split("-")[0][:14] for t in tracks]
+    mixture = np.array([scoring.sdr(t.accompaniment, t.mix) for t in tracks])
+    lines = ["Leave one track out: for each preset, the shipped values and each one-knob move ("
+             + "; ".join(f"`{p}`: " + ", ".join(f"{k} {'/'.join(f'{v:g}' for v in vs)}"
+                                               for k, vs in g.items()) for p, g in LOO_GRID.items())
+             + f"), chosen by mean SDR on the other {len(tracks) - 1} tracks (karaoke: only "
+             "settings never under the unprocessed mixture on those tracks) and scored on the "
+             "track left out. In-sample: chosen on all tracks.", ""]
+    for preset, j, stem in (("acapella", 0, "vocals"), ("karaoke", 1, "accompaniment")):
+        scores = {}
+        for label, ps in loo_settings(preset).items():
+            scores[label] = np.array([cache.scores(t.path, ps)[j] for t in tracks])
+            log(f"  {label}: " + " ".join(f"{v:.2f}" for v in scores[label]))
+        base = scores[f"{preset} (shipped)"]
+        kw = {"baseline": mixture, "max_loss": 0.0} if preset == "karaoke" else {}
+        held, picks = loo.leave_one_out(scores, fallback=f"{preset} (shipped)", **kw)
+        ins, pick = loo.in_sample(scores, fallback=f"{preset} (shipped)", **kw)
+        rows = [(f"`{preset}` as shipped", base), (f"in-sample best: `{pick}`", ins),
+                ("leave-one-out", held), ("leave-one-out minus shipped", held - base)]
+        if preset == "karaoke":
+            rows.insert(0, ("mixture, unprocessed", mixture))
+        lines += [f"**`{preset}` {stem}, SDR (dB)**", "", *loo.table(names, rows), "",
+                  "Chosen per held-out track: " + "; ".join(
+                      f"{n}: `{p}`" for n, p in zip(names, picks)), ""]
+    return lines
+
+
 # -- report ------------------------------------------------------------------------------------
 
 def _mean(d: dict[str, tuple[float, float]], j: int) -> float:
@@ -396,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of track folders with mixture/vocals/accompaniment.wav")
     ap.add_argument("--no-sweep", action="store_true", help="skip the human-in-the-loop sweep")
     ap.add_argument("--no-write", action="store_true", help=f"print only; leave {RESULTS.name} alone")
+    ap.add_argument("--loo-only", action="store_true", help="only the leave-one-out tables")
     args = ap.parse_args(argv)
     tracks = load_tracks(args.folder)
     if not tracks:
@@ -403,6 +453,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print(f"scoring {len(tracks)} tracks from {args.folder}", file=sys.stderr)
+    held = loo_section(tracks, log=lambda s: print(s, file=sys.stderr))
+    print("\n".join(held))
+    if not args.no_write:
+        write_section("quality-loo", "## Separation quality, leave one track out "
+                      "(`benchmarks/quality.py`)\n\n" + "\n".join(held))
+    if args.loo_only:
+        return 0
     rows, best = run(tracks, sweep=not args.no_sweep, log=lambda s: print(s, file=sys.stderr))
     body = report(rows, best, tracks, args.folder)
     print(body)
