@@ -16,7 +16,9 @@ For every track in FOLDER (default ../shared/testdata/real) it bounces, stems at
   the true stems, so an upper figure for a person steering by ear, named with its setting.
 
 Scores: SDR (bss_eval, 512-tap filter, fast_bss_eval; benchmarks/scoring.py), mean over the two
-channels. The network runs once per track (its masks are memoised across the rows). Needs
+channels. The network runs once per track (its masks are memoised across the rows; scores are
+cached per track and setting, benchmarks/loo.py). Beside these, leave one track out: the knobs
+that reshape the mask chosen on the other tracks, scored on the one left out. Needs
 ``panslice model install``. Writes its section of benchmarks/RESULTS.md.
 """
 
@@ -142,7 +144,6 @@ def shipped_params():
 
 def main() -> int:
     from panslice.plugin.formats import presets
-    from panslice.plugin.offline.bounce import render
 
     ready = setup("ml_quality", __doc__)
     if ready is None:
@@ -168,16 +169,12 @@ def main() -> int:
             ps.set_bands(VOCAL_BAND)
         rows[name] = (pv, pa)
     shown = list(rows)[:4]
+    cache = loo.ScoreCache()
+    held_out, chosen = loo_section(tracks, cache)
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
     for tr in tracks:
-        mix, sr = scoring.load(tr / "mixture.wav")
-        voc, _ = scoring.load(tr / "vocals.wav")
-        acc, _ = scoring.load(tr / "accompaniment.wav")
         for name, (pv, pa) in rows.items():
-            out_v = render(mix, sr, pv, split=True, unity=True)
-            out_a = out_v if pa is pv else render(mix, sr, pa, split=True, unity=True)
-            v, a = out_v[0], out_a[1]
-            scores[name].append((scoring.sdr(voc, v), scoring.sdr(acc, a)))
+            scores[name].append((cache.scores(tr, pv)[0], cache.scores(tr, pa)[1]))
             print(f"{tr.name[:30]:30s} {name[:40]:40s} vocals {scores[name][-1][0]:6.2f}  "
                   f"accompaniment {scores[name][-1][1]:6.2f}", flush=True)
 
@@ -196,6 +193,7 @@ def main() -> int:
         for j, est in enumerate(("vocals", "accompaniment")):
             lines.append(f"| {name} | {est} | " + " | ".join(f"{v:.2f}" for v in arr[:, j])
                          + f" | **{arr[:, j].mean():.2f}** |")
+    lines += ["", *held_out]
     steer = [name for name in rows if name != "acapella / karaoke (no ML, reference)"]
     lines += ["", "Human in the loop: per track, the best of these ML settings ("
               + "; ".join(f"`{n}`" for n in steer) + "), by SDR against the true stems:", "",
