@@ -47,9 +47,11 @@ from panslice.plugin.formats import presets as presets_mod  # noqa: E402
 from panslice.plugin.offline.bounce import render  # noqa: E402
 
 
-# Targets of issue 3 (means over the tracks, shipped presets at their defaults).
-TARGET_VOCAL_SDR = 4.0
-TARGET_ACC_SDR = 10.5
+# Targets of issue 14 on the six shared tracks (means, shipped presets at their defaults; issue
+# 3 asked for 4.0 / 10.5 on four of them, which the six do not reach: 3.66 / 10.45), and
+# karaoke's accompaniment never under the untouched mixture on a track.
+TARGET_VOCAL_SDR = 3.0
+TARGET_ACC_SDR = 9.0
 
 # The human-in-the-loop sweep: each preset as shipped, then each knob moved alone to each value.
 SWEEP_PRESETS = ("acapella", "karaoke", "vocal-lift", "dialogue")
@@ -392,6 +394,10 @@ def checks(rows: list[Row], names: list[str]) -> list[str]:
            + ("PASS" if v >= TARGET_VOCAL_SDR else "FAIL"),
            f"- accompaniment SDR mean with `karaoke`: {a:.2f} dB (target >= {TARGET_ACC_SDR}): "
            + ("PASS" if a >= TARGET_ACC_SDR else "FAIL")]
+    mix = next(r for r in rows if r.name.startswith("mixture")).accompaniment
+    over = [ps.accompaniment[n][0] - mix[n][0] for n in names]
+    out.append("- `karaoke` accompaniment above the untouched mixture on every track: margins "
+               + ", ".join(f"{m:+.2f}" for m in over) + " dB: " + ("PASS" if min(over) > 0 else "FAIL"))
     if sur.vocals and sur.accompaniment and len(sur.vocals) == len(names):
         for key in ("vocals", "accompaniment"):
             mine, theirs = getattr(ps, key), getattr(sur, key)
