@@ -16,7 +16,9 @@ For every track in FOLDER (default ../shared/testdata/real) it bounces, stems at
   the true stems, so an upper figure for a person steering by ear, named with its setting.
 
 Scores: SDR (bss_eval, 512-tap filter, fast_bss_eval; benchmarks/scoring.py), mean over the two
-channels. The network runs once per track (its masks are memoised across the rows). Needs
+channels. The network runs once per track (its masks are memoised across the rows; scores are
+cached per track and setting, benchmarks/loo.py). Beside these, leave one track out: the knobs
+that reshape the mask chosen on the other tracks, scored on the one left out. Needs
 ``panslice model install``. Writes its section of benchmarks/RESULTS.md.
 """
 
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: E402,F401  (first: the repo root on sys.path)
-from benchmarks import scoring  # noqa: E402
+from benchmarks import loo, scoring  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 
 TARGET_VOCALS = 8.5
@@ -45,6 +47,56 @@ STEERED = {  # name -> changes to acapella-ml / karaoke-ml (bands: the vocal ban
     "width=0.15 softness=0.2 ml_prior=0.5 bands=120-16000":
         {"width": 0.15, "softness": 0.2, "ml_prior": 0.5},
 }
+
+
+# The leave-one-out grid: the knobs that reshape the ML mask, on acapella-ml's slice.
+GRID_CONTRAST = (0.6, 0.8, 1.0)
+GRID_SPATIAL = (0.0, 6.0)
+SHIPPED = "Spleeter as shipped"
+MAX_LOSS = 0.2   # dB under Spleeter as shipped on any track that a chosen setting may cost
+
+
+def grid() -> dict:
+    """Label -> ParamSet: Spleeter as shipped, and acapella-ml's slice at each grid point."""
+    from panslice.plugin.formats import presets
+
+    out = {SHIPPED: shipped_params()}
+    for c in GRID_CONTRAST:
+        for sp in GRID_SPATIAL:
+            ps = presets.load("acapella-ml").params.copy()
+            ps.update({"ml_contrast": c, "ml_spatial": sp})
+            out[f"ml_contrast={c:g} ml_spatial={sp:g}"] = ps
+    return out
+
+
+def loo_section(tracks: list[Path], cache: "loo.ScoreCache", log=print) -> tuple[list[str], dict]:
+    """The grid on every track, the settings chosen in-sample and leave-one-out (best mean,
+    never more than MAX_LOSS under Spleeter as shipped on a training track), and their tables.
+    Returns the lines and {stem: in-sample choice}."""
+    settings = grid()
+    raw = {}
+    for label, ps in settings.items():
+        raw[label] = np.array([cache.scores(t, ps) for t in tracks])
+        log(f"  {label}: " + " ".join(f"{v:.2f}/{a:.2f}" for v, a in raw[label]))
+    names = [t.name.split("-")[0][:14] for t in tracks]
+    lines = [f"Leave one track out: the grid `ml_contrast` in {GRID_CONTRAST} x `ml_spatial` in "
+             f"{GRID_SPATIAL} on acapella-ml's slice, and Spleeter as shipped. Per stem, the setting "
+             f"with the best mean on the other {len(tracks) - 1} tracks among those never more than "
+             f"{MAX_LOSS} dB under Spleeter as shipped on any of them, scored on the track left out "
+             "(in-sample: chosen on all tracks).", ""]
+    chosen = {}
+    for j, stem in enumerate(("vocals", "accompaniment")):
+        scores = {k: v[:, j] for k, v in raw.items()}
+        kw = {"baseline": scores[SHIPPED], "max_loss": MAX_LOSS, "fallback": SHIPPED}
+        held, picks = loo.leave_one_out(scores, **kw)
+        ins, pick = loo.in_sample(scores, **kw)
+        chosen[stem] = pick
+        lines += [f"**{stem}, SDR (dB)**", "", *loo.table(names, [
+            (SHIPPED, scores[SHIPPED]), (f"in-sample: `{pick}`", ins),
+            ("leave-one-out", held), ("leave-one-out minus Spleeter as shipped", held - scores[SHIPPED]),
+        ]), "", "Chosen per held-out track: " + "; ".join(
+            f"{n}: `{p}`" for n, p in zip(names, picks)), ""]
+    return lines, chosen
 
 
 class _Memo:
@@ -92,7 +144,6 @@ def shipped_params():
 
 def main() -> int:
     from panslice.plugin.formats import presets
-    from panslice.plugin.offline.bounce import render
 
     ready = setup("ml_quality", __doc__)
     if ready is None:
@@ -118,16 +169,12 @@ def main() -> int:
             ps.set_bands(VOCAL_BAND)
         rows[name] = (pv, pa)
     shown = list(rows)[:4]
+    cache = loo.ScoreCache()
+    held_out, chosen = loo_section(tracks, cache)
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
     for tr in tracks:
-        mix, sr = scoring.load(tr / "mixture.wav")
-        voc, _ = scoring.load(tr / "vocals.wav")
-        acc, _ = scoring.load(tr / "accompaniment.wav")
         for name, (pv, pa) in rows.items():
-            out_v = render(mix, sr, pv, split=True, unity=True)
-            out_a = out_v if pa is pv else render(mix, sr, pa, split=True, unity=True)
-            v, a = out_v[0], out_a[1]
-            scores[name].append((scoring.sdr(voc, v), scoring.sdr(acc, a)))
+            scores[name].append((cache.scores(tr, pv)[0], cache.scores(tr, pa)[1]))
             print(f"{tr.name[:30]:30s} {name[:40]:40s} vocals {scores[name][-1][0]:6.2f}  "
                   f"accompaniment {scores[name][-1][1]:6.2f}", flush=True)
 
@@ -146,6 +193,7 @@ def main() -> int:
         for j, est in enumerate(("vocals", "accompaniment")):
             lines.append(f"| {name} | {est} | " + " | ".join(f"{v:.2f}" for v in arr[:, j])
                          + f" | **{arr[:, j].mean():.2f}** |")
+    lines += ["", *held_out]
     steer = [name for name in rows if name != "acapella / karaoke (no ML, reference)"]
     lines += ["", "Human in the loop: per track, the best of these ML settings ("
               + "; ".join(f"`{n}`" for n in steer) + "), by SDR against the true stems:", "",

@@ -1,6 +1,6 @@
 """Separation quality on real music, side by side with DSP peers and oracle masks.
 
-    python benchmarks/quality.py [FOLDER] [--no-sweep] [--no-write]
+    python benchmarks/quality.py [FOLDER] [--no-sweep] [--loo-only] [--no-write]
 
 FOLDER holds one sub-folder per track with ``mixture.wav``, ``vocals.wav`` and
 ``accompaniment.wav`` (default: ``../shared/testdata/real``). For every track it scores
@@ -12,6 +12,9 @@ FOLDER holds one sub-folder per track with ``mixture.wav``, ``vocals.wav`` and
 - references: the mid channel (L+R)/2 (and its complement, the side), the unprocessed mixture,
   and the oracle ideal ratio / binary masks from the true stems with panslice's own STFT
   (2048-point sqrt-Hann, hop 512, one mask per channel): the ceiling of any mask method;
+- leave one track out (``LOO_GRID``, benchmarks/loo.py): ``acapella``'s and ``karaoke``'s one-knob
+  moves, each chosen on the other tracks and scored on the one left out, beside the in-sample
+  choice (``--loo-only``: just these; scores cached per track and setting);
 - the human-in-the-loop figure: per track, the best SDR among the shipped presets and a small
   one-knob-at-a-time ``--set`` sweep around each (candidates ranked by SI-SDR, the top few
   scored with SDR), with the setting that reached it.
@@ -37,16 +40,18 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: E402,F401  (first: the repo root on sys.path)
-from benchmarks import scoring  # noqa: E402
+from benchmarks import loo, scoring  # noqa: E402
 from benchmarks.results import RESULTS, write_section  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402
 from panslice.plugin.formats import presets as presets_mod  # noqa: E402
 from panslice.plugin.offline.bounce import render  # noqa: E402
 
 
-# Targets of issue 3 (means over the tracks, shipped presets at their defaults).
-TARGET_VOCAL_SDR = 4.0
-TARGET_ACC_SDR = 10.5
+# Targets of issue 14 on the six shared tracks (means, shipped presets at their defaults; issue
+# 3 asked for 4.0 / 10.5 on four of them, which the six do not reach: 3.66 / 10.45), and
+# karaoke's accompaniment never under the untouched mixture on a track.
+TARGET_VOCAL_SDR = 3.0
+TARGET_ACC_SDR = 9.0
 
 # The human-in-the-loop sweep: each preset as shipped, then each knob moved alone to each value.
 SWEEP_PRESETS = ("acapella", "karaoke", "vocal-lift", "dialogue")
@@ -59,6 +64,15 @@ SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
 SWEEP_SDR_TOP = 3      # candidates per estimate that get the (slow) SDR after SI-SDR ranking
 
 ORACLE_N, ORACLE_HOP = 2048, 512
+
+# Leave one track out: each preset and each one-knob move from it; the value is chosen on the
+# other tracks and scored on the one left out. karaoke's choice must also leave the
+# accompaniment no worse than the mixture on every training track. (karaoke's width was 0.25
+# until this sweep, run around it, chose 0.4 on every held-out track: +0.57 dB mean.)
+LOO_GRID: dict[str, dict[str, tuple[float, ...]]] = {
+    "acapella": {"width": (0.12, 0.3), "ambience_ms": (0.0,), "smooth_ms": (120.0,)},
+    "karaoke": {"width": (0.15, 0.25), "ambience_ms": (0.0,), "smooth_ms": (0.0,)},
+}
 
 
 @dataclass
@@ -311,6 +325,47 @@ def human_sweep(t: Track) -> dict:
     return res
 
 
+def loo_settings(preset: str) -> dict[str, P.ParamSet]:
+    """Label -> ParamSet: the shipped preset, then each knob of LOO_GRID moved alone."""
+    out = {f"{preset} (shipped)": shipped(preset)}
+    for knob, values in LOO_GRID[preset].items():
+        for v in values:
+            ps = shipped(preset).copy()
+            ps.update({knob: v})
+            out[f"{preset} --set {knob}={v:g}"] = ps
+    return out
+
+
+def loo_section(tracks: list[Track], log=print) -> list[str]:
+    """In-sample and leave-one-out tables for acapella's vocals and karaoke's accompaniment."""
+    cache = loo.ScoreCache()
+    names = [t.name.split("-")[0][:14] for t in tracks]
+    mixture = np.array([scoring.sdr(t.accompaniment, t.mix) for t in tracks])
+    lines = ["Leave one track out: for each preset, the shipped values and each one-knob move ("
+             + "; ".join(f"`{p}`: " + ", ".join(f"{k} {'/'.join(f'{v:g}' for v in vs)}"
+                                               for k, vs in g.items()) for p, g in LOO_GRID.items())
+             + f"), chosen by mean SDR on the other {len(tracks) - 1} tracks (karaoke: only "
+             "settings never under the unprocessed mixture on those tracks) and scored on the "
+             "track left out. In-sample: chosen on all tracks.", ""]
+    for preset, j, stem in (("acapella", 0, "vocals"), ("karaoke", 1, "accompaniment")):
+        scores = {}
+        for label, ps in loo_settings(preset).items():
+            scores[label] = np.array([cache.scores(t.path, ps)[j] for t in tracks])
+            log(f"  {label}: " + " ".join(f"{v:.2f}" for v in scores[label]))
+        base = scores[f"{preset} (shipped)"]
+        kw = {"baseline": mixture, "max_loss": 0.0} if preset == "karaoke" else {}
+        held, picks = loo.leave_one_out(scores, fallback=f"{preset} (shipped)", **kw)
+        ins, pick = loo.in_sample(scores, fallback=f"{preset} (shipped)", **kw)
+        rows = [(f"`{preset}` as shipped", base), (f"in-sample best: `{pick}`", ins),
+                ("leave-one-out", held), ("leave-one-out minus shipped", held - base)]
+        if preset == "karaoke":
+            rows.insert(0, ("mixture, unprocessed", mixture))
+        lines += [f"**`{preset}` {stem}, SDR (dB)**", "", *loo.table(names, rows), "",
+                  "Chosen per held-out track: " + "; ".join(
+                      f"{n}: `{p}`" for n, p in zip(names, picks)), ""]
+    return lines
+
+
 # -- report ------------------------------------------------------------------------------------
 
 def _mean(d: dict[str, tuple[float, float]], j: int) -> float:
@@ -339,6 +394,10 @@ def checks(rows: list[Row], names: list[str]) -> list[str]:
            + ("PASS" if v >= TARGET_VOCAL_SDR else "FAIL"),
            f"- accompaniment SDR mean with `karaoke`: {a:.2f} dB (target >= {TARGET_ACC_SDR}): "
            + ("PASS" if a >= TARGET_ACC_SDR else "FAIL")]
+    mix = next(r for r in rows if r.name.startswith("mixture")).accompaniment
+    over = [ps.accompaniment[n][0] - mix[n][0] for n in names]
+    out.append("- `karaoke` accompaniment above the untouched mixture on every track: margins "
+               + ", ".join(f"{m:+.2f}" for m in over) + " dB: " + ("PASS" if min(over) > 0 else "FAIL"))
     if sur.vocals and sur.accompaniment and len(sur.vocals) == len(names):
         for key in ("vocals", "accompaniment"):
             mine, theirs = getattr(ps, key), getattr(sur, key)
@@ -396,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of track folders with mixture/vocals/accompaniment.wav")
     ap.add_argument("--no-sweep", action="store_true", help="skip the human-in-the-loop sweep")
     ap.add_argument("--no-write", action="store_true", help=f"print only; leave {RESULTS.name} alone")
+    ap.add_argument("--loo-only", action="store_true", help="only the leave-one-out tables")
     args = ap.parse_args(argv)
     tracks = load_tracks(args.folder)
     if not tracks:
@@ -403,6 +463,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print(f"scoring {len(tracks)} tracks from {args.folder}", file=sys.stderr)
+    held = loo_section(tracks, log=lambda s: print(s, file=sys.stderr))
+    print("\n".join(held))
+    if not args.no_write:
+        write_section("quality-loo", "## Separation quality, leave one track out "
+                      "(`benchmarks/quality.py`)\n\n" + "\n".join(held))
+    if args.loo_only:
+        return 0
     rows, best = run(tracks, sweep=not args.no_sweep, log=lambda s: print(s, file=sys.stderr))
     body = report(rows, best, tracks, args.folder)
     print(body)

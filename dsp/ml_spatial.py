@@ -13,8 +13,11 @@ Two knobs act on its vocal mask before it reaches the slice:
   largest ``1 - Bhattacharyya coefficient``: where the model hears the voice most surely, and
   the band is elsewhere) teaches where the voice sits; at every frequency, each bin's
   log-likelihood ratio under that pair of histograms is added to the model's log-odds,
-  weighted by ``c * (1 - Bhattacharyya coefficient)`` (at most 3). A mix whose voice and band
-  share the centre is left nearly alone; one where they sit apart gets the azimuth's full say.
+  weighted by ``c`` times how far the distance ``1 - Bhattacharyya coefficient`` is past
+  ``APART_MIN`` (at most 3). A mix whose voice and band overlap in the image (a centred voice
+  over a wide band, a wide or doubled voice) is left exactly alone: there the azimuth misled
+  the mask (a centred voice over a wide band lost 1.6 dB at c = 5 ungated); one where they sit
+  apart gets the azimuth's say.
 
 Per patch (seconds of audio), vectorised numpy: nothing here runs per block.
 """
@@ -27,7 +30,17 @@ EDGES_HZ = (150.0, 300.0, 600.0, 1200.0, 2400.0, 4800.0, 9600.0)
 AZ_BINS = 33          # azimuth -1 .. 1 in steps of 1/16
 FLOOR = 1e-2          # added to each normalised histogram: a bin never seen is not impossible
 MAX_WEIGHT = 3.0
+APART_MIN = 0.5       # 1 - Bhattacharyya coefficient below which the azimuth has no say
 _LOGIT_LIMIT = 14.0   # |log-odds| of a mask value of about 1e-6
+
+
+def weight(spatial: float, apart: float) -> float:
+    """How much the azimuth's log-likelihood ratio counts: nothing until voice and band are
+    clearly apart (their histograms overlap less than ``1 - APART_MIN``), then in proportion to
+    how far past that they sit. Where the two share much of the image (a centred voice over a
+    wide band with its own centre), the azimuth cannot tell them apart and steps aside."""
+    evidence = max(apart - APART_MIN, 0.0) / (1.0 - APART_MIN)
+    return min(spatial * evidence, MAX_WEIGHT)
 
 
 class SpatialPrior:
@@ -67,7 +80,7 @@ class SpatialPrior:
                 pb = b / np.maximum(b.sum(axis=1, keepdims=True), 1e-30)
                 apart = np.where(seen, 1 - np.sqrt(pv * pb).sum(axis=1), -1.0)
                 k = int(np.argmax(apart))
-                ratio = min(spatial * apart[k], MAX_WEIGHT) * np.log((pv[k] + FLOOR) / (pb[k] + FLOOR))
+                ratio = weight(spatial, apart[k]) * np.log((pv[k] + FLOOR) / (pb[k] + FLOOR))
                 index = np.rint(np.arctan2(mag[..., 1], mag[..., 0]) * scale).astype(np.int64)
                 odds = odds + ratio.astype(np.float32)[index][..., None]
         return (1 / (1 + np.exp(-odds))).astype(np.float32)

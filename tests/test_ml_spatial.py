@@ -28,12 +28,12 @@ def mix(voice_pan: float, band_pan: float, seed: int = 0):
     return mag, is_voice
 
 
-def model_mask(is_voice, wrong: float, seed: int = 1):
-    """A model that is right and sure (0.95 / 0.05) except, below 1.2 kHz, on a share ``wrong``
-    of the voice bins, which it is sure are band (0.02): it hears the voice surely only in its
-    presence region, as Spleeter does on a voice it does not know."""
+def model_mask(is_voice, wrong: float, seed: int = 1, sure: float = 0.95):
+    """A model that is right and sure (``sure`` / 1 - ``sure``) except, below 1.2 kHz, on a
+    share ``wrong`` of the voice bins, which it is sure are band (0.02): it hears the voice
+    surely only in its presence region, as Spleeter does on a voice it does not know."""
     rng = np.random.default_rng(seed)
-    m = np.where(is_voice, 0.95, 0.05)
+    m = np.where(is_voice, sure, 1 - sure)
     low = (np.arange(is_voice.shape[1]) * BIN_HZ < 1200)[None, :]
     m[is_voice & low & (rng.random(is_voice.shape) < wrong)] = 0.02
     return np.repeat(m[..., None], 2, axis=-1).astype(np.float32)
@@ -60,7 +60,10 @@ def test_contrast_scales_the_log_odds():
 
 def test_spatial_recovers_voice_the_model_missed_when_voice_and_band_sit_apart():
     mag, is_voice = mix(0.0, 0.5)
-    m = model_mask(is_voice, 0.3)
+    # Sure where it is right (0.99), the voice and band histograms sit clearly apart (1 - BC
+    # about 0.8; at 0.95 they overlap by 0.44 through the model's own doubt and the azimuth
+    # gets only a little say: the gate of test_spatial_steps_aside_...).
+    m = model_mask(is_voice, 0.3, sure=0.99)
     missed = is_voice & (m[..., 0] < 0.5)
     out = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 0.6, 5.0)
     # Where the voice sits is learnt where the model is sure (above 1.2 kHz); there the azimuth
@@ -76,12 +79,33 @@ def test_spatial_leaves_the_mask_alone_when_voice_and_band_share_the_centre():
     np.testing.assert_allclose(out, m, atol=0.01)
 
 
+def test_spatial_steps_aside_until_voice_and_band_are_clearly_apart():
+    """Where what the model calls voice and band overlap in the image by more than half (1 - BC
+    under APART_MIN: a centred voice over a wide band), the mask is left exactly alone, at any
+    ml_spatial; past it, the weight grows with the distance, up to MAX_WEIGHT."""
+    assert ml_spatial.weight(10.0, 0.3) == 0.0 and ml_spatial.weight(10.0, ml_spatial.APART_MIN) == 0.0
+    assert 0 < ml_spatial.weight(5.0, 0.6) < ml_spatial.weight(5.0, 0.7) <= ml_spatial.MAX_WEIGHT
+    assert ml_spatial.weight(100.0, 1.0) == ml_spatial.MAX_WEIGHT
+    rng = np.random.default_rng(2)
+    theta = (rng.uniform(-0.6, 0.6, (T, K)) + 1) * np.pi / 4       # a band spread over the centre
+    is_voice = rng.random((T, K)) < 0.5
+    theta = np.where(is_voice, np.pi / 4, theta)                    # and a centred voice
+    level = rng.uniform(0.5, 1.5, (T, K))
+    mag = np.stack([level * np.cos(theta), level * np.sin(theta)], axis=-1).astype(np.float32)
+    m = model_mask(is_voice, 0.3)
+    out = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 0.6, 10.0)
+    np.testing.assert_array_equal(out, ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 0.6, 0.0))
+
+
 def test_the_histograms_carry_over_from_patch_to_patch():
     mag, is_voice = mix(0.0, 0.5)
-    m = model_mask(is_voice, 0.3)
+    m = model_mask(is_voice, 0.3, sure=0.99)
     sp = ml_spatial.SpatialPrior(K, BIN_HZ)
-    sp.reshape(m, mag, 1.0, 0.0)
-    # A second patch where the model hears no voice at all: only what was learned tells.
+    for _ in range(6):
+        sp.reshape(m, mag, 1.0, 0.0)
+    # A patch where the model hears no voice at all: only what was learned tells. (It learns
+    # from this patch too, putting the voice's energy in the band's histogram: after only one
+    # or two taught patches, the two then overlap too much and the azimuth steps aside.)
     blind = np.full_like(m, 0.02)
     out = sp.reshape(blind, mag, 0.6, 5.0)
     assert out[is_voice].mean() > 0.15 > 4 * out[~is_voice].mean()

@@ -1,8 +1,9 @@
 """Quality floors on real music (shipped presets, stems at unity, SDR as benchmarks/quality.py).
 
-Issue 2: acapella beats the mid channel, karaoke beats sox oops. Issue 3: absolute floors a
-couple of dB under the figures reached (RESULTS.md), and karaoke never worse than leaving the
-mixture alone, on every track.
+Issue 2: acapella beats the mid channel, karaoke beats sox oops. Issues 3 and 14: absolute
+floors a little under the figures measured on the six shared tracks (RESULTS.md), karaoke never
+worse than leaving the mixture alone on any track, and the ML presets never more than 0.2 dB
+under Spleeter as shipped on any track, and above it on the mean.
 """
 
 import numpy as np
@@ -13,9 +14,19 @@ from conftest import REAL_TRACKS, needs_real
 from panslice.plugin.formats import presets
 from panslice.plugin.offline.bounce import render
 
-# Issue 3 reached (4 shared tracks, means): vocal SDR 4.09 dB, accompaniment SDR 10.85 dB.
-VOCAL_SDR_FLOOR = 2.5
-ACC_SDR_FLOOR = 9.0
+# Issue 14 measured (6 shared tracks, means): acapella vocals 3.66 dB, karaoke accompaniment
+# 10.45 dB (width 0.4), karaoke at least 2.58 dB above the mixture on every track.
+VOCAL_SDR_FLOOR = 3.2
+ACC_SDR_FLOOR = 9.9
+OVER_MIXTURE_DB = 2.0
+# Issue 2's comparison, measured on the six: acapella over the mid channel +8.04 dB, karaoke
+# over sox oops +16.83 dB (means; issue 2 asked for +3 and +6).
+OVER_MID_DB = 7.5
+OVER_OOPS_DB = 16.0
+# acapella-ml / karaoke-ml against Spleeter as shipped, measured: per track at worst -0.17 /
+# -0.04 dB, means +0.59 / +0.71 dB.
+ML_MAX_LOSS_DB = 0.2
+ML_MEAN_GAIN_DB = 0.4
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +53,8 @@ def test_acapella_beats_mid_and_karaoke_beats_oops_on_average(scores):
     voc_gain, acc_gain = scores["voc"] - scores["mid"], scores["acc"] - scores["oops"]
     print("vocal SDR gain over mid per track:", np.round(voc_gain, 2))
     print("accompaniment SDR gain over oops per track:", np.round(acc_gain, 2))
-    assert voc_gain.mean() >= 3.0
-    assert acc_gain.mean() >= 6.0
+    assert voc_gain.mean() >= OVER_MID_DB
+    assert acc_gain.mean() >= OVER_OOPS_DB
 
 
 @needs_real
@@ -58,4 +69,32 @@ def test_issue3_floor_vocal_and_accompaniment_sdr(scores):
 def test_karaoke_never_worse_than_the_unprocessed_mixture(scores):
     # Before issue 3 the karaoke accompaniment lost 2.7 dB to the mixture itself on one track
     # (it removed the centred drums and bass with the voice).
-    assert np.all(scores["acc"] > scores["mix_acc"] + 1.0), np.round(scores["acc"] - scores["mix_acc"], 2)
+    margin = scores["acc"] - scores["mix_acc"]
+    assert np.all(margin > OVER_MIXTURE_DB), np.round(margin, 2)
+
+
+@needs_real
+@pytest.mark.slow
+def test_the_ml_presets_do_no_harm_against_spleeter_as_shipped(model_cache, monkeypatch):
+    """Issue 14: steering Spleeter's mask never costs more than ML_MAX_LOSS_DB on a track
+    (ml_spatial steps aside where voice and band overlap in the image) and gains on the mean."""
+    from panslice.dsp import params as P, spleeter as S
+    from panslice.plugin.ml import model, prior as ml_prior
+
+    monkeypatch.setattr(ml_prior, "_net", S.Spleeter(model.load(model_cache / "panslice" / model.MODEL_NAME)))
+    shipped = P.ParamSet({"width": 2.0, "phase_tolerance": 1.0, "fft_size": 4096, "ml_prior": 1.0})
+    shipped.set_bands([(0.0, 96000.0, 0.0)])
+    aca, kar = presets.load("acapella-ml").params, presets.load("karaoke-ml").params
+    gain = []
+    for t in REAL_TRACKS:
+        mix, sr = scoring.load(t / "mixture.wav")
+        voc, acc = scoring.load(t / "vocals.wav")[0], scoring.load(t / "accompaniment.wav")[0]
+        base = render(mix, sr, shipped, split=True, unity=True)
+        v = render(mix, sr, aca, split=True, unity=True)[0]
+        a = render(mix, sr, kar, split=True, unity=True)[1]
+        gain.append((scoring.sdr(voc, v) - scoring.sdr(voc, base[0]),
+                     scoring.sdr(acc, a) - scoring.sdr(acc, base[1])))
+    gain = np.array(gain)
+    print("ML presets minus Spleeter as shipped per track (vocals, accompaniment):", np.round(gain, 2))
+    assert np.all(gain >= -ML_MAX_LOSS_DB)
+    assert np.all(gain.mean(axis=0) >= ML_MEAN_GAIN_DB)
