@@ -56,9 +56,21 @@ def jack_server(tmp_path):
     """A private jackd (dummy driver) with a unique name; stopped afterwards."""
     jack = pytest.importorskip("jack", reason="the JACK-Client package is not installed")
     name = f"panslice-test-{os.getpid()}"
-    log = open(tmp_path / "jackd.log", "w")
+    with open(tmp_path / "jackd.log", "w") as log:
+        proc = start_jackd(name, SR, log)
+        try:
+            yield name
+        finally:
+            stop_jackd(proc)
+            jack.set_error_function(None)
+
+
+def start_jackd(name: str, rate: int, log) -> subprocess.Popen:
+    """jackd -d dummy named ``name`` at ``rate``, its output to ``log``; returns once it serves."""
+    import jack
+
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(PERIOD)],
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(PERIOD)],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     jack.set_error_function(lambda msg: None)
 
@@ -67,20 +79,19 @@ def jack_server(tmp_path):
             jack.Client("probe", no_start_server=True, servername=name).close()
             return True
         except jack.JackError:
-            assert proc.poll() is None, (tmp_path / "jackd.log").read_text()
+            assert proc.poll() is None, f"jackd exited (see {log.name})"
             return False
 
+    wait_for(up, 15, "jackd to start")
+    return proc
+
+
+def stop_jackd(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
     try:
-        wait_for(up, 15, "jackd to start")
-        yield name
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        jack.set_error_function(None)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def open_player_recorder(owner, server, on_xrun) -> None:

@@ -17,7 +17,7 @@ import soundfile as sf
 
 from conftest import noise, pan, run_cli
 from test_jack import (PERIOD, PRESET, SR, PlayerRecorder, jack_server,  # noqa: F401
-                       open_player_recorder, wait_for)
+                       open_player_recorder, start_jackd, stop_jackd, wait_for)
 
 pytestmark = [pytest.mark.jack,
               pytest.mark.skipif(shutil.which("jackd") is None or shutil.which("jack_iodelay") is None,
@@ -326,33 +326,6 @@ def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server):
     # silence only where the latency grew, exactly as long as it grew: nothing dropped or doubled
     assert [k for _, k in silences] == [2048 - 512], silences
     assert np.flatnonzero(gaps > 1)[0] + 1 == r[1][1], (silences, r)   # the silence is the step
-
-
-def start_jackd(name, rate, log):
-    import jack
-
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(PERIOD)],
-                            stdout=log, stderr=subprocess.STDOUT, env=jack_env(name))
-    jack.set_error_function(lambda msg: None)
-
-    def up():
-        try:
-            jack.Client("probe", no_start_server=True, servername=name).close()
-            return True
-        except jack.JackError:
-            assert proc.poll() is None, "jackd exited"
-            return False
-
-    wait_for(up, 15, "jackd to start")
-    return proc
-
-
-def stop_jackd(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def test_a_server_that_stops_ends_the_session_and_a_restart_at_another_rate_is_followed(tmp_path):
