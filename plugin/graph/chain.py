@@ -21,8 +21,9 @@ import numpy as np
 from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
+from ..formats.audiostream import ArraySource
 from .node import NodeBase, in_pieces
-from .render import OFFLINE_BLOCK, render_aligned
+from .render import OFFLINE_BLOCK, render_stream
 from .ring import Ring
 from .stage import Stage
 
@@ -243,39 +244,30 @@ class Chain(NodeBase):
         reset=False: stream on from the previous call; the output is ``latency_samples`` late.
         """
         x = _as_stereo(audio)
-        if reset:
-            return self.render(x, sample_rate, buffer_size=buffer_size)
-        if self._nodes is None or self._built_from != [id(s) for s in self.steps]:
-            self.prepare(sample_rate, buffer_size)
-        elif sample_rate != self.sample_rate:
-            raise ChainError(f"sample rate changed from {self.sample_rate:g} to {sample_rate:g} Hz "
-                             "while streaming; call with reset=True")
-        out = np.empty_like(x)
-        self.process_block(x, out)
-        return out
+        result = np.zeros((2, x.shape[1]), np.float32)
 
-    __call__ = process
+        def keep(o: np.ndarray, lo: int) -> None:
+            result[:, lo:lo + o.shape[2]] = o[0]
 
-    def render(self, audio: np.ndarray, sample_rate: float, *, changes: Iterable[Change] = (),
-               progress: Callable[[int], None] | None = None,
-               buffer_size: int = OFFLINE_BLOCK) -> np.ndarray:
-        """Offline render from a clean state: the whole of ``audio`` [shape=(2, n)], aligned
-        with it (latency removed), same length.
+        self.render_stream(x.shape[1], lambda m, a=ArraySource(x, sample_rate): a.read(m),
+                           sample_rate, keep, changes=changes, progress=progress,
+                           buffer_size=buffer_size)
+        return result
 
-        ``changes`` (input sample position, parameter, value) are applied to the panslice
-        stages exactly before that input sample, by cutting the stream there; a live session
-        applies them the same way between blocks, so both give the same audio.
-        ``progress`` gets the number of input samples done after each block.
-        """
-        x = _as_stereo(audio)
+    def render_stream(self, n: int, read: Callable[[int], np.ndarray], sample_rate: float,
+                      emit: Callable[[np.ndarray, int], None], *, changes: Iterable[Change] = (),
+                      progress: Callable[[int], None] | None = None,
+                      buffer_size: int = OFFLINE_BLOCK) -> None:
+        """:meth:`render` of ``n`` samples that ``read(m)`` gives in order, the output going to
+        ``emit(o, lo)`` as it comes (see render.render_stream): memory flat in ``n``."""
         if (self._nodes is None or self._built_from != [id(s) for s in self.steps]
                 or sample_rate != self.sample_rate or self.max_block < buffer_size):
             self.prepare(sample_rate, buffer_size)
         else:
             self.reset()
-        return render_aligned(x, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
-                              block=self.max_block, changes=changes, apply=self.set,
-                              progress=progress)[0]
+        render_stream(read, n, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
+                      emit, block=self.max_block, changes=changes, apply=self.set,
+                      progress=progress)
 
     def __repr__(self) -> str:
         return f"Chain({self.steps!r})"
