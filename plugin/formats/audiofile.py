@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...dsp.errors import PansliceError
+from . import wavheader
 from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
@@ -65,6 +66,7 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
 def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
     from pedalboard.io import AudioFile
 
+    wavheader.check(path, named, AudioFileError)  # headers that would crash the decoder
     try:
         with AudioFile(str(path)) as f:
             sr = float(f.samplerate)

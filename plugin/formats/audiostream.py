@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import wavheader
 from .audiofile import READ_EXTENSIONS, AudioFileError, read_stereo
 
 READ_BLOCK = 1 << 16     # samples read from a file at once
@@ -59,6 +60,7 @@ class StereoReader:
             self.frames, self.sample_rate, self._file = audio.shape[1], sr, None
             return
         self._array, self.bad = None, 0
+        wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
         try:
             self._file = AudioFile(str(p))
             self.sample_rate = float(self._file.samplerate)

@@ -244,14 +244,38 @@ class Chain(NodeBase):
         reset=False: stream on from the previous call; the output is ``latency_samples`` late.
         """
         x = _as_stereo(audio)
+        if reset:
+            return self.render(x, sample_rate, buffer_size=buffer_size)
+        if self._nodes is None or self._built_from != [id(s) for s in self.steps]:
+            self.prepare(sample_rate, buffer_size)
+        elif sample_rate != self.sample_rate:
+            raise ChainError(f"sample rate changed from {self.sample_rate:g} to {sample_rate:g} Hz "
+                             "while streaming; call with reset=True")
+        out = np.empty_like(x)
+        self.process_block(x, out)
+        return out
+
+    __call__ = process
+
+    def render(self, audio: np.ndarray, sample_rate: float, *, changes: Iterable[Change] = (),
+               progress: Callable[[int], None] | None = None,
+               buffer_size: int = OFFLINE_BLOCK) -> np.ndarray:
+        """Offline render from a clean state: the whole of ``audio`` [shape=(2, n)], aligned
+        with it (latency removed), same length.
+
+        ``changes`` (input sample position, parameter, value) are applied to the panslice
+        stages exactly before that input sample, by cutting the stream there; a live session
+        applies them the same way between blocks, so both give the same audio.
+        ``progress`` gets the number of input samples done after each block.
+        """
+        x = _as_stereo(audio)
         result = np.zeros((2, x.shape[1]), np.float32)
 
         def keep(o: np.ndarray, lo: int) -> None:
             result[:, lo:lo + o.shape[2]] = o[0]
 
-        self.render_stream(x.shape[1], lambda m, a=ArraySource(x, sample_rate): a.read(m),
-                           sample_rate, keep, changes=changes, progress=progress,
-                           buffer_size=buffer_size)
+        self.render_stream(x.shape[1], ArraySource(x, sample_rate).read, sample_rate, keep,
+                           changes=changes, progress=progress, buffer_size=buffer_size)
         return result
 
     def render_stream(self, n: int, read: Callable[[int], np.ndarray], sample_rate: float,
