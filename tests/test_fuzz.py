@@ -151,6 +151,7 @@ def test_fuzz_set_values(items):
 
 @given(st.text(min_size=1, max_size=300).filter(lambda s: "/" not in s),
        st.sampled_from([".wav", ".flac", ".mp3", ".txt", "", ".WAV"]))
+@example("\n", ".txt")    # gave a two-line error
 def test_fuzz_output_names(name, ext):
     with tempfile.TemporaryDirectory() as d:
         inp = Path(d) / "in.wav"
@@ -160,7 +161,7 @@ def test_fuzz_output_names(name, ext):
         try:
             bounce.run(bounce.BounceJob(inp, out, p, p.params, overwrite=True))
         except Exception as e:  # noqa: BLE001
-            _one_line_naming(e, name[:20])
+            _one_line_naming(e, str(PansliceError(name[:20])))
             return
         assert out.is_file()
 

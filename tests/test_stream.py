@@ -30,7 +30,7 @@ def _job(inp: Path, out: Path, preset: str, **kw) -> bounce.BounceJob:
     return bounce.BounceJob(inp, out, p, p.params, overwrite=True, **kw)
 
 
-@pytest.mark.parametrize("n", [CHUNK * 2 + 777, 1000])
+@pytest.mark.parametrize("n", [CHUNK * 2 + 777, 1000, 2, CHUNK + 2])  # 2: pedalboard's (2, 2)
 @pytest.mark.parametrize("stems", [False, True])
 def test_float_bounce_is_the_whole_render(tmp_path, n, stems):
     x = _song(n, 0.5)

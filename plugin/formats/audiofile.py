@@ -177,4 +177,12 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
 
 def write_stereo(path: str | os.PathLike, audio: np.ndarray, sample_rate: float, bit_depth: int = 16) -> None:
     with atomic_writer(path, sample_rate, bit_depth) as f:
-        f.write(np.ascontiguousarray(audio, dtype=np.float32))
+        write_block(f, audio)
+
+
+def write_block(f, audio: np.ndarray) -> None:
+    """Write stereo ``audio`` [shape=(2, n)] to an open writer. pedalboard refuses a square
+    array (it cannot tell channels from samples): two samples go one at a time."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    for part in ([audio[:, :1], audio[:, 1:]] if audio.shape == (2, 2) else [audio]):
+        f.write(np.ascontiguousarray(part))

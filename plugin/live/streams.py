@@ -107,7 +107,7 @@ class FileSink:
         self.samples = 0
 
     def write(self, block: np.ndarray) -> None:
-        self._file.write(block)
+        audiofile.write_block(self._file, block)
         self.samples += block.shape[1]
 
     def close(self, commit: bool = True) -> None:

@@ -67,7 +67,7 @@ class BounceWriter:
 
     def _write(self, chunk: np.ndarray) -> None:
         for f, audio in zip(self._files, chunk):
-            f.write(np.ascontiguousarray(audio))
+            audiofile.write_block(f, audio)
 
     def finish(self) -> str | None:
         """Write what is left (an integer file: all of it, from the temporary)."""
