@@ -29,12 +29,20 @@ def main() -> int:
            str(_common.ROOT / "tests" / "test_fuzz.py")] + (["-k", args.k] if args.k else [])
     r = subprocess.run(cmd, cwd=_common.ROOT, env=env, capture_output=True, text=True)
     out = r.stdout + r.stderr
-    total = 0
-    for name, passing, failing, invalid in re.findall(
-            r"tests/test_fuzz.py::(\w+):\s*\n\s*- during generate phase \([^)]*\): (\d+) passing examples, "
-            r"(\d+) failing examples, (\d+) invalid", out):
-        total += int(passing) + int(failing)
-        print(f"{name:32s} {int(passing) + int(failing):6d} tried, {failing} failing")
+    tried: dict[str, list[int]] = {}
+    name = None
+    for line in out.splitlines():
+        m = re.match(r"tests/test_fuzz.py::(\w+):$", line.strip())
+        if m:
+            name = m.group(1)
+        m = re.search(r"(\d+) passing examples?, (\d+) failing examples?, (\d+) invalid", line)
+        if m and name:
+            t = tried.setdefault(name, [0, 0])
+            t[0] += int(m.group(1)) + int(m.group(2))
+            t[1] += int(m.group(2))
+    for name, (n, failing) in tried.items():
+        print(f"{name:32s} {n:6d} tried, {failing} failing")
+    total = sum(n for n, _ in tried.values())
     print(f"{total} examples tried; pytest exit {r.returncode} ({_common.cpu_name()})")
     if r.returncode:
         print(out[-6000:])
