@@ -201,6 +201,7 @@ def _header(fmt: int, ch: int, rate: int, bits: int, align: int) -> bytes:
 @example(_header(2, 2, 44100, 16, 4))     # ADPCM without its extra fields: pedalboard segfaulted
 @example(_header(3, 2, 44100, 64, 0))     # 64-bit float, block size 0: segfaulted
 @example(_header(3, 2, 0, 64, 16))        # 64-bit float at 0 Hz: segfaulted
+@example(_header(1, 2, 1, 16, 4))         # 1 Hz: the engine's error did not name the file
 def test_fuzz_audio_file(raw):
     with tempfile.TemporaryDirectory() as d:
         inp, out = Path(d) / "fuzz-in.wav", Path(d) / "o.wav"

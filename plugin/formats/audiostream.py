@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ...dsp.engine import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import wavheader
 from .audiofile import READ_EXTENSIONS, AudioFileError, read_stereo
 
@@ -44,7 +45,7 @@ class ArraySource:
 
 class StereoReader:
     """A stereo file read in order, a block at a time, with ``read_stereo``'s checks and
-    errors (channels, no audio) and its NaN/Inf rule (replaced by silence, one warning at
+    errors (channels, no audio; and a sample rate the engine does not take) and its NaN/Inf rule (replaced by silence, one warning at
     :meth:`close` with the count). Formats only ffmpeg decodes are read whole."""
 
     dtype = np.dtype(np.float32)
@@ -71,6 +72,10 @@ class StereoReader:
         if self.frames == 0:
             self.close()
             raise AudioFileError(f"{p}: contains no audio (zero length)")
+        if not MIN_SAMPLE_RATE <= self.sample_rate <= MAX_SAMPLE_RATE:
+            self.close()
+            raise AudioFileError(f"{p}: its sample rate, {self.sample_rate:g} Hz, is not one panslice "
+                                 f"processes ({MIN_SAMPLE_RATE:g} .. {MAX_SAMPLE_RATE:g} Hz)")
         try:
             self._pick = _pick_channels(p, n_ch, channels)
         except AudioFileError:
