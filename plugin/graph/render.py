@@ -1,4 +1,4 @@
-"""The offline render loop: a file or a buffer, block by block, through a streaming node, aligned with its input.
+"""The offline render loop: input read block by block through a streaming node, aligned with it.
 
 One loop for every offline render (the engine alone in a bounce, a chain in ``bounce --chain``),
 so that they cannot drift apart: parameter changes stamped with input sample positions are
@@ -15,24 +15,8 @@ import numpy as np
 
 from ...dsp.engine import MAX_BLOCK
 from ...dsp.params import Change
-from ..formats.audiostream import ArraySource
 
 OFFLINE_BLOCK = MAX_BLOCK   # an offline render's block: the largest the engine takes
-
-
-def render_aligned(audio: np.ndarray, latency: int, process: Callable[[np.ndarray, np.ndarray], None],
-                   *, outs: int = 1, **kw) -> np.ndarray:
-    """Stream ``audio`` [shape=(2, n)] through ``process`` (see :func:`render_stream`, whose
-    keywords it takes) and return its output without the ``latency``: shape (outs, 2, n)."""
-    n = audio.shape[1]
-    result = np.zeros((outs, 2, n), np.float32)
-
-    def keep(o: np.ndarray, lo: int) -> None:
-        result[:, :, lo:lo + o.shape[2]] = o
-
-    render_stream(ArraySource(audio, 0.0).read, n, latency, process, keep, outs=outs,
-                  dtype=audio.dtype, **kw)
-    return result
 
 
 def render_stream(read: Callable[[int], np.ndarray], n: int, latency: int,
