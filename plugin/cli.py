@@ -228,7 +228,7 @@ def cmd_analyze(args) -> int:
 
     from ..dsp import panogram
     from .offline import analyze, bounce
-    from .formats import audiofile, edits, presets
+    from .formats import edits, presets
 
     if args.sources is not None:
         return _analyze_sources(args)
@@ -241,7 +241,9 @@ def cmd_analyze(args) -> int:
         None if args.json or args.suggest else inp.parent / f"{inp.with_suffix('').name}-analysis.png")
     if picture is not None:
         analyze.check_picture(picture, inp)
-    audio, sr = audiofile.read_stereo(inp, args.channels)
+    audio, sr, note = analyze.read_capped(inp, args.channels)
+    if note:
+        print(f"panslice: warning: {note}", file=sys.stderr)
     for msg in edits.past_end(edits.rows(regions), audio.shape[1] / sr, str(inp)):
         print(f"panslice: warning: {msg}", file=sys.stderr)
     a, data = analyze.analyze(audio, sr, ps, str(inp), regions)

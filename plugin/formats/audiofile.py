@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...dsp.errors import PansliceError
-from . import intact
+from . import intact, wavheader
 from .atomic import atomic_path
 
 WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
@@ -67,6 +67,7 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
 def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
     from pedalboard.io import AudioFile
 
+    wavheader.check(path, named, AudioFileError)  # headers that would crash the decoder
     try:
         with AudioFile(str(path)) as f:
             sr = float(f.samplerate)
@@ -212,4 +213,12 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
 
 def write_stereo(path: str | os.PathLike, audio: np.ndarray, sample_rate: float, bit_depth: int = 16) -> None:
     with atomic_writer(path, sample_rate, bit_depth) as f:
-        f.write(np.ascontiguousarray(audio, dtype=np.float32))
+        write_block(f, audio)
+
+
+def write_block(f, audio: np.ndarray) -> None:
+    """Write stereo ``audio`` [shape=(2, n)] to an open writer. pedalboard refuses a square
+    array (it cannot tell channels from samples): two samples go one at a time."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    for part in ([audio[:, :1], audio[:, 1:]] if audio.shape == (2, 2) else [audio]):
+        f.write(np.ascontiguousarray(part))

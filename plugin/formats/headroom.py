@@ -56,10 +56,47 @@ def fit(audio: np.ndarray, keep_level: bool = False) -> tuple[np.ndarray, str | 
     if keep_level:
         return audio, f"{over} samples clipped (peak {peak:+.1f} dBFS)"
     gain = 10 ** (CEILING_DB / 20) / true_peak(audio)
-    return (audio * np.float32(gain)).astype(np.float32), (
-        f"would clip ({over} samples over full scale, peak {peak:+.1f} dBFS): lowered by "
-        f"{-db(gain):.1f} dB to a true peak of {CEILING_DB:.1f} dBTP (--keep-level keeps the "
-        "level and clips; --bit-depth 32 writes float, which does not clip)")
+    return (audio * np.float32(gain)).astype(np.float32), lowered(over, peak, gain)
+
+
+def lowered(over: int, peak_db: float, gain: float) -> str:
+    """What :func:`fit` says when it lowers a render by ``gain``."""
+    return (f"would clip ({over} samples over full scale, peak {peak_db:+.1f} dBFS): lowered by "
+            f"{-db(gain):.1f} dB to a true peak of {CEILING_DB:.1f} dBTP (--keep-level keeps the "
+            "level and clips; --bit-depth 32 writes float, which does not clip)")
+
+
+class TruePeak:
+    """:func:`true_peak` of a signal [shape=(c, n)] given in order in pieces of ``_CHUNK``
+    samples (the last one shorter), the same value as for the whole: each piece is measured
+    once the next has come, with the same ``pad`` samples either side."""
+
+    PAD = 32
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._before = self._chunk = None
+
+    def add(self, chunk: np.ndarray) -> None:
+        if self._chunk is not None:
+            self._measure(chunk[:, :self.PAD])
+        self._chunk = chunk.copy()
+
+    def value(self) -> float:
+        """The true peak of all pieces (without the plain peak, which the caller has)."""
+        if self._chunk is not None:
+            self._measure(self._chunk[:, :0])
+            self._chunk = None
+        return self.peak
+
+    def _measure(self, after: np.ndarray) -> None:
+        from scipy.signal import resample_poly
+
+        parts = [self._chunk, after] if self._before is None else [self._before, self._chunk, after]
+        for seg in np.concatenate(parts, axis=1):
+            seg = seg.astype(np.float64)
+            self.peak = max(self.peak, float(np.abs(resample_poly(seg, _OVERSAMPLE, 1)).max()))
+        self._before = self._chunk[:, -self.PAD:]
 
 
 class ClipMeter:

@@ -21,8 +21,9 @@ import numpy as np
 from ...dsp.engine import MAX_BLOCK
 from ...dsp.errors import PansliceError
 from ...dsp.params import Change
+from ..formats.audiostream import ArraySource
 from .node import NodeBase, in_pieces
-from .render import OFFLINE_BLOCK, render_aligned
+from .render import OFFLINE_BLOCK, render_stream
 from .ring import Ring
 from .stage import Stage
 
@@ -268,14 +269,29 @@ class Chain(NodeBase):
         ``progress`` gets the number of input samples done after each block.
         """
         x = _as_stereo(audio)
+        result = np.zeros((2, x.shape[1]), np.float32)
+
+        def keep(o: np.ndarray, lo: int) -> None:
+            result[:, lo:lo + o.shape[2]] = o[0]
+
+        self.render_stream(x.shape[1], ArraySource(x, sample_rate).read, sample_rate, keep,
+                           changes=changes, progress=progress, buffer_size=buffer_size)
+        return result
+
+    def render_stream(self, n: int, read: Callable[[int], np.ndarray], sample_rate: float,
+                      emit: Callable[[np.ndarray, int], None], *, changes: Iterable[Change] = (),
+                      progress: Callable[[int], None] | None = None,
+                      buffer_size: int = OFFLINE_BLOCK) -> None:
+        """:meth:`render` of ``n`` samples that ``read(m)`` gives in order, the output going to
+        ``emit(o, lo)`` as it comes (see render.render_stream): memory flat in ``n``."""
         if (self._nodes is None or self._built_from != [id(s) for s in self.steps]
                 or sample_rate != self.sample_rate or self.max_block < buffer_size):
             self.prepare(sample_rate, buffer_size)
         else:
             self.reset()
-        return render_aligned(x, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
-                              block=self.max_block, changes=changes, apply=self.set,
-                              progress=progress)[0]
+        render_stream(read, n, self.latency_samples, lambda x, o: self.process_block(x, o[0]),
+                      emit, block=self.max_block, changes=changes, apply=self.set,
+                      progress=progress)
 
     def __repr__(self) -> str:
         return f"Chain({self.steps!r})"

@@ -1,4 +1,4 @@
-"""The offline render loop: a whole buffer through a streaming node, aligned with its input.
+"""The offline render loop: input read block by block through a streaming node, aligned with it.
 
 One loop for every offline render (the engine alone in a bounce, a chain in ``bounce --chain``),
 so that they cannot drift apart: parameter changes stamped with input sample positions are
@@ -19,25 +19,28 @@ from ...dsp.params import Change
 OFFLINE_BLOCK = MAX_BLOCK   # an offline render's block: the largest the engine takes
 
 
-def render_aligned(audio: np.ndarray, latency: int, process: Callable[[np.ndarray, np.ndarray], None],
-                   *, outs: int = 1, block: int = OFFLINE_BLOCK, changes: Iterable[Change] = (),
-                   apply: Callable[[str, object], None] | None = None,
-                   before_block: Callable[[int], None] | None = None,
-                   progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Stream ``audio`` [shape=(2, n)] through ``process(x, out)`` (x (2, m), out (outs, 2, m),
-    m <= ``block``) and return its output without the ``latency``: shape (outs, 2, n).
+def render_stream(read: Callable[[int], np.ndarray], n: int, latency: int,
+                  process: Callable[[np.ndarray, np.ndarray], None],
+                  emit: Callable[[np.ndarray, int], None], *, outs: int = 1,
+                  block: int = OFFLINE_BLOCK, changes: Iterable[Change] = (),
+                  apply: Callable[[str, object], None] | None = None,
+                  before_block: Callable[[int], None] | None = None,
+                  progress: Callable[[int], None] | None = None, dtype=np.float32) -> None:
+    """Stream ``n`` input samples, ``read(m)`` giving the next m [shape=(2, m)], through
+    ``process(x, out)`` (x (2, m), out (outs, 2, m), m <= ``block``); ``emit(o, lo)`` is given
+    the output, without the ``latency``, in order: ``o`` [shape=(outs, 2, k)] is output samples
+    lo .. lo + k (a view the loop reuses). Memory is a block's, whatever ``n``. ``x`` has
+    ``dtype`` (the input's).
 
     ``apply(name, value)`` (needed with ``changes``) is called for each of ``changes`` (input
     sample position, name, value) just before that input sample; ``before_block(end)`` before
     each block, with the input position the block ends at; ``progress(done)`` after it, with
     the input samples done.
     """
-    n = audio.shape[1]
     total = n + latency
-    result = np.zeros((outs, 2, n), np.float32)
     # Flat buffers: a view of the first m samples is C-contiguous for every m, so a short last
     # block does not make numba load a second compiled specialisation of the kernel (~0.3 s).
-    x_buf = np.zeros(2 * block, audio.dtype)
+    x_buf = np.zeros(2 * block, dtype)
     out_buf = np.zeros(outs * 2 * block, np.float32)
     pending = sorted(changes, key=lambda c: c[0])
     ci = pos = 0
@@ -51,7 +54,8 @@ def render_aligned(audio: np.ndarray, latency: int, process: Callable[[np.ndarra
         m = end - pos
         x = x_buf[:2 * m].reshape(2, m)
         k = max(0, min(end, n) - pos)
-        x[:, :k] = audio[:, pos:pos + k]
+        if k:
+            x[:, :k] = read(k)
         x[:, k:] = 0.0
         o = out_buf[:outs * 2 * m].reshape(outs, 2, m)
         if before_block is not None:
@@ -60,8 +64,7 @@ def render_aligned(audio: np.ndarray, latency: int, process: Callable[[np.ndarra
         # Output sample j is input sample j - latency: keep those that land inside [0, n).
         lo, hi = max(pos - latency, 0), end - latency
         if hi > lo:
-            result[:, :, lo:hi] = o[:, :, lo - (pos - latency):hi - (pos - latency)]
+            emit(o[:, :, lo - (pos - latency):hi - (pos - latency)], lo)
         pos = end
         if progress is not None:
             progress(min(pos, n))
-    return result

@@ -110,7 +110,7 @@ class FileSink:
         self._flushed = 0
 
     def write(self, block: np.ndarray) -> None:
-        self._file.write(block)
+        audiofile.write_block(self._file, block)
         self.samples += block.shape[1]
         if self.samples >= self._flushed + self.sample_rate:
             self._flush()

@@ -3,7 +3,7 @@
 Spleeter runs on its own STFT grid (4096/1024 at 44.1 kHz); the engine at any fft_size, hop
 and rate. :class:`Patcher` cuts the input (at the engine's rate) into Spleeter patches and
 turns each into engine rows: it is the one place where a patch's mask becomes rows, shared by
-the bounce (:class:`PriorFeed`, whole file, memory of about two patches) and the look-ahead
+the bounce (:class:`PriorFeed`, a file read ahead, memory of about two patches) and the look-ahead
 of a chain's stage (:mod:`.lookahead`, the same patches from its input as it arrives), so both
 give the same rows for the same audio. :class:`PatchStream` (input -> patches) and
 :class:`RowWindow` (the rows the engine may still need) are shared by both too.
@@ -23,6 +23,7 @@ import numpy as np
 
 from ...dsp import ml_spatial, spleeter as S
 from ...dsp.engine import Engine
+from ..formats.audiostream import ArraySource
 from . import model
 
 RESAMPLE_MARGIN = 128   # input samples read beyond a patch at other rates: the resampler's reach
@@ -205,22 +206,29 @@ class RowWindow:
 
 class PriorFeed:
     """Keeps ``eng``'s prior rows ahead of the audio (``cover`` before each block), computing
-    Spleeter's patches of ``audio`` [shape=(2, n), engine rate] one by one as they are needed."""
+    Spleeter's patches one by one as they are needed from ``audio`` [shape=(2, n), engine
+    rate], or from a source read ahead of the render (an ``audiostream`` source from the top:
+    memory of about two patches, whatever the length)."""
 
-    def __init__(self, eng: Engine, audio: np.ndarray, sample_rate: float,
+    def __init__(self, eng: Engine, audio, sample_rate: float,
                  net: S.Spleeter | None = None, patch: int = S.PATCH):
         self.eng = eng
         self.patcher = Patcher(net if net is not None else network(), eng.fft_size, eng.hop,
                                sample_rate, patch, eng.params)
-        self._chunks = self._rows_by_patch(audio)
+        source = ArraySource(audio, sample_rate) if isinstance(audio, np.ndarray) else audio
+        self._chunks = self._rows_by_patch(source)
         self._window = RowWindow(eng.fft_size // 2 + 1)
 
-    def _rows_by_patch(self, audio: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        stream = PatchStream(self.patcher, audio)
-        for _ in range(self.patcher.n_patches(audio.shape[1])):
+    def _rows_by_patch(self, source) -> Iterator[tuple[int, np.ndarray]]:
+        stream = PatchStream(self.patcher)
+        n = source.frames
+        for _ in range(self.patcher.n_patches(n)):
+            while stream.have < min(stream.needs(), n):
+                stream.push(source.read(min(stream.needs(), n) - stream.have))
             f0, rows = stream.next_rows()
             if len(rows):
                 yield f0, rows
+        source.close()
 
     def cover(self, end: int) -> None:
         """Make sure the engine has prior rows for every frame that input up to sample ``end``

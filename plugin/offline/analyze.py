@@ -26,6 +26,7 @@ from ..formats.edits import Region
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
 MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
 GUARD = 0.05               # keep the slice's outer edge this far from a neighbouring source
+MAX_MINUTES = 20           # analyze reads at most this much of a file (memory: about 1 GB)
 
 
 @dataclass
@@ -91,6 +92,21 @@ class Analysis:
             f"  verdict: centre removal likely to work {self.verdict_words}, because {self.because}",
         ]
         return "\n".join(lines)
+
+
+def read_capped(path: Path, channels=None) -> tuple[np.ndarray, float, str | None]:
+    """The first :data:`MAX_MINUTES` of ``path`` (a stereo file), its rate, and a note when
+    that is not all of it: analyze holds its input in memory, so a longer file is measured
+    by its start (the placement of voices rarely changes after that)."""
+    from ..formats.audiostream import StereoReader
+
+    with StereoReader(path, channels) as src:
+        cap = int(MAX_MINUTES * 60 * src.sample_rate)
+        audio = src.read(min(src.frames, cap))
+        note = None if src.frames <= cap else (
+            f"{path}: analyzing its first {MAX_MINUTES} minutes of {src.frames / src.sample_rate / 60:.0f} "
+            "(analyze holds its input in memory; bounce streams the whole file)")
+    return np.ascontiguousarray(audio), src.sample_rate, note
 
 
 def check_picture(path: Path, inp: Path) -> None:

@@ -1,4 +1,5 @@
-"""Offline bounce: render a whole file (or array) through the engine, latency-compensated.
+"""Offline bounce: a file (read, rendered and written block by block) or an array through the
+engine, latency-compensated.
 
 The output has the input's length and is sample-aligned with it. Parameter changes stamped
 with sample positions (recorded automation) are applied exactly there, by cutting the stream
@@ -18,26 +19,46 @@ import numpy as np
 from ...dsp import params as P
 from ...dsp.engine import Engine
 from ...dsp.errors import PansliceError
-from ..formats import audiofile, headroom
+from ..formats import audiofile
 from ..formats.atomic import published_together
+from ..formats.audiostream import ArraySource, StereoReader
 from ..formats.automation import Automation
 from ..formats.presets import Preset
-from ..graph.render import OFFLINE_BLOCK, render_aligned
+from ..graph.render import OFFLINE_BLOCK, render_stream as stream
+from .bounce_writer import BounceWriter
 
 
 def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: bool = False,
-           unity: bool = False, changes: Iterable[P.Change] = (),
-           progress: Callable[[int], None] | None = None,
-           edits: np.ndarray | None = None, block: int = OFFLINE_BLOCK) -> np.ndarray:
-    """Process ``audio`` [shape=(2, n)] whole and return the aligned result.
+           **kw) -> np.ndarray:
+    """Process ``audio`` [shape=(2, n)] whole and return the aligned result (see
+    :func:`render_stream`, whose keywords it takes).
 
     Returns shape (2, n) (the mixed output) or, with ``split``, (2, 2, n): ``[0]`` the slice and
-    ``[1]`` the rest. With ``unity`` every gain is ignored, so the two always sum to the input.
+    ``[1]`` the rest.
+    """
+    result = np.zeros((2 if split else 1, 2, audio.shape[1]), np.float32)
+
+    def keep(o: np.ndarray, lo: int) -> None:
+        result[:, :, lo:lo + o.shape[2]] = o
+
+    render_stream(ArraySource(audio, sample_rate), params, keep, split=split, **kw)
+    return result if split else result[0]
+
+
+def render_stream(source, params: P.ParamSet, emit: Callable[[np.ndarray, int], None], *,
+                  split: bool = False, unity: bool = False, changes: Iterable[P.Change] = (),
+                  progress: Callable[[int], None] | None = None,
+                  edits: np.ndarray | None = None, block: int = OFFLINE_BLOCK) -> None:
+    """Process ``source`` (an audiostream source) block by block, the aligned output going to
+    ``emit(o, lo)`` (render.render_stream): ``o`` [shape=(1, 2, k)], or with ``split``
+    (2, 2, k): ``[0]`` the slice and ``[1]`` the rest. With ``unity`` every gain is ignored,
+    so the two always sum to the input.
     ``progress`` is called with the number of input samples done after each block (of
     ``block`` samples; the output does not depend on it).
     ``edits`` are hand-edit regions (``Engine.set_edits`` rows; see plugin/formats/edits.py); they apply
     with ``unity`` too, so edited stems no longer sum to the input inside the regions.
     """
+    sample_rate = source.sample_rate
     eng = Engine(params, unity=unity).prepare(sample_rate, block)
     if edits is not None:
         eng.set_edits(edits)
@@ -46,16 +67,16 @@ def render(audio: np.ndarray, sample_rate: float, params: P.ParamSet, *, split: 
     if params["ml_prior"] > 0 or any(c[1] == "ml_prior" and c[2] > 0 for c in changes):
         from ..ml.prior import PriorFeed  # Spleeter's vocal mask, patch by patch (needs the model)
 
-        feed = PriorFeed(eng, audio, sample_rate)
+        feed = PriorFeed(eng, source.again(), sample_rate)  # reads ahead of the render
     if split:
         process = eng.process_split
     else:
         def process(x, o):
             eng.process(x, o[0])
-    result = render_aligned(audio, eng.latency_samples, process, outs=2 if split else 1,
-                            block=block, changes=changes, apply=eng.set, progress=progress,
-                            before_block=feed.cover if feed is not None else None)
-    return result if split else result[0]
+    stream(source.read, source.frames, eng.latency_samples, process, emit,
+           outs=2 if split else 1, block=block, changes=changes, apply=eng.set,
+           progress=progress, before_block=feed.cover if feed is not None else None,
+           dtype=source.dtype)
 
 
 @dataclass
@@ -89,47 +110,46 @@ def run(job: BounceJob, quiet: bool = True,
     targets = stem_paths(job) if job.stems else [job.output]
     for t in targets:
         audiofile.check_output(t, [job.input], job.overwrite, job.bit_depth)
-    audio, sr = audiofile.read_stereo(job.input, job.channels)
+    with StereoReader(job.input, job.channels) as source:
+        _run(job, targets, source, quiet, progress)
+    return targets
+
+
+def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
+         progress: Callable[[int, int], None] | None) -> None:
+    """Read, render and write ``source`` block by block (memory flat in its length)."""
+    n, sr = source.frames, source.sample_rate
     depth = job.bit_depth or audiofile.depth_for(targets[0], audiofile.source_bit_depth(job.input))
     if job.edits is not None:
         from ..formats.edits import past_end
 
-        for msg in past_end(job.edits, audio.shape[1] / sr, str(job.input)):
+        for msg in past_end(job.edits, n / sr, str(job.input)):
             warnings.warn(msg)
     changes = job.changes
     if job.automation is not None:
         job.automation.check_rate(sr, str(job.input))
         changes = job.automation.changes
-    bar = None if progress else _progress_bar(audio.shape[1], sr, job.input.name, quiet)
+    bar = None if progress else _progress_bar(n, sr, job.input.name, quiet)
     told = bar.update_to if bar else None
     if progress is not None:
-        def told(done: int, total: int = audio.shape[1]) -> None:
+        def told(done: int, total: int = n) -> None:
             progress(done, total)
     try:
-        if job.chain is not None:
-            for st in job.chain.stages if job.edits is not None else ():
-                st.engine.set_edits(job.edits)  # as the studio does: every panslice stage
-            out = job.chain.render(audio, sr, changes=changes, progress=told)
-        else:
-            out = render(audio, sr, job.params, split=job.stems, unity=job.stems, changes=changes,
-                         progress=told, edits=job.edits)
+        with published_together(), BounceWriter(targets, sr, depth, job.keep_level) as out:
+            # a set of stems appears whole or not at all
+            if job.chain is not None:
+                for st in job.chain.stages if job.edits is not None else ():
+                    st.engine.set_edits(job.edits)  # as the studio does: every panslice stage
+                job.chain.render_stream(n, source.read, sr, out.emit, changes=changes, progress=told)
+            else:
+                render_stream(source, job.params, out.emit, split=job.stems, unity=job.stems,
+                              changes=changes, progress=told, edits=job.edits)
+            note = out.finish()
     finally:
         if bar:
             bar.close()
-    _write(job, targets, out, sr, depth)
-    return targets
-
-
-def _write(job: BounceJob, targets: list[Path], out: np.ndarray, sr: float, depth: int) -> None:
-    """Write the render; one that would clip in an integer or lossy file is first lowered
-    (or, with ``keep_level``, its clipped samples counted), and the user is told."""
-    if not audiofile.is_float(targets[0], depth):
-        out, note = headroom.fit(out, job.keep_level)
-        if note:
-            warnings.warn(f"{job.input}: {note}")
-    with published_together():   # a set of stems appears whole or not at all
-        for path, audio in zip(targets, out if job.stems else [out]):
-            audiofile.write_stereo(path, audio, sr, depth)
+    if note:
+        warnings.warn(f"{job.input}: {note}")
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):

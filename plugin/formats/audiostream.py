@@ -1,0 +1,130 @@
+"""Stereo input a block at a time: a file read as it is processed, or an array in memory.
+
+A bounce of a two-hour file holds one block of it, not the file (:class:`StereoReader`); code
+that has the audio in memory already gives it as an :class:`ArraySource`. Both say how long
+they are before the first read (``frames``) and can start again from the top (``again``:
+the ML prior reads ahead of the render with a second one).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ...dsp.engine import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from . import wavheader
+from .audiofile import READ_EXTENSIONS, AudioFileError, read_stereo
+
+READ_BLOCK = 1 << 16     # samples read from a file at once
+
+
+class ArraySource:
+    """``audio`` [shape=(2, n)] given out in pieces, in order."""
+
+    def __init__(self, audio: np.ndarray, sample_rate: float):
+        self.audio, self.sample_rate = audio, sample_rate
+        self.frames, self.dtype = audio.shape[1], audio.dtype
+        self._pos = 0
+
+    def read(self, m: int) -> np.ndarray:
+        """The next ``m`` samples [shape=(2, m)] (fewer at the end)."""
+        x = self.audio[:, self._pos:self._pos + m]
+        self._pos += x.shape[1]
+        return x
+
+    def again(self) -> "ArraySource":
+        return ArraySource(self.audio, self.sample_rate)
+
+    def close(self) -> None:
+        pass
+
+
+class StereoReader:
+    """A stereo file read in order, a block at a time, with ``read_stereo``'s checks and
+    errors (channels, no audio; and a sample rate the engine does not take) and its NaN/Inf rule (replaced by silence, one warning at
+    :meth:`close` with the count). Formats only ffmpeg decodes are read whole."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, path: str | os.PathLike, channels: Sequence[int] | None = None):
+        from pedalboard.io import AudioFile
+
+        p = self.path = Path(path)
+        self.channels = channels
+        if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file():
+            audio, sr = read_stereo(p, channels)      # its errors, or ffmpeg's decoding
+            self._array = ArraySource(audio, sr)
+            self.frames, self.sample_rate, self._file = audio.shape[1], sr, None
+            return
+        self._array, self.bad = None, 0
+        wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
+        try:
+            self._file = AudioFile(str(p))
+            self.sample_rate = float(self._file.samplerate)
+            self.frames, n_ch = int(self._file.frames), int(self._file.num_channels)
+        except Exception as e:  # pedalboard raises several types for undecodable files
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise AudioFileError(f"{p}: not a readable audio file ({reason})") from None
+        if self.frames == 0:
+            self.close()
+            raise AudioFileError(f"{p}: contains no audio (zero length)")
+        if not MIN_SAMPLE_RATE <= self.sample_rate <= MAX_SAMPLE_RATE:
+            self.close()
+            raise AudioFileError(f"{p}: its sample rate, {self.sample_rate:g} Hz, is not one panslice "
+                                 f"processes ({MIN_SAMPLE_RATE:g} .. {MAX_SAMPLE_RATE:g} Hz)")
+        try:
+            self._pick = _pick_channels(p, n_ch, channels)
+        except AudioFileError:
+            self.close()
+            raise
+        self._left = self.frames
+
+    def read(self, m: int) -> np.ndarray:
+        """The next ``m`` samples [shape=(2, m)] float32 (fewer at the end)."""
+        if self._array is not None:
+            return self._array.read(m)
+        m = min(m, self._left)
+        x = self._file.read(m) if m else np.zeros((2, 0), np.float32)
+        if x.shape[1] < m:  # the file holds less than its header said: silence, as read_stereo
+            x = np.concatenate([x, np.zeros((x.shape[0], m - x.shape[1]), np.float32)], axis=1)
+        self._left -= m
+        x = np.asarray(x[self._pick] if self._pick is not None else x, dtype=np.float32)
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            self.bad += int(bad.sum())
+            x = np.where(bad, np.float32(0), x)
+        return x
+
+    def again(self) -> "StereoReader | ArraySource":
+        return self._array.again() if self._array is not None else StereoReader(self.path, self.channels)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            if self.bad:
+                warnings.warn(f"{self.path}: {self.bad} NaN/Inf samples replaced with silence")
+                self.bad = 0
+
+    def __enter__(self) -> "StereoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _pick_channels(p: Path, n_ch: int, channels: Sequence[int] | None) -> list[int] | None:
+    """The two channel indices to read (None: the file's own two), or read_stereo's error."""
+    if channels is not None:
+        if len(channels) != 2 or not all(1 <= c <= n_ch for c in channels):
+            raise AudioFileError(f"{p}: --channels must name two of channels 1..{n_ch}, got {list(channels)}")
+        return [channels[0] - 1, channels[1] - 1]
+    if n_ch == 1:
+        raise AudioFileError(f"{p}: is mono; there is no stereo image to separate")
+    if n_ch > 2:
+        raise AudioFileError(f"{p}: has {n_ch} channels; pick two with --channels L,R (e.g. --channels 1,2)")
+    return None
