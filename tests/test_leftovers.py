@@ -1,6 +1,7 @@
 """What a killed bounce leaves is cleaned up by the next run of the same output, and a set of
 stems is published whole or not at all (issue 18, defect 8)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,19 +61,21 @@ def test_only_leftovers_of_that_output_whose_writer_is_gone_are_removed(tmp_path
 def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch):
     song = tmp_path / "song.wav"
     audiofile.write_stereo(song, noise(SR), SR)
-    real, calls = audiofile.write_stereo, []
+    real, calls = audiofile.atomic_writer, []
 
-    def second_fails(path, *args, **kw):
+    @contextlib.contextmanager
+    def second_fails(path, *args, **kw):   # the second stem fails once it is written whole
         calls.append(path)
+        with real(path, *args, **kw) as f:
+            yield f
         if len(calls) == 2:
             raise audiofile.AudioFileError(f"{path}: could not write (disk full)")
-        real(path, *args, **kw)
 
-    monkeypatch.setattr(audiofile, "write_stereo", second_fails)
+    monkeypatch.setattr(audiofile, "atomic_writer", second_fails)
     stems = tmp_path / "stems"
     assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 1
     assert len(calls) == 2
     assert not stems.exists() or os.listdir(stems) == []
-    monkeypatch.setattr(audiofile, "write_stereo", real)
+    monkeypatch.setattr(audiofile, "atomic_writer", real)
     assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 0
     assert sorted(os.listdir(stems)) == ["accompaniment.wav", "vocals.wav"]

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ...dsp.engine import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from . import wavheader
+from . import intact, wavheader
 from .audiofile import READ_EXTENSIONS, AudioFileError, read_stereo
 
 READ_BLOCK = 1 << 16     # samples read from a file at once
@@ -55,13 +55,16 @@ class StereoReader:
 
         p = self.path = Path(path)
         self.channels = channels
-        if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file():
-            audio, sr = read_stereo(p, channels)      # its errors, or ffmpeg's decoding
+        if p.suffix.lower() in READ_EXTENSIONS and p.is_file():
+            wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
+        if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file() or _damaged(p):
+            # ffmpeg's formats, and files holding less than their header says (read_stereo
+            # trims those to what is there and says so), are read whole
+            audio, sr = read_stereo(p, channels)
             self._array = ArraySource(audio, sr)
             self.frames, self.sample_rate, self._file = audio.shape[1], sr, None
             return
         self._array, self.bad = None, 0
-        wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
         try:
             self._file = AudioFile(str(p))
             self.sample_rate = float(self._file.samplerate)
@@ -115,6 +118,25 @@ class StereoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _damaged(p: Path) -> bool:
+    """Whether ``p`` holds less audio than its header says (see formats/intact.py)."""
+    from pedalboard.io import AudioFile
+
+    suffix = p.suffix.lower()
+    if suffix == ".flac":
+        return intact.flac_short(p)
+    if suffix == ".mp3":
+        return intact.mp3_short(p)
+    present = intact.pcm_frames_present(p)
+    if present is None:
+        return False
+    try:
+        with AudioFile(str(p)) as f:
+            return present < f.frames
+    except Exception:  # noqa: BLE001 -- the reader below reports an unreadable file
+        return False
 
 
 def _pick_channels(p: Path, n_ch: int, channels: Sequence[int] | None) -> list[int] | None:
