@@ -64,10 +64,10 @@ def kernel_cached() -> bool:
 
 
 def _first_run_notice(args) -> None:
-    """A fresh install compiles the engine on its first run (18 to 20 s of CPU here, then cached):
+    """A fresh install compiles the engine on its first run (27 to 29 s of CPU here, then cached):
     say so rather than sit silent."""
     if not getattr(args, "quiet", False) and not kernel_cached():
-        print("panslice: compiling the engine (first run only, about 20 s; cached after that)",
+        print("panslice: compiling the engine (first run only, about half a minute; cached after that)",
               file=sys.stderr, flush=True)
 
 
