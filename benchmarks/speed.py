@@ -211,7 +211,7 @@ def processes(tmp: Path, x30: np.ndarray, reps: int) -> dict:
     track = tmp / "track30.wav"
     write_wav(track, x30)
     res = {"exe": " ".join(exe)}
-    bounce = [*exe, "bounce", str(track), "--stems", "-q", "-o", str(tmp / "stems")]
+    bounce = [*exe, "bounce", str(track), "--stems", "-q", "-y", "-o", str(tmp / "stems")]
     # Cold: a numba cache folder nobody has used (what the first run after an install sees),
     # then the same folder again: proves the cache is written and found by a second process.
     cache = tmp / "numba-cache"
@@ -235,7 +235,7 @@ def processes(tmp: Path, x30: np.ndarray, reps: int) -> dict:
         write_wav(p, np.roll(long, 4410 * k, axis=1))
         files.append(str(p))
     for j in (1, 2):
-        res[f"j{j}"] = best_process([*exe, "bounce", *files, "--stems", "-q", "-o",
+        res[f"j{j}"] = best_process([*exe, "bounce", *files, "--stems", "-q", "-y", "-o",
                                      str(tmp / f"batch-j{j}"), "-j", str(j)], max(1, reps // 2))
     return res
 
