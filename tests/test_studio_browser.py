@@ -95,24 +95,31 @@ def open_page(drv, url: str) -> None:
 
 
 def osc_get(port: int, name: str) -> float:
-    """``/panslice/get`` answered to oscdump; the value of ``name`` in what it printed."""
+    """``/panslice/get`` answered to oscdump; the value of ``name`` in what it printed. The get
+    is sent again each second until the answer comes: one sent before oscdump listens is lost,
+    and a read that waits for it would wait for ever."""
+    import select
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         back = s.getsockname()[1]
-    dump = subprocess.Popen(["oscdump", "-L", str(back)], stdout=subprocess.PIPE, text=True)
+    dump = subprocess.Popen(["oscdump", "-L", str(back)], stdout=subprocess.PIPE)
+    fd, seen = dump.stdout.fileno(), b""
     try:
         want = f"/panslice/{name.replace('.', '/')} f "
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             subprocess.run(["oscsend", "127.0.0.1", str(port), "/panslice/get", "i", str(back)],
                            check=True, timeout=10)
-            line = dump.stdout.readline()
-            while line and want not in line:
-                line = dump.stdout.readline()
-            if line:
-                return float(line.split(want)[1])
+            end = time.monotonic() + 1.0
+            while (left := end - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                assert chunk, "oscdump ended"
+                seen += chunk
+                for line in seen.decode(errors="replace").splitlines():
+                    if want in line:
+                        return float(line.split(want)[1].split()[0])
         raise AssertionError(f"no {want} from /panslice/get")
     finally:
         dump.kill()
