@@ -3,6 +3,7 @@
 - :mod:`.params`: the parameter registry, the one place every knob is declared;
 - :mod:`.engine`: :class:`Engine`, the streaming separator (prepare / process / reset / latency);
 - :mod:`.stream`: the numba overlap-add STFT kernel behind it, and its buffer layout;
+- :mod:`.frames`: reading the frames an engine publishes (power, azimuth per bin) for a picture;
 - :mod:`.mask`: azimuth estimation, slice shape, mask refinement and band tables (numba);
 - :mod:`.regions`: hand-edit regions, per-bin gains for one frame (numba);
 - :mod:`.panogram`: whole-file stereo-field analysis, energy by azimuth, frequency and time;

@@ -66,6 +66,7 @@ class Engine:
         self._edit_rows = np.zeros((0, regions.R_COLS))
         self._prior: tuple[np.ndarray, int] | None = None
         self._unity_held = False
+        self._published = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int = 4096) -> "Engine":
@@ -81,7 +82,8 @@ class Engine:
         hop = self.hop
         self._spread = self.max_block < hop
         self._kernel = process_spread if self._spread else process_batched
-        b = Buffers(Sizes(n, hop, n // 2 + 1, len(P.REGISTRY), P.MAX_BANDS), _knob_index(),
+        b = Buffers(Sizes(n, hop, n // 2 + 1, len(P.REGISTRY), P.MAX_BANDS, self._published),
+                    _knob_index(),
                     bin_frequencies(n, sample_rate), self.unity)
         # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
@@ -102,6 +104,28 @@ class Engine:
         """Clear the audio state (as after ``prepare``); parameters jump to their targets."""
         self._require()
         self._buf.reset()
+
+    def publish_frames(self, frames: int = 16) -> None:
+        """Opt in (``frames`` > 0) or out (0) to publishing each analysed frame's power and
+        azimuth per bin into a ring of the last ``frames`` frames, which a
+        :class:`~panslice.dsp.frames.FrameReader` copies out: the studio's picture is drawn from
+        what the engine sees, not from a second FFT. The audio is the same either way; opted
+        out, the kernel skips it. Allocates (prepares the engine again if it was prepared):
+        call before the audio runs."""
+        if not 0 <= frames <= 1024:
+            raise ParameterError(f"frames={frames} is out of range (valid: 0 .. 1024)")
+        self._published = int(frames)
+        if self._buf is not None:
+            self.prepare(self.sample_rate, self.max_block)
+
+    @property
+    def published(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(ring [shape=(frames, 2, fft_size//2 + 1)]: each slot a frame's power
+        ``|L|^2 + |R|^2`` and azimuth per bin, the frame count [shape=(1,)]: frame ``f`` is in
+        slot ``f % frames``), or None when not publishing. The count survives ``reset``, not
+        ``prepare``, which makes a new ring."""
+        b = self._buf
+        return None if b is None or self._published == 0 else (b.published, b.published_count)
 
     @property
     def fft_size(self) -> int:

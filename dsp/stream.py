@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import RF_ROWS, band_table, delay_mask, refine_mask, slice_mask
+from .mask import RF_ROWS, azimuth, band_table, delay_mask, refine_mask, slice_mask
 from .regions import R_COLS, edit_gains
 
 
@@ -264,6 +264,7 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     mask = _vector(floats, ints, V_MASK)
     spec = frame.spectrum
     hop = frame.head.shape[1]
+    _publish(spec, floats, ints)
     # direction_cue: 0 level, 1 delay, 2 both (with delay, its phase test replaces the level's)
     cue = knobs[slots[PI_CUE]]
     if cue == 1.0:
@@ -297,6 +298,30 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     frame.gains[1] = rg
     frame.gains[2] = 1.0 if per_band else 0.0
     state[ST_FRAMES] += 1
+
+
+@njit(cache=True)
+def _publish(spec, floats, ints):
+    """Opt-in (``Engine.publish_frames``): this frame's power ``|L|^2 + |R|^2`` and azimuth
+    per bin into the next slot of the ring of the last frames, then the count of frames
+    published (``ints[I_PUBLISHED]``) one up. The one writer; the one reader
+    (:class:`~panslice.dsp.frames.FrameReader`) tells by the count which slots it copied
+    may have been overwritten meanwhile. Nothing to do for a ring of no slots."""
+    ring = _view3(floats, ints, V_PUBLISHED)
+    slots = ring.shape[0]
+    if slots == 0:
+        return
+    count = ints[I_PUBLISHED]
+    power = ring[count % slots, 0]
+    az = ring[count % slots, 1]
+    for k in range(spec.shape[1]):
+        l = spec[0, k]
+        r = spec[1, k]
+        ml2 = l.real * l.real + l.imag * l.imag
+        mr2 = r.real * r.real + r.imag * r.imag
+        power[k] = ml2 + mr2
+        az[k] = azimuth(ml2, mr2)
+    ints[I_PUBLISHED] = count + 1
 
 
 @njit(cache=True, inline="always")
@@ -611,6 +636,7 @@ class Sizes(NamedTuple):
     nb: int          # bins: n // 2 + 1
     params: int      # registry size
     max_bands: int
+    published: int   # frames the ring of published frames holds (0: none published)
 
 
 # Frames transformed by one forward and one inverse FFT call when a block holds several:
@@ -651,14 +677,18 @@ LAYOUT = (
     (V_LEVELS := 23, "floats", lambda s: (3,)),
     (V_SPECTRUM := 24, "spectra", lambda s: (BATCH, 2, s.nb)),  # each frame's spectrum
     (V_MASKED := 25, "spectra", lambda s: (BATCH, 2, s.nb)),    # ... masked (and scratch)
+    # the last frames' [power, azimuth] per bin, for a picture (Engine.publish_frames)
+    (V_PUBLISHED := 26, "floats", lambda s: (s.published, 2, s.nb)),
 )
 
-# ``ints``: state, knob slots, FFT axis, unity flag, then the view table.
+# ``ints``: state, knob slots, FFT axis, unity flag, frames published (never reset: the
+# reader counts on it), then the view table.
 I_STATE = 0
 I_KNOBS = I_STATE + ST_SIZE
 I_AXES = I_KNOBS + N_KNOBS
 I_UNITY = I_AXES + 1
-I_VIEWS = I_UNITY + 1
+I_PUBLISHED = I_UNITY + 1
+I_VIEWS = I_PUBLISHED + 1
 VIEW_COLS = 5  # per view: its offset, then its shape (padded with 1s)
 
 
@@ -783,6 +813,8 @@ class Buffers:
         # ML prior (Engine.set_prior): one vocal-mask row per frame from frame prior_at[0] on.
         self.prior = np.ones((0, sizes.nb), np.float32)
         self.prior_at = np.zeros(1, np.int64)
+        # frames written into ``published`` so far (a view: the kernel counts in ``ints``)
+        self.published_count = self.ints[I_PUBLISHED:I_PUBLISHED + 1]
 
     def reset(self) -> None:
         for a in (self.state, self.history, self.windowed, self.sliced, self.banded, self.acc,

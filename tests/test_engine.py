@@ -7,6 +7,7 @@ import pytest
 from conftest import noise, pan
 from panslice.dsp import Engine
 from panslice.dsp.errors import ParameterError
+from panslice.dsp.frames import FrameReader
 
 SR = 44100
 
@@ -303,3 +304,70 @@ def test_lifecycle_errors_are_clear():
         eng.set("fft_size", 1024)
     with pytest.raises(ParameterError, match="width=3 is out of range"):
         eng.set("width", 3)
+
+
+@pytest.mark.parametrize("max_block", [256, 4096])  # the work spread over a hop, and batched
+def test_published_frames_are_the_engines_spectra_and_change_no_sample(max_block):
+    """Opted in, each analysed frame's power and azimuth per bin lands in the ring: those of
+    the frame's sqrt-Hann spectrum, as the mask sees it. The audio is the same to the bit; the
+    count survives ``reset`` (the reader counts on it), and opted out nothing is published."""
+    n = 5 * 4096
+    x = noise(n, seed=3) + pan(0.3 * np.sin(2 * np.pi * 700 * np.arange(n) / SR), -0.4)
+    plain = stream(Engine().prepare(SR, max_block), x, [max_block] * (n // max_block))
+    eng = Engine().prepare(SR, max_block)
+    assert eng.published is None
+    eng.publish_frames(8)
+    ring, count = eng.published
+    assert ring.shape == (8, 2, eng.fft_size // 2 + 1)
+    got = stream(eng, x, [max_block] * (n // max_block))
+    np.testing.assert_array_equal(got, plain)
+    assert count[0] == eng.frames_processed
+    size, hop = eng.fft_size, eng.hop
+    f = int(count[0]) - 1  # the newest frame covers input [(f+1)*hop - size, (f+1)*hop)
+    window = np.sqrt(np.hanning(size + 1)[:size])
+    spec = np.fft.rfft(x[:, (f + 1) * hop - size:(f + 1) * hop] * window, axis=1)
+    ml2, mr2 = np.abs(spec[0]) ** 2, np.abs(spec[1]) ** 2
+    np.testing.assert_allclose(ring[f % 8, 0], ml2 + mr2, rtol=1e-9, atol=1e-9 * (ml2 + mr2).max())
+    loud = ml2 + mr2 > 1e-6 * (ml2 + mr2).max()
+    az = np.arctan2(np.sqrt(mr2), np.sqrt(ml2)) * 4 / np.pi - 1
+    assert np.abs(ring[f % 8, 1] - az)[loud].max() < 1e-4
+    eng.reset()
+    assert count[0] == f + 1
+    eng.publish_frames(0)
+    assert eng.published is None
+
+
+class _Racing:
+    """A ring whose writer publishes ``ahead`` more frames while the reader copies from it."""
+
+    def __init__(self, slots: int, count: np.ndarray):
+        self.data = np.arange(slots, dtype=np.float64)[:, None, None] * np.ones((1, 2, 3))
+        self.shape, self.count, self.ahead = self.data.shape, count, 0
+
+    def __getitem__(self, i):
+        self.count[0] += self.ahead
+        self.ahead = 0
+        return self.data[i]
+
+
+def test_frame_reader_copies_unseen_frames_and_drops_those_the_writer_reached():
+    class Publisher:
+        published = None
+
+    pub = Publisher()
+    reader = FrameReader(pub)
+    out = np.zeros((4, 2, 3))
+    assert reader.read(out) == 0  # not publishing
+    count = np.array([6])
+    ring = _Racing(8, count)
+    pub.published = (ring, count)
+    assert reader.read(out) == 4 and out[:4, 0, 0].tolist() == [2, 3, 4, 5]  # the newest 4
+    assert reader.lost == 2 and reader.seen == 6
+    assert reader.read(out) == 0  # nothing new
+    count[0], ring.ahead = 9, 5
+    # frames 6, 7, 8 are copied while the writer goes on to frame 14, which goes into frame
+    # 6's slot: frame 6 may be torn and is dropped; 7 and 8 (slots 7 and 0) are whole
+    assert reader.read(out) == 2 and out[:2, 0, 0].tolist() == [7, 0]
+    assert reader.lost == 3 and reader.seen == 9
+    pub.published = (_Racing(8, np.array([2])), np.array([2]))  # prepared again: a new ring
+    assert reader.read(out) == 2 and reader.seen == 2

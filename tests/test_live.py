@@ -118,6 +118,27 @@ def test_file_source_paces_by_its_own_clock_loops_and_counts_late_reads(tmp_path
     assert np.array_equal(got, np.tile(song, 3)[:, :200000])
 
 
+def test_file_source_seeks_and_idles_at_its_pace(tmp_path, song):
+    """What a player's transport asks of a file source: its position, a seek (the clock goes on
+    as if the file went on), and silence at the file's pace without moving in the file."""
+    f = tmp_path / "song.wav"
+    sf.write(str(f), song.T, SR, subtype="FLOAT")
+    clock = FakeClock()
+    src = FileSource(f, 1000, loop=True, clock=clock, sleep=clock.sleep)
+    assert src.position == 0 and src.length == song.shape[1]
+    src.read(1000)
+    src.seek(5000)
+    assert src.position == 5000 and np.array_equal(src.read(1000), song[:, 5000:6000])
+    quiet = src.idle(400)
+    assert quiet.shape == (2, 400) and not quiet.any() and src.position == 6000
+    assert clock.slept[-1] == pytest.approx(400 / SR) and src.overruns == 0
+    src.seek(10 ** 9)  # past the end: its last sample, then the loop's wrap
+    assert src.position == song.shape[1] - 1
+    assert np.array_equal(src.read(3), song[:, [-1, 0, 1]])
+    src.seek(-5)
+    assert src.position == 0
+
+
 def test_file_sink_appears_when_it_heard_something(tmp_path, song):
     sink = FileSink(tmp_path / "heard.wav", SR, 32)
     sink.close(commit=False)

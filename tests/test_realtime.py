@@ -84,8 +84,9 @@ KERNEL_PROBE = textwrap.dedent("""
     from panslice.dsp import Engine
     settings = json.loads(sys.argv[1])
     counts = {}
-    for block, prepared in ((128, 8192), (8192, 8192), (128, 128)):
+    for block, prepared, publish in ((128, 8192, 0), (8192, 8192, 0), (128, 128, 0), (8192, 8192, 16)):
         eng = Engine(settings).prepare(44100, prepared)
+        eng.publish_frames(publish)
         x = (0.1 * np.random.default_rng(0).standard_normal((2, block * 40))).astype(np.float32)
         out = np.empty((2, block), np.float32)
         for i in range(10):
@@ -94,7 +95,7 @@ KERNEL_PROBE = textwrap.dedent("""
         for i in range(10, 40):
             eng.process(x[:, i * block:(i + 1) * block], out)
         b = rtsys.get_allocation_stats()
-        counts[f"{block}/{prepared}"] = [b.alloc - a.alloc, b.free - a.free, eng.frames_processed]
+        counts[f"{block}/{prepared}/{publish}"] = [b.alloc - a.alloc, b.free - a.free, eng.frames_processed]
     print(json.dumps(counts))
 """)
 
@@ -103,17 +104,19 @@ def test_kernel_allocates_nothing_per_frame():
     """numba's runtime counts every allocation. Calling the kernel wraps each array argument
     (a fixed count per call); inside, frames must allocate nothing: 30 calls of 8192 samples
     (480 frames) allocate exactly as often as 30 calls of 128 samples (7 frames), and as the
-    same 128-sample calls with the work of each frame spread over the blocks of a hop."""
+    same 128-sample calls with the work of each frame spread over the blocks of a hop, and as
+    8192-sample calls that publish each frame for a picture."""
     env = dict(os.environ, NUMBA_NRT_STATS="1")
     r = subprocess.run([sys.executable, "-c", KERNEL_PROBE, json.dumps(SETTINGS)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     counts = json.loads(r.stdout)
-    small, large, spread = counts["128/8192"], counts["8192/8192"], counts["128/128"]
+    small, large, spread = counts["128/8192/0"], counts["8192/8192/0"], counts["128/128/0"]
+    published = counts["8192/8192/16"]
     assert large[2] > 10 * small[2]  # many more frames ran with large blocks
-    for c in (small, large, spread):
+    for c in (small, large, spread, published):
         assert c[0] == c[1]  # everything allocated was freed
-    assert large[0] == small[0] == spread[0]  # and the count is per call, not per frame
+    assert large[0] == small[0] == spread[0] == published[0]  # and the count is per call, not per frame
 
 
 def test_audio_thread_asks_for_real_time_and_restores_the_thread():

@@ -16,6 +16,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import noise, pan
 from panslice.dsp.engine import Engine
+from panslice.dsp.frames import FrameReader
 from panslice.plugin.control.session import ControlSession
 from panslice.plugin.graph.chain import Chain
 from panslice.plugin.graph.stage import Stage
@@ -23,7 +24,7 @@ from panslice.plugin.live import loop as live, streams
 from panslice.plugin.studio import guard, monitor as mon
 from panslice.plugin.studio.page import bounce_command
 from panslice.plugin.studio.session import StudioSession
-from panslice.plugin.studio.visuals import AZ_BINS, FFT, Panogram
+from panslice.plugin.studio.visuals import AZ_BINS, RELEASE_DB, Panogram, Visuals
 
 SR = 44100
 BLOCK = 512
@@ -96,7 +97,6 @@ def test_monitor_mix_is_the_chain_itself_bit_for_bit():
     plain = run_blocks(Chain([Stage(PARAMS)]).prepare(SR, BLOCK), x)
     m = mon.Monitor(Chain([Stage(PARAMS)]).prepare(SR, BLOCK))
     np.testing.assert_array_equal(run_blocks(m, x), plain)
-    assert m.tapped > 0
 
 
 def test_monitor_solo_silences_a_split_stage_branch():
@@ -111,29 +111,64 @@ def test_monitor_solo_silences_a_split_stage_branch():
     np.testing.assert_array_equal(got, rest)
 
 
+def engine_frames(x: np.ndarray) -> tuple[np.ndarray, Engine]:
+    """The frames an engine publishes as it streams ``x`` (the last 16)."""
+    eng = Engine().prepare(SR, BLOCK)
+    eng.publish_frames(16)
+    got = np.zeros((16, 2, eng.fft_size // 2 + 1))
+    for i in range(0, x.shape[1], BLOCK):
+        eng.process(x[:, i:i + BLOCK])
+    return got[:FrameReader(eng).read(got)], eng
+
+
 def test_panogram_shows_a_panned_tone_at_its_azimuth_and_frequency():
-    t = np.arange(FFT) / SR
-    x = pan(np.sin(2 * np.pi * 1000 * t), 0.5).astype(np.float32)
-    pano = Panogram(SR)
-    pano.add(x)
+    """Drawn from the engine's own frames: the tone's row and azimuth, 0 dB for full scale."""
+    t = np.arange(SR // 4) / SR
+    frames, eng = engine_frames(pan(np.sin(2 * np.pi * 1200 * t), 0.5).astype(np.float32))
+    pano = Panogram(SR, eng.fft_size)
+    pano.add(frames[-1:])
     lv = pano.levels().reshape(pano.rows, AZ_BINS)
     row, col = np.unravel_index(np.argmax(lv), lv.shape)
-    assert pano.edges[row] <= 1000 <= pano.edges[row + 1]
+    assert pano.edges[row] <= 1200 <= pano.edges[row + 1]
     assert abs((col + 0.5) / AZ_BINS * 2 - 1 - 0.5) < 0.03
     assert (lv > 0).all(axis=1).sum() < pano.rows  # not everything lit: the scale has a floor
+    assert -12 < pano.top < 0  # a sine at -3 dB a channel, its energy shared by the row's bins
 
 
 def test_spectrogram_column_lights_the_tone_row_wherever_it_sits():
     """The live time view's newest column: a tone's row, whatever its azimuth, brightest."""
-    t = np.arange(FFT) / SR
+    t = np.arange(SR // 4) / SR
     for where in (-0.7, 0.0, 0.7):
-        pano = Panogram(SR)
-        pano.add(pan(np.sin(2 * np.pi * 3000 * t), where).astype(np.float32))
+        frames, eng = engine_frames(pan(np.sin(2 * np.pi * 3000 * t), where).astype(np.float32))
+        pano = Panogram(SR, eng.fft_size)
+        pano.add(frames[-2:])
         col = pano.column()
         assert col.shape == (pano.rows,) and col.dtype == np.uint8
         row = int(np.argmax(col))
         assert pano.edges[row] <= 3000 <= pano.edges[row + 1]
         assert col[row] == 255 and col[:row - 3].max() < 128
+
+
+def test_visuals_draw_the_engines_frames_and_decay_when_they_come_slower():
+    """The visuals opt the engine in; each picture takes the frames that came since the last;
+    a picture with none (frames slower than pictures) decays the held picture and repeats the
+    column, and when frames stop for longer than two hops there is no picture."""
+    eng = Engine().prepare(SR, BLOCK)
+    vis = Visuals(eng, SR, lambda b: None, levels=lambda: (0.0, 0.0), position=lambda: -1.0)
+    assert eng.published is not None
+    assert not vis.step(0.0)  # no frame yet
+    x = pan(np.sin(2 * np.pi * 1000 * np.arange(SR // 4) / SR), -0.3).astype(np.float32)
+    for i in range(0, x.shape[1], BLOCK):
+        eng.process(x[:, i:i + BLOCK])
+    assert vis.step(1.0) and vis.reader.seen == eng.frames_processed
+    held, col = vis.pano.held.copy(), vis.pano.column()
+    assert vis.step(1.0 + 0.5 * vis.patience)  # no new frame, yet frames are still due
+    np.testing.assert_allclose(vis.pano.held, held - RELEASE_DB)
+    np.testing.assert_array_equal(vis.pano.column(), col)
+    assert not vis.step(1.0 + 1.5 * vis.patience)
+    # of the ring's 16 slots the newest 15 are safe to copy (the 16th is the one the writer is
+    # on next): the older frames were skipped, the picture decimates
+    assert vis.lost == eng.frames_processed - 15
 
 
 def test_guard_refuses_foreign_hosts_and_origins_and_asks_for_the_token():
@@ -289,42 +324,89 @@ def test_regions_round_trip_through_the_edits_file(tmp_path):
     with pytest.raises(Exception, match="start .* must be before end"):
         R.check([{**REGION, "start": 1.0}])
     rows = edits.rows(got)
-    assert R.stretch_rows(rows, 0, SR, SR) is rows  # from the song's start: the file's rows as they are
-    moved = R.stretch_rows(rows, SR // 4, SR, SR)  # a stretch from 0.25 s that wraps at 1 s
+    np.testing.assert_array_equal(R.engine_rows(rows, 0, SR, SR)[:2], rows)  # from the song's start
+    moved = R.engine_rows(rows, -SR // 4, SR, SR)  # played from 0.25 s, wrapping at 1 s
     assert moved[:, :2].tolist() == [[0.0, 0.35], [0.0, 0.35], [1.0, 1.35], [1.0, 1.35]]
+    cut = R.engine_rows(rows, -SR // 4, SR, SR, until=0.3 * SR)  # a seek at 0.3 s: the old place ends
+    assert cut[:, :2].tolist() == [[0.0, pytest.approx(0.3)]] * 2
+    after = R.engine_rows(rows, SR, SR, SR, since=SR)  # the second pass, from its start on
+    np.testing.assert_allclose(after[:, :2], [[1.25, 1.6]] * 2 + [[2.25, 2.6]] * 2)
 
 
-def test_played_regions_equal_bounce_with_edits_bit_for_bit(tmp_path):
+def play_song(tmp_path, x: np.ndarray, m: mon.Monitor, blocks: int, *, events=None) -> np.ndarray:
+    """``x`` as a looping song played in the studio through ``m``, paused for 3 blocks, then
+    played: what is heard over ``blocks`` blocks. ``events`` {block: call(transport)} act
+    between blocks."""
+    from panslice.plugin.studio.transport import Transport
+
+    sf.write(str(tmp_path / "song.wav"), x.T, SR, subtype="FLOAT")
+    src = streams.FileSource(tmp_path / "song.wav", BLOCK, loop=True, sleep=lambda s: None)
+    tr = m.transport = Transport(src, playing=False)
+    events = {3: Transport.play, **(events or {})}
+    heard = np.zeros((2, blocks * BLOCK), np.float32)
+    for i in range(blocks):
+        if i in events:
+            events[i](tr)
+        blk = tr.read(BLOCK)
+        m.process_block(blk, heard[:, i * BLOCK:(i + 1) * BLOCK])
+    return heard
+
+
+def test_played_regions_equal_bounce_with_edits_bit_for_bit_through_the_loops_wrap(tmp_path):
     """Paused, regions set, then play: the chain restarts with the song, so what is heard after
-    the latency is ``bounce --edits`` of the same regions, sample for sample."""
+    the latency is ``bounce --edits`` of the same regions, sample for sample; and the loop's
+    wrap (here inside a block) does not stop the chain: two and a half passes heard are
+    ``bounce --edits`` of the song three times over, its regions in each pass. Seamless."""
     from panslice.plugin.formats import edits
     from panslice.plugin.offline import bounce
     from panslice.plugin.studio import regions as R
-    from panslice.plugin.studio.transport import Transport
 
-    n = 80 * BLOCK  # the loop wraps on a block's edge (a new stretch: the chain restarts there)
+    n = 80 * BLOCK + 300
     x = noise(n, seed=7).astype(np.float32)
-    sf.write(str(tmp_path / "song.wav"), x.T, SR, subtype="FLOAT")
     chain = Chain([Stage(PARAMS)]).prepare(SR, BLOCK)
+    rows = edits.rows(R.check([dict(REGION)]))
+    blocks = 3 + 5 * n // (2 * BLOCK)
     m = mon.Monitor(chain)
-    tr = m.transport = Transport(streams.FileSource(tmp_path / "song.wav", BLOCK, loop=True), playing=False)
-    tr.source._sleep = lambda s: None
-    regs = R.check([dict(REGION)])
-    m.set_edits(edits.rows(regs))
-    heard = []
-    for i in range(3 + 80):
-        if i == 3:
-            tr.play()
-        blk = tr.read(BLOCK)
-        out = np.zeros_like(blk)
-        m.process_block(blk, out)
-        heard.append(out.copy())
+    m.set_edits(rows)
+    heard = play_song(tmp_path, x, m, blocks)
     lat = chain.latency_samples
-    heard = np.concatenate(heard, axis=1)[:, 3 * BLOCK + lat:]
-    want = bounce.render(x, SR, Engine(PARAMS).params, edits=edits.rows(regs))
-    np.testing.assert_array_equal(heard, want[:, :n - lat])  # the last lat samples: the loop's restart
-    plain = bounce.render(x, SR, Engine(PARAMS).params)
-    assert not np.array_equal(want, plain)  # the region did something
+    heard = heard[:, 3 * BLOCK + lat:]
+    passes = [rows.copy() for _ in range(3)]
+    for k, p in enumerate(passes):
+        p[:, :2] += k * n / SR
+    want = bounce.render(np.tile(x, 3), SR, Engine(PARAMS).params, edits=np.concatenate(passes))
+    np.testing.assert_array_equal(heard, want[:, :heard.shape[1]])
+    plain = bounce.render(np.tile(x, 3), SR, Engine(PARAMS).params)
+    for k in range(3):  # the region did something in every pass heard
+        at = slice(int((k * n / SR + 0.3) * SR), int((k * n / SR + 0.5) * SR))
+        if at.stop < heard.shape[1]:
+            assert not np.array_equal(want[:, at], plain[:, at])
+
+
+def test_a_seek_while_playing_keeps_the_chain_running(tmp_path):
+    """A seek while playing does not restart the chain: the old place plays out for the
+    latency and the new place follows, as one stream spliced at the seek would (no gap of
+    silence); the regions of each place apply to it."""
+    from panslice.plugin.formats import edits
+    from panslice.plugin.studio import regions as R
+
+    n = 60 * BLOCK
+    x = noise(n, seed=11).astype(np.float32)
+    rows = edits.rows(R.check([dict(REGION)]))
+    at, to = 20, int(0.5 * SR)   # at block 20 (0.23 s into the song), seek to 0.5 s
+    m = mon.Monitor(Chain([Stage(PARAMS)]).prepare(SR, BLOCK))
+    m.set_edits(rows)
+    heard = play_song(tmp_path, x, m, 40, events={at: lambda tr: tr.seek(to / SR)})[:, 3 * BLOCK:]
+    played = (at - 3) * BLOCK
+    spliced = np.concatenate([x[:, :played], np.tile(x, 2)[:, to:to + (40 - at) * BLOCK]], axis=1)
+    # the same regions on one clock: the old place's until the seek, the new place's after it
+    ref = Chain([Stage(PARAMS)]).prepare(SR, BLOCK)
+    ref.stages[0].engine.set_edits(np.concatenate([R.engine_rows(rows, 0, n, SR, until=played),
+                                                   R.engine_rows(rows, played - to, n, SR, since=played)]))
+    np.testing.assert_array_equal(heard, run_blocks(ref, spliced))
+    splice = played + m.latency_samples  # where the output goes from the old place to the new
+    rms = np.sqrt(np.mean(heard[:, m.latency_samples:] ** 2))
+    assert np.sqrt(np.mean(heard[:, splice - 512:splice + 512] ** 2)) > 0.5 * rms  # no gap
 
 
 @pytest.mark.slow

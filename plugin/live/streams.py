@@ -52,6 +52,7 @@ class FileSource:
         self.audio, self.sample_rate = audiofile.read_stereo(path, channels)
         self.loop = loop
         self._buf = np.zeros((2, block), np.float32)
+        self._silence = np.zeros((2, block), np.float32)
         self._clock, self._sleep = clock, sleep
         self._t0: float | None = None
         self._pos = 0          # next sample of the file
@@ -72,6 +73,27 @@ class FileSource:
                 self._pos = 0
         self._pace(got)
         return out[:, :got]
+
+    @property
+    def length(self) -> int:
+        """The file's length in samples."""
+        return self.audio.shape[1]
+
+    @property
+    def position(self) -> int:
+        """The file sample the next read starts at."""
+        return self._pos
+
+    def seek(self, sample: int) -> None:
+        """Let the next read start at file sample ``sample`` (clamped into the file). The
+        clock is untouched: the stream goes on at the file's pace, from elsewhere in it."""
+        self._pos = min(max(int(sample), 0), max(self.length - 1, 0))
+
+    def idle(self, n: int) -> np.ndarray:
+        """``n`` samples of silence at the file's pace, without moving in the file: a paused
+        player keeps its output fed and its clock running."""
+        self._pace(n)
+        return self._silence[:, :n]
 
     def _pace(self, n: int) -> None:
         now = self._clock()

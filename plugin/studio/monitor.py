@@ -1,4 +1,4 @@
-"""What the studio hears and sees of a chain: the monitor switch and the input tap.
+"""What the studio hears of a chain: the monitor switch, and painted regions on song time.
 
 The monitor plays the mix, the slice alone, the rest alone or the input untouched (bypass)
 without touching a stored gain: each panslice stage's engine is wrapped so that, with the slice
@@ -11,14 +11,13 @@ gains set. The mix takes the engine's own path, so with the monitor on "mix" the
 it would be without the studio. Bypass plays the input delayed by the chain's latency
 while the chain keeps running, so switching back is seamless.
 
-The tap copies each input block into a lock-free :class:`~panslice.plugin.graph.ring.Ring`
-for the visuals thread; when that thread falls behind, blocks are dropped, never waited for.
-Nothing here allocates per block: buffers are made when the chain is prepared.
-
 Painted regions reach the engines here, between blocks, on the audio thread: the page's
-thread hands over new rows with one attribute write (no lock), and the monitor applies them,
-moved to the current stretch of the file, before the next block; a new stretch (play, seek,
-the loop's wrap) resets the chain first, so the engine's clock starts where the stretch does.
+thread hands over new rows with one attribute write (no lock), and the monitor applies them on
+the engine's clock (input samples since the chain restarted), where the transport says the song
+is (:func:`~.regions.engine_rows`): moved on by one song length at the loop's wrap, and at a
+seek the old place's regions kept for what is still in the engine, the new place's from then
+on. The chain restarts only at 'play' after a pause (see ``transport.py``).
+Nothing here allocates per block, except new region rows (a page's edit, a wrap, a seek).
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.ring import Ring
-from .regions import stretch_rows
+from .regions import engine_rows
 
 MODES = ("mix", "slice", "rest", "bypass")
 MIX, SLICE, REST, BYPASS = range(4)
-TAP_SECONDS = 1.0
 
 
 class SoloEngine:
@@ -84,7 +82,8 @@ class SoloEngine:
 
 
 class Monitor:
-    """A chain behind the monitor switch, with its input tapped; runs where the chain would.
+    """A chain behind the monitor switch, with painted regions placed on the song; runs where
+    the chain would.
 
     ``mode`` (one of :data:`MODES` by index) is a plain attribute: the page's thread writes
     it, the audio thread reads it once per block. Everything else is the chain's own.
@@ -96,14 +95,15 @@ class Monitor:
         for st in chain.stages:
             if not isinstance(st.engine, SoloEngine):
                 st.engine = SoloEngine(st.engine, self)
-        self.tap: Ring | None = None
-        self.tapped = self.dropped = 0
         self._delay: Ring | None = None
         self._scratch = np.zeros((2, 1), np.float32)
         self.transport = None          # a file's Transport (studio); None on live input
         self.edit_rows = np.zeros((0, 10))
         self._new_rows: np.ndarray | None = None
-        self._stretch = 0
+        self._clock = 0                # input samples since the chain restarted
+        self._origin: int | None = None  # the engine sample where this pass of the song began
+        self._before: int | None = None  # ... and the pass before the last seek, until _cut
+        self._cut = 0
         if chain.sample_rate:
             self._allocate(chain.sample_rate, chain.max_block)
 
@@ -119,19 +119,35 @@ class Monitor:
 
     def _edits_between_blocks(self) -> None:
         tr, rows = self.transport, self._new_rows
-        start = tr.stretch_from if tr is not None else None
-        if start is not None:
-            tr.stretch_from = None
-            self.chain.reset()
-            self._stretch = start
         if rows is not None:
             self._new_rows = None
             self.edit_rows = rows
-        if start is not None or rows is not None:
-            length = tr.length if tr is not None else 0
-            moved = stretch_rows(self.edit_rows, self._stretch, length, self.chain.sample_rate)
+        moved = rows is not None
+        if tr is not None:
+            if tr.restart:
+                tr.restart = False
+                self.reset()
+            if tr.block_at is not None:
+                origin = self._clock - tr.block_at
+                if self._origin is None or (origin - self._origin) % tr.length:  # a seek
+                    self._before, self._cut = self._origin, self._clock
+                moved = moved or origin != self._origin
+                self._origin = origin
+        if moved:
+            placed = self._placed()
             for st in self.chain.stages:
-                st.engine.set_edits(moved)
+                st.engine.set_edits(placed)
+
+    def _placed(self) -> np.ndarray:
+        """The regions on the engine's clock (as they are on live input: no song to place)."""
+        tr, rows = self.transport, self.edit_rows
+        if tr is None or self._origin is None:
+            return rows
+        sr = self.chain.sample_rate
+        placed = engine_rows(rows, self._origin, tr.length, sr, since=self._cut)
+        if self._before is None:
+            return placed
+        return np.concatenate([engine_rows(rows, self._before, tr.length, sr, until=self._cut), placed])
 
     def prepare(self, sample_rate: float, max_block: int) -> "Monitor":
         self.chain.prepare(sample_rate, max_block)
@@ -140,21 +156,23 @@ class Monitor:
 
     def _allocate(self, sample_rate: float, max_block: int) -> None:
         lat = self.chain.latency_samples
-        self.tap = Ring(int(TAP_SECONDS * sample_rate) + max_block)
         self._delay = Ring(lat + max_block, prefill=lat)
         self._scratch = np.zeros((2, max_block), np.float32)
+        self._restarted()
+
+    def _restarted(self) -> None:
+        self._clock = 0
+        self._origin = self._before = None
 
     def reset(self) -> None:
         self.chain.reset()
         self._delay.clear()
+        self._restarted()
 
     def process_block(self, x: np.ndarray, out: np.ndarray) -> None:
         self._edits_between_blocks()
-        if self.tap.write(x):
-            self.tapped += 1
-        else:
-            self.dropped += 1  # the visuals are behind: they lose this block, the audio nothing
         n = x.shape[1]
+        self._clock += n
         self._delay.write(x)
         if self.mode == BYPASS:
             self.chain.process_block(x, self._scratch[:, :n])

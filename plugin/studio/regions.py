@@ -4,11 +4,11 @@ The page sends the whole list (dicts with the keys of an edits file); it is vali
 very parser ``bounce --edits`` uses and written, after every change, to the TOML file that
 ``bounce --edits`` reads, so the command the page shows always renders what is heard.
 
-In the studio, region times are the song's; the engine counts input samples since its last
-reset. The monitor resets the chain whenever playback starts a new stretch of the file (play,
-seek, a loop's wrap) and hands the engine the regions moved by where that stretch began
-(:func:`stretch_rows`): from the song's start they are the file's rows unchanged, so what is
-heard equals ``bounce --edits`` bit for bit.
+In the studio, region times are the song's; the engine counts input samples since the chain
+last restarted (at 'play' after a pause). The monitor hands the engine the regions moved to
+where each pass of the looping song lies on that clock (:func:`engine_rows`): played from the
+song's start they are the file's rows unchanged, so what is heard equals ``bounce --edits``
+bit for bit, and through the loop's wrap ``bounce --edits`` of the song twice over.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...dsp.regions import R_COLS, R_T0, R_T1
+from ...dsp.regions import R_T0, R_T1
 from ..formats import edits
 from ..formats.atomic import atomic_path
 from ..formats.textfile import read_text
@@ -101,18 +101,21 @@ def load(path: Path) -> list[edits.Region]:
     return edits.load(path)
 
 
-def stretch_rows(rows: np.ndarray, start: int, length: int, sample_rate: float) -> np.ndarray:
-    """Engine rows for a stretch of playback that began at file sample ``start`` (the engine's
-    clock zero) and may wrap at ``length``: each region moved by ``-start``, and, after a
-    start other than the song's beginning, once more for the pass after the wrap. From
-    ``start == 0`` the rows come back unchanged."""
-    if start == 0 or rows.shape[0] == 0:
+def engine_rows(rows: np.ndarray, origin: int, length: int, sample_rate: float,
+                since: float = 0.0, until: float = np.inf) -> np.ndarray:
+    """Engine rows (times on the engine's clock, input samples since the chain restarted) for
+    a song looping every ``length`` samples whose pass k begins at engine sample
+    ``origin + k * length``: the regions of the passes before, at and after ``origin`` (the
+    frames in the engine lie within a pass of the one its input is in), each clipped to the
+    engine samples ``[since, until)``. From ``origin`` 0 the song's own pass comes back as it
+    is, so a played stretch from the song's start is ``bounce --edits`` to the sample."""
+    if rows.shape[0] == 0:
         return rows
     parts = []
-    for shift in (-start, length - start):
+    for k in (-1, 0, 1):
         moved = rows.copy()
-        moved[:, [R_T0, R_T1]] += shift / sample_rate
-        moved = moved[moved[:, R_T1] > 0.0]
-        moved[:, R_T0] = np.maximum(moved[:, R_T0], 0.0)
-        parts.append(moved)
-    return np.concatenate(parts).reshape(-1, R_COLS)
+        moved[:, [R_T0, R_T1]] += (origin + k * length) / sample_rate
+        moved[:, R_T0] = np.maximum(moved[:, R_T0], max(since, 0.0) / sample_rate)
+        moved[:, R_T1] = np.minimum(moved[:, R_T1], until / sample_rate)
+        parts.append(moved[moved[:, R_T0] < moved[:, R_T1]])
+    return np.concatenate(parts)

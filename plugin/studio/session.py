@@ -52,8 +52,9 @@ class StudioSession:
                          files=files, preset=preset, info=info, overview=pic)
         self.token = new_token(host)
         self.server = WebServer(host, port, self.token, self.page.handle, self.page.hello)
-        self.visuals = Visuals(self.chain, sr, self.server.frame, levels=lambda: control.controls.levels,
-                               position=self._position)
+        stages = chain.stages  # the picture is what the first panslice stage's engine sees
+        self.visuals = Visuals(stages[0].engine if stages else None, sr, self.server.frame,
+                               levels=lambda: control.controls.levels, position=self._position)
         info["row_edges"] = [float(f) for f in self.visuals.pano.edges]
         info["az_bins"] = int(self.visuals.pano.held.size // self.visuals.pano.rows)
         self.open_browser = open_browser
@@ -88,5 +89,5 @@ class StudioSession:
         self.visuals.stop()
         self.server.stop()
         print(f"panslice: studio: {self.visuals.frames} pictures made, {self.server.frames_sent} "
-              f"sent, {self.server.frames_dropped} dropped for a busy page; {self.chain.dropped} "
-              f"input blocks not tapped; {self.server.refused} requests refused", file=sys.stderr)
+              f"sent, {self.server.frames_dropped} dropped for a busy page; {self.visuals.lost} "
+              f"engine frames not drawn; {self.server.refused} requests refused", file=sys.stderr)

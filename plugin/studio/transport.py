@@ -5,9 +5,13 @@ The page's thread only writes requests (plain attributes); the audio thread appl
 hands out blocks, of silence, at the file's pace: the chain's tail rings out, the output device
 stays fed and the session's sample count (what automation is stamped with) keeps running.
 
-Each block where playback starts a new stretch of the file (play, a seek, the loop's wrap)
-sets ``stretch_from`` to the file sample the block begins at; the monitor takes it in the same
-block (same thread) to restart the chain there, so painted regions land on the song's time.
+For each block ``block_at`` says which file sample it begins at (None while paused), so the
+monitor can place painted regions on the song's time. The chain keeps running through the
+loop's wrap (seamless, as ``live --input-file --loop``) and through a seek while playing (the
+old place plays out for the chain's latency, then the new one follows, through the
+overlap-add: no gap). Only 'play' after a pause sets ``restart``: the chain, which held
+nothing but the pause's silence, restarts with the song there, so that what is heard from
+then on is, after the latency, sample for sample what ``bounce`` gives.
 """
 
 from __future__ import annotations
@@ -21,15 +25,14 @@ class Transport:
     def __init__(self, source, *, playing: bool = True):
         self.source = source
         self.sample_rate = source.sample_rate
-        self.length = source.audio.shape[1]
+        self.length = source.length
         self.playing = playing
         self.started_at = 0 if playing else None  # input sample position of the last 'play'
         self.delivered = 0                        # samples handed out (the loop's position)
         self.want_playing = playing
         self._seek_to: int | None = None
-        self._next: int | None = None  # where the next block continues the current stretch
-        self.stretch_from: int | None = None
-        self._silence = np.zeros_like(source._buf)
+        self.block_at: int | None = None  # file sample the last block began at; None paused
+        self.restart = False              # the last block began playing after a pause
 
     # -- requests (any thread) ------------------------------------------------------------------
     def play(self) -> None:
@@ -44,34 +47,26 @@ class Transport:
     @property
     def position(self) -> float:
         """Where in the file playback is, in seconds."""
-        return self.source._pos / self.sample_rate
+        return self.source.position / self.sample_rate
 
     # -- the audio thread -----------------------------------------------------------------------
     def read(self, n: int) -> np.ndarray:
         seek = self._seek_to
         if seek is not None:
             self._seek_to = None
-            self.source._pos = min(seek, self.length - 1)
+            self.source.seek(seek)
         if self.want_playing != self.playing:
             self.playing = self.want_playing
             if self.playing:
                 self.started_at = self.delivered
+                self.restart = True
         if self.playing:
-            x = self._play(n)
+            self.block_at = self.source.position
+            x = self.source.read(n)
         else:
-            x = self._silence[:, :n]
-            self._next = None
-            self.source._pace(n)
+            self.block_at = None
+            x = self.source.idle(n)
         self.delivered += x.shape[1]
-        return x
-
-    def _play(self, n: int) -> np.ndarray:
-        start = self.source._pos
-        x = self.source.read(n)
-        end = start + x.shape[1]
-        if start != self._next or end > self.length:
-            self.stretch_from = start
-        self._next = self.source._pos if end > self.length else end
         return x
 
     def __getattr__(self, name):

@@ -1,17 +1,21 @@
-"""The live panogram and meters, binned off the audio thread and sent at a capped rate.
+"""The live panogram and meters, drawn from the engine's own frames and sent at a capped rate.
 
-A thread wakes up to ``fps`` times a second, takes the newest input from the monitor's tap
-ring (older samples it skips: the picture decimates, the audio loses nothing), analyses one
-frame with :mod:`panslice.dsp.panogram`'s functions, bins its energy by azimuth and
-log-frequency row (the axes of ``analyze``'s picture) and holds peaks with a release, so the
-picture decays instead of flickering. Each frame goes to ``publish`` as bytes: a header of
-four float32 (slice RMS, rest RMS, file position in s or -1, the picture's top in dB), then
-``rows x AZ_BINS`` uint8 levels over the bottom ``RANGE_DB`` below that top, low row first,
-then ``rows`` uint8 levels of this frame alone, every azimuth together (over ``RANGE_DB``
-below their own slowly falling top): the newest column of the scrolling spectrogram that the page draws on live input.
+The chain's first panslice stage publishes each frame it analyses (``Engine.publish_frames``:
+power and azimuth per bin, into a small ring); a thread wakes up to ``fps`` times a second,
+copies the frames it has not seen (:class:`~panslice.dsp.frames.FrameReader`; those it came
+too late for are skipped: the picture decimates, the audio loses nothing), bins their mean
+energy by azimuth and log-frequency row (the axes of ``analyze``'s picture) and holds peaks
+with a release, so the picture decays instead of flickering. No second FFT: the picture is what
+the engine sees, the input of its stage. Each frame goes to ``publish`` as bytes: a header of
+four float32 (slice RMS, rest RMS, file position in s or -1, the picture's top in dB re a
+full-scale sine), then ``rows x AZ_BINS`` uint8 levels over the bottom ``RANGE_DB`` below that
+top, low row first, then ``rows`` uint8 levels of the newest frames alone, every azimuth
+together (over ``RANGE_DB`` below their own slowly falling top): the newest column of the
+scrolling spectrogram that the page draws on live input, one column a picture.
 
-Taking the magnitudes and azimuths from the engine's own frames, instead of a second FFT of
-the input here, is the next step (the engine's kernel is being reworked as this is written).
+When the engine's frames come slower than the pictures (a large hop at a low rate), a picture
+with no new frame repeats the last column and lets the held picture decay, so the page still
+gets ``fps`` pictures a second; when the frames stop (the audio loop stopped), so do pictures.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from typing import Callable
 import numpy as np
 
 from ...dsp import panogram as pg
+from ...dsp.frames import FrameReader
 
 FPS = 30.0
-FFT = 4096
+FFT = 4096            # the overview's and a chain without a panslice stage's axes
+RING = 16             # frames the engine's ring holds: 16 per picture at 30 fps (480 a second)
 ROWS = 64
 LOW_HZ = 30.0
 AZ_BINS = pg.AZ_BINS
@@ -53,26 +59,34 @@ def bin_rows(sample_rate: float, edges: np.ndarray, fft: int = FFT) -> tuple[np.
 
 
 class Panogram:
-    """Bins frames of stereo input into a decaying azimuth x log-frequency picture."""
+    """Bins an engine's frames into a decaying azimuth x log-frequency picture."""
 
-    def __init__(self, sample_rate: float, rows: int = ROWS):
+    def __init__(self, sample_rate: float, fft_size: int = FFT, rows: int = ROWS):
         self.edges = row_edges(sample_rate, rows)
         self.rows = rows
-        self._bins, self._row = bin_rows(sample_rate, self.edges)
+        self._bins, self._row = bin_rows(sample_rate, self.edges, fft_size)
         counts = np.bincount(self._row, minlength=rows).astype(np.float64)
-        self._per_row = np.repeat(1.0 / np.maximum(counts, 1), AZ_BINS)
+        # per cell: 1 / (bins in its row), and the engine's sqrt-Hann window's gain, so that a
+        # full-scale sine in one channel reads 0 dB
+        full_scale = (fft_size / np.pi) ** 2
+        self._per_row = np.repeat(1.0 / (np.maximum(counts, 1) * full_scale), AZ_BINS)
         self.held = np.full(rows * AZ_BINS, -200.0)
         self.top = -200.0
-        self.now = np.full(rows, -200.0)  # this frame's level per row (dB), not held
+        self.now = np.full(rows, -200.0)  # the newest frames' level per row (dB), not held
         self.now_top = -200.0
 
-    def add(self, frame: np.ndarray) -> None:
-        """One frame of input [shape=(2, FFT)] into the held picture."""
-        az, e = pg.azimuth_energy(pg.stft(frame, FFT, FFT))
-        az, e = az[0, self._bins], e[0, self._bins]
+    def add(self, frames: np.ndarray) -> None:
+        """Frames as the engine publishes them [shape=(m, 2, bins): power, azimuth per bin]
+        into the held picture, their mean energy per cell; no frames: the picture decays."""
+        m = frames.shape[0]
+        if m == 0:
+            self.held -= RELEASE_DB
+            self.top = max(float(self.held.max()), self.top - TOP_RELEASE_DB)
+            return
+        e, az = frames[:, 0, self._bins], frames[:, 1, self._bins]
         col = np.clip(((az + 1.0) * (0.5 * AZ_BINS)).astype(np.int64), 0, AZ_BINS - 1)
         key = self._row * AZ_BINS + col
-        power = np.bincount(key, e, self.rows * AZ_BINS) * self._per_row
+        power = np.bincount(key.ravel(), e.ravel(), self.rows * AZ_BINS) * (self._per_row / m)
         self.now = 10.0 * np.log10(power.reshape(self.rows, AZ_BINS).sum(axis=1) + 1e-12)
         self.now_top = max(float(self.now.max()), self.now_top - TOP_RELEASE_DB)
         db = 10.0 * np.log10(power + 1e-12)
@@ -84,7 +98,7 @@ class Panogram:
         return _scaled(self.held, self.top)
 
     def column(self) -> np.ndarray:
-        """This frame's level per row as uint8 [rows], 0 at RANGE_DB below its top."""
+        """The newest frames' level per row as uint8 [rows], 0 at RANGE_DB below its top."""
         return _scaled(self.now, self.now_top)
 
 
@@ -123,19 +137,28 @@ def overview(audio: np.ndarray, sample_rate: float, cols: int = OVERVIEW_COLS,
 
 
 class Visuals:
-    """The thread that turns the monitor's tap into frames for ``publish`` (bytes -> None)."""
+    """The thread that turns ``engine``'s published frames into pictures for ``publish``
+    (bytes -> None). It opts the engine in (``publish_frames``, which prepares it again: make
+    this before the audio runs). ``engine`` None (a chain without a panslice stage): no
+    pictures."""
 
-    def __init__(self, monitor, sample_rate: float, publish: Callable[[bytes], None], *,
+    def __init__(self, engine, sample_rate: float, publish: Callable[[bytes], None], *,
                  levels: Callable[[], tuple[float, float]], position: Callable[[], float],
                  fps: float = FPS):
-        self.monitor = monitor
-        self.pano = Panogram(sample_rate)
+        fft = engine.fft_size if engine is not None else FFT
+        if engine is not None:
+            engine.publish_frames(RING)
+        self.reader = FrameReader(engine) if engine is not None else None
+        self.pano = Panogram(sample_rate, fft)
         self.publish = publish
         self.levels = levels
         self.position = position
         self.period = 1.0 / fps
+        # how long without a new frame still means "frames are coming, only slower"
+        self.patience = 2.0 * (engine.hop if engine is not None else FFT) / sample_rate
         self.frames = 0
-        self._hist = np.zeros((2, FFT), np.float32)
+        self._got = np.zeros((RING, 2, fft // 2 + 1))
+        self._last_new = -np.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="panslice-visuals", daemon=True)
 
@@ -147,27 +170,27 @@ class Visuals:
         self._stop.set()
         self._thread.join()
 
-    def _take(self) -> bool:
-        """Move the newest tapped samples into the history; False when none came."""
-        tap = self.monitor.tap
-        n = tap.available
-        if n == 0:
+    @property
+    def lost(self) -> int:
+        """Engine frames never drawn (the thread came too late for them)."""
+        return self.reader.lost if self.reader is not None else 0
+
+    def step(self, now: float) -> bool:
+        """Take the new frames into the picture; False when there is nothing to show."""
+        m = self.reader.read(self._got) if self.reader is not None else 0
+        if m == 0 and now - self._last_new > self.patience:
             return False
-        if n > FFT:
-            tap.skip(n - FFT)
-            n = FFT
-        h = self._hist
-        h[:, :FFT - n] = h[:, n:]
-        tap.read(h[:, FFT - n:])
+        if m:
+            self._last_new = now
+        self.pano.add(self._got[:m])
         return True
 
     def _run(self) -> None:
         next_t = time.monotonic()
         while not self._stop.wait(max(0.0, next_t - time.monotonic())):
             next_t = max(next_t + self.period, time.monotonic())
-            if not self._take():
+            if not self.step(time.monotonic()):
                 continue
-            self.pano.add(self._hist)
             target, rest = self.levels()
             head = np.array([target, rest, self.position(), self.pano.top], np.float32)
             self.publish(head.tobytes() + self.pano.levels().tobytes() + self.pano.column().tobytes())
