@@ -169,6 +169,8 @@ def test_visuals_draw_the_engines_frames_and_decay_when_they_come_slower():
     # of the ring's 16 slots the newest 15 are safe to copy (the 16th is the one the writer is
     # on next): the older frames were skipped, the picture decimates
     assert vis.lost == eng.frames_processed - 15
+    # a chain without a panslice stage: no engine, no pictures
+    assert not Visuals(None, SR, lambda b: None, levels=lambda: (0.0, 0.0), position=lambda: -1.0).step(0.0)
 
 
 def test_guard_refuses_foreign_hosts_and_origins_and_asks_for_the_token():
