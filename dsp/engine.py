@@ -83,8 +83,7 @@ class Engine:
         self._spread = self.max_block < hop
         self._kernel = process_spread if self._spread else process_batched
         b = Buffers(Sizes(n, hop, n // 2 + 1, len(P.REGISTRY), P.MAX_BANDS, self._published),
-                    _knob_index(),
-                    bin_frequencies(n, sample_rate), self.unity)
+                    _knob_index(), bin_frequencies(n, sample_rate), self.unity)
         # sqrt-Hann analysis and synthesis windows; their product summed over the hops is 1.
         hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
         b.wa[:] = np.sqrt(hann)

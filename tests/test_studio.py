@@ -152,7 +152,7 @@ def test_spectrogram_column_lights_the_tone_row_wherever_it_sits():
 def test_visuals_draw_the_engines_frames_and_decay_when_they_come_slower():
     """The visuals opt the engine in; each picture takes the frames that came since the last;
     a picture with none (frames slower than pictures) decays the held picture and repeats the
-    column, and when frames stop for longer than two hops there is no picture."""
+    column, and when frames stop for longer (half a second) there is no picture."""
     eng = Engine().prepare(SR, BLOCK)
     vis = Visuals(eng, SR, lambda b: None, levels=lambda: (0.0, 0.0), position=lambda: -1.0)
     assert eng.published is not None

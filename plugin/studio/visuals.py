@@ -15,7 +15,8 @@ scrolling spectrogram that the page draws on live input, one column a picture.
 
 When the engine's frames come slower than the pictures (a large hop at a low rate), a picture
 with no new frame repeats the last column and lets the held picture decay, so the page still
-gets ``fps`` pictures a second; when the frames stop (the audio loop stopped), so do pictures.
+gets ``fps`` pictures a second; when the frames stop (the audio loop stopped) for half a
+second, so do the pictures.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ...dsp.frames import FrameReader
 FPS = 30.0
 FFT = 4096            # the overview's and a chain without a panslice stage's axes
 RING = 16             # frames the engine's ring holds: 16 per picture at 30 fps (480 a second)
+PATIENCE_S = 0.5      # no frame for this long (or two hops if longer): the audio stopped
 ROWS = 64
 LOW_HZ = 30.0
 AZ_BINS = pg.AZ_BINS
@@ -154,8 +156,9 @@ class Visuals:
         self.levels = levels
         self.position = position
         self.period = 1.0 / fps
-        # how long without a new frame still means "frames are coming, only slower"
-        self.patience = 2.0 * (engine.hop if engine is not None else FFT) / sample_rate
+        # how long without a new frame still means "frames are coming, only slower" (a large
+        # hop, or large blocks that bring several frames at once)
+        self.patience = max(PATIENCE_S, 2.0 * (engine.hop if engine is not None else FFT) / sample_rate)
         self.frames = 0
         self._got = np.zeros((RING, 2, fft // 2 + 1))
         self._last_new = -np.inf
