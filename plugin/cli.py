@@ -126,11 +126,10 @@ def _bounce_outputs(args, inputs: list[Path], name: str) -> list[Path]:
         outs = bounce.outputs_in(Path(args.output), inputs, name, args.stems)
     else:
         outs = [Path(args.output)]
-    bounce.check_distinct(inputs, outs)
-    if not args.stems:
-        from .formats.paths import check_apart
+    from .formats.paths import check_apart
 
-        check_apart(_roles(args, _FILES["bounce"][0]), [("-o", o) for o in outs])
+    check_apart(_roles(args, _FILES["bounce"][0]),
+                [("-o" if len(inputs) == 1 else f"the output of {i}", o) for i, o in zip(inputs, outs)])
     return outs
 
 
@@ -458,7 +457,7 @@ def _studio(args, chain, stream, ctl):
                          song=getattr(args, "song", None), preset=args.preset, chain_file=args.chain,
                          paused=getattr(args, "paused", False), open_browser=args.open,
                          out_dir=getattr(args, "out_dir", None), edits=getattr(args, "edits", None),
-                         channels=args.channels)
+                         channels=args.channels, outputs=_roles(args, _FILES["studio"][1][:2]))
 
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
@@ -901,7 +900,7 @@ _FILES = {
     "analyze": (("input", "edits"), ("output",)),
     "live": (("input_file", "chain"), ("output_file", "record_automation")),
     "serve": (("input", "chain"), ("output_file", "record_automation")),
-    "studio": (("song", "chain", "edits"), ("output_file", "record_automation")),
+    "studio": (("song", "chain", "edits"), ("output_file", "record_automation", "out_dir")),
 }
 
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
-from ...dsp.errors import PansliceError
 from ..formats import audiofile
 from ..formats.atomic import published_together
 from ..formats.audiostream import ArraySource, StereoReader
@@ -183,13 +182,3 @@ def outputs_in(folder: Path, inputs: Sequence[Path], preset_name: str, stems: bo
         outs.append(folder / name)
     return outs
 
-
-def check_distinct(inputs: Sequence[Path], outs: Sequence[Path]) -> None:
-    """Refuse a run in which two inputs would write the same output (one would be lost)."""
-    seen: dict[Path, Path] = {}
-    for inp, out in zip(inputs, outs):
-        key = out.resolve()
-        if key in seen:
-            raise PansliceError(f"{seen[key]} and {inp} would both be written to {out}; "
-                                "bounce them in separate runs")
-        seen[key] = inp
