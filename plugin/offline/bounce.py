@@ -134,7 +134,8 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
         def told(done: int, total: int = n) -> None:
             progress(done, total)
     try:
-        with published_together(), BounceWriter(targets, sr, depth, job.keep_level) as out:
+        with published_together(job.output if job.stems else None), \
+                BounceWriter(targets, sr, depth, job.keep_level) as out:
             # a set of stems appears whole or not at all
             if job.chain is not None:
                 for st in job.chain.stages if job.edits is not None else ():
