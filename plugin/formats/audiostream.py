@@ -126,7 +126,7 @@ def _damaged(p: Path) -> bool:
 
     suffix = p.suffix.lower()
     if suffix == ".flac":
-        return intact.flac_short(p)
+        return intact.flac_present(p) is not None
     if suffix == ".mp3":
         return intact.mp3_short(p)
     present = intact.pcm_frames_present(p)
