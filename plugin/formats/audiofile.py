@@ -47,6 +47,8 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
         audio, sr = _read_through_ffmpeg(p)
     audio = np.asarray(audio, dtype=np.float32)
     n_ch, n = audio.shape
+    if n_ch == 0:
+        raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
     if n == 0:
         raise AudioFileError(f"{p}: contains no audio (zero length)")
     if channels is not None:
