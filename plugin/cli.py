@@ -702,7 +702,8 @@ def _add_batch(sub) -> None:
                    help="output format (default wav)")
     where = b.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_jobs, default=2, metavar="N",
-                       help="start a local cluster of N worker processes on 127.0.0.1 (default 2)")
+                       help="start a local cluster of N worker processes on 127.0.0.1 (0 = one per CPU; "
+                            "default 2)")
     where.add_argument("--cluster", metavar="ADDRESS",
                        help="use a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (see README)")
     b.add_argument("--report", metavar="FILE", help="a row per file: .csv, or JSON lines otherwise")
