@@ -58,7 +58,8 @@ def test_only_leftovers_of_that_output_whose_writer_is_gone_are_removed(tmp_path
     assert not dead.exists() and live.exists() and other.exists() and out.read_bytes() == b"new"
 
 
-def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["--stems", "--sources"])
+def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch, kind):
     song = tmp_path / "song.wav"
     audiofile.write_stereo(song, noise(SR), SR)
     real, calls = audiofile.atomic_writer, []
@@ -73,12 +74,14 @@ def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(audiofile, "atomic_writer", second_fails)
     stems = tmp_path / "stems"
-    assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 1
+    assert cli.main(["bounce", str(song), kind, "-o", str(stems), "-q"]) == 1
     assert len(calls) == 2
     assert not stems.exists() or os.listdir(stems) == []
     monkeypatch.setattr(audiofile, "atomic_writer", real)
-    assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 0
-    assert sorted(os.listdir(stems)) == ["accompaniment.wav", "vocals.wav"]
+    assert cli.main(["bounce", str(song), kind, "-o", str(stems), "-q"]) == 0
+    names = sorted(os.listdir(stems))
+    assert names == (["accompaniment.wav", "vocals.wav"] if kind == "--stems" else
+                     sorted([f"source_{k + 1}.wav" for k in range(len(names) - 1)] + ["rest.wav"]))
 
 
 # Runs a bounce that SIGKILLs itself at one rename of a set's publication: the test's own hook
