@@ -122,9 +122,12 @@ def _swappable(folder: Path, pending: list) -> bool:
 def _swap_in(folder: Path, pending: list) -> None:
     """Gather the set in a hidden folder beside ``folder``, then rename it to ``folder``."""
     parent = folder.parent if str(folder.parent) else Path(".")
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}-", suffix=f".part{folder.suffix}",
-                                  dir=parent))
-    old = None
+
+    def hidden() -> Path:   # a leftover name (see remove_leftovers), an empty folder for now
+        return Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}-", suffix=f".part{folder.suffix}",
+                                     dir=parent))
+
+    stage, old = hidden(), None
     try:
         while pending:
             tmp, p = pending[0]
@@ -134,12 +137,14 @@ def _swap_in(folder: Path, pending: list) -> None:
         try:
             os.rename(stage, folder)        # over an empty folder: one step
         except OSError:
-            old = stage.with_name(stage.name.replace(".part", "_old.part", 1))
-            os.rename(folder, old)
+            old = hidden()
+            os.rename(folder, old)          # over that empty folder
             os.rename(stage, folder)
     except BaseException:
         if old is not None and not folder.exists():
             os.rename(old, folder)          # the old set back where it was
+        elif old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(stage, ignore_errors=True)
         raise
     if old is not None:
