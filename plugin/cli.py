@@ -579,8 +579,9 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
                    help="obey only OSC senders at these addresses (repeat, or join with commas; "
                         "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
     p.add_argument("--record-automation", metavar="FILE",
-                   help="write every OSC change with its sample position to FILE (CSV) when the "
-                        "session ends; replay it with 'panslice bounce --automation FILE'")
+                   help="record every OSC change with its sample position to FILE (CSV; kept on "
+                        "the disk as it goes, published when the session ends); replay it with "
+                        "'panslice bounce --automation FILE'")
 
 
 def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:
