@@ -126,11 +126,10 @@ def _bounce_outputs(args, inputs: list[Path], name: str) -> list[Path]:
         outs = bounce.outputs_in(Path(args.output), inputs, name, args.stems)
     else:
         outs = [Path(args.output)]
-    bounce.check_distinct(inputs, outs)
-    if not args.stems:
-        from .formats.paths import check_apart
+    from .formats.paths import check_apart
 
-        check_apart(_roles(args, _FILES["bounce"][0]), [("-o", o) for o in outs])
+    check_apart(_roles(args, _FILES["bounce"][0]),
+                [("-o" if len(inputs) == 1 else f"the output of {i}", o) for i, o in zip(inputs, outs)])
     return outs
 
 
@@ -458,7 +457,7 @@ def _studio(args, chain, stream, ctl):
                          song=getattr(args, "song", None), preset=args.preset, chain_file=args.chain,
                          paused=getattr(args, "paused", False), open_browser=args.open,
                          out_dir=getattr(args, "out_dir", None), edits=getattr(args, "edits", None),
-                         channels=args.channels)
+                         channels=args.channels, outputs=_roles(args, _FILES["studio"][1][:2]))
 
 
 def _run_live(args, chain, stream, block: int, what: str) -> int:
@@ -580,8 +579,9 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
                    help="obey only OSC senders at these addresses (repeat, or join with commas; "
                         "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
     p.add_argument("--record-automation", metavar="FILE",
-                   help="write every OSC change with its sample position to FILE (CSV) when the "
-                        "session ends; replay it with 'panslice bounce --automation FILE'")
+                   help="record every OSC change with its sample position to FILE (CSV; kept on "
+                        "the disk as it goes, published when the session ends); replay it with "
+                        "'panslice bounce --automation FILE'")
 
 
 def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:
@@ -703,7 +703,8 @@ def _add_batch(sub) -> None:
                    help="output format (default wav)")
     where = b.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_jobs, default=2, metavar="N",
-                       help="start a local cluster of N worker processes on 127.0.0.1 (default 2)")
+                       help="start a local cluster of N worker processes on 127.0.0.1 (0 = one per CPU; "
+                            "default 2)")
     where.add_argument("--cluster", metavar="ADDRESS",
                        help="use a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (see README)")
     b.add_argument("--report", metavar="FILE", help="a row per file: .csv, or JSON lines otherwise")
@@ -901,7 +902,7 @@ _FILES = {
     "analyze": (("input", "edits"), ("output",)),
     "live": (("input_file", "chain"), ("output_file", "record_automation")),
     "serve": (("input", "chain"), ("output_file", "record_automation")),
-    "studio": (("song", "chain", "edits"), ("output_file", "record_automation")),
+    "studio": (("song", "chain", "edits"), ("output_file", "record_automation", "out_dir")),
 }
 
 

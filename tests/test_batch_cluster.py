@@ -351,3 +351,114 @@ def test_s3_round_trip_through_motos_server(tmp_path, home, s3, monkeypatch):
     again = run_cli(*args[:-3], "--report", tmp_path / "again.jsonl", "-q")
     assert again.returncode == 0, again.stderr
     assert {row["status"] for row in read_report(tmp_path / "again.jsonl").values()} == {"skipped"}
+
+
+# ---- formats, the command's own cluster, --workers 0 ------------------------------------------
+
+FORMAT_CASES = [("--stems", "--format", "flac", "--bit-depth", "24"), ("--format", "mp3"),
+                ("--format", "aiff", "--bit-depth", "24"), ("--bit-depth", "32"), ("--stems", "--format", "ogg")]
+
+
+def _same_audio(got: Path, ref: Path, fmt: str) -> None:
+    if fmt == "ogg":   # the Ogg stream's serial number is random: the samples must match
+        a, sr_a = sf.read(got, dtype="float32")
+        b, sr_b = sf.read(ref, dtype="float32")
+        assert sr_a == sr_b and a.shape == b.shape and (a == b).all(), got
+    else:
+        assert got.read_bytes() == ref.read_bytes(), got
+    assert sf.info(got).format == sf.info(ref).format and sf.info(got).subtype == sf.info(ref).subtype
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.parametrize("flags", FORMAT_CASES, ids=lambda f: "-".join(a.strip("-") for a in f))
+def test_other_formats_and_bit_depths_are_what_bounce_writes_with_the_same_flags(tmp_path, home, scheduler,
+                                                                                   flags):
+    srcs = [song(tmp_path / "in" / "a.wav", 1.0, 21), song(tmp_path / "in" / "b.flac", 0.8, 22)]
+    fmt = flags[flags.index("--format") + 1] if "--format" in flags else "wav"
+    r = run_cli("batch", tmp_path / "in", "-o", tmp_path / "out", *flags, "--cluster", scheduler, "-q")
+    assert r.returncode == 0, r.stderr
+    if "--stems" in flags:
+        ref = run_cli("bounce", *srcs, *flags, "-o", tmp_path / "ref", "-q")
+        assert ref.returncode == 0, ref.stderr
+        pairs = [(tmp_path / d / f"{s.stem}-karaoke" / f"{stem}.{fmt}" for d in ("out", "ref"))
+                 for s in srcs for stem in ("vocals", "accompaniment")]
+    else:
+        pairs = []
+        mix_flags = [f for f in flags if f not in ("--format", fmt)]   # bounce: the format is -o's
+        for s in srcs:
+            name = f"{s.stem}-karaoke.{fmt}"
+            ref = run_cli("bounce", s, *mix_flags, "-o", tmp_path / "ref" / name, "-q")
+            assert ref.returncode == 0, ref.stderr
+            pairs.append((tmp_path / "out" / name, tmp_path / "ref" / name))
+    for got, want in pairs:
+        _same_audio(Path(got), Path(want), fmt)
+
+
+def test_a_format_that_cannot_hold_the_bit_depth_or_a_manifest_output_of_another_format_is_refused(
+        tmp_path, home):
+    src = song(tmp_path / "in" / "a.wav", 0.2, 1)
+    r = run_cli("batch", src, "-o", tmp_path / "out", "--format", "flac", "--bit-depth", "32", "-q")
+    assert r.returncode == 1 and "needs --format wav" in r.stderr, r.stderr
+    man = tmp_path / "list.csv"
+    man.write_text("input,output\nin/a.wav,x/a.flac\n")
+    r = run_cli("batch", man, "-q")
+    assert r.returncode == 1 and "x/a.flac: would hold wav" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_a_batch_killed_with_its_own_cluster_leaves_no_worker_and_a_rerun_resumes(tmp_path, home):
+    import psutil
+
+    for k in range(4):
+        song(tmp_path / "in" / f"s{k}.wav", 20.0, 50 + k)
+    report = tmp_path / "r1.jsonl"
+    first = subprocess.Popen([sys.executable, "-m", "panslice.plugin.cli", "batch", str(tmp_path / "in"),
+                              "-o", str(tmp_path / "out"), "--workers", "2", "--report", str(report), "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: report.exists() and report.read_text().count("\n") >= 1, "a first row", tries=1200)
+    family = psutil.Process(first.pid).children(recursive=True)
+    workers = [p for p in family if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2, [p.cmdline() for p in family]
+    first.kill()
+    first.wait()
+
+    def all_gone():
+        return not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    wait_for(all_gone, "the killed batch's workers to exit", tries=1200)
+    done_first = {k for k, v in read_report(report).items() if v["status"] == "done"}
+    assert done_first and len(done_first) < 4
+    again = run_cli("batch", tmp_path / "in", "-o", tmp_path / "out", "--workers", "2",
+                    "--report", tmp_path / "r2.jsonl", "-q")
+    assert again.returncode == 0, again.stderr
+    rows = read_report(tmp_path / "r2.jsonl")
+    assert len(rows) == 4 and all(rows[k]["status"] == "skipped" for k in done_first)
+    assert {v["status"] for k, v in rows.items() if k not in done_first} == {"done"}
+    assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".")]
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_workers_0_starts_one_worker_per_cpu(tmp_path, home, monkeypatch):
+    """--workers 0 means one per CPU, as bounce -j 0 does (the CPUs faked to 3 here, so it
+    is not the default 2 by chance)."""
+    from panslice.plugin import cli
+    from panslice.plugin.offline import batch
+
+    song(tmp_path / "in" / "a.wav", 0.3, 1)
+    monkeypatch.setattr(batch, "default_workers", lambda: 3)
+    seen, real = [], cluster.connect
+
+    def counting(workers, address):
+        client, local = real(workers, address)
+        seen.append(len(client.scheduler_info()["workers"]))
+        return client, local
+
+    monkeypatch.setattr(cluster, "connect", counting)
+    assert cli.main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--workers", "0", "-q"]) == 0
+    assert seen == [3]
+    r = run_cli("batch", tmp_path / "in", "--workers", "-1")
+    assert r.returncode == 2 and "not a number of jobs" in r.stderr

@@ -28,6 +28,9 @@ def song(tmp_path):
     ["live", "--input-file", "{song}", "--output", "none", "--output-file", "{dir}/o.wav",
      "--record-automation", "{dir}/o.wav"],
     ["analyze", "{song}", "-o", "{song}"],
+    ["studio", "{song}", "--out-dir", "{song}"],
+    ["studio", "{song}", "--output-file", "{dir}/o.wav", "--out-dir", "{dir}/o.wav"],
+    ["bounce", "{song}", "{song}", "--stems", "-o", "{dir}/twice"],
 ])
 def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, song, args):
     before = song.read_bytes()
@@ -48,3 +51,18 @@ def test_links_and_spellings_are_the_same_file(tmp_path, song):
         check_apart([], [("-o", tmp_path / "new.wav"), ("--record-automation", tmp_path / "x/../new.wav")])
     check_apart([("the input", song), ("--chain", None)],
                 [("-o", tmp_path / "a.wav"), ("--record-automation", tmp_path / "a.csv")])
+
+
+def test_the_studio_page_never_bounces_over_the_session_s_own_files(tmp_path, song):
+    """--out-dir holds the page's bounces: one named like the session's recording (or its
+    automation, or its edits file) is refused, the recording left as it was."""
+    from panslice.plugin.formats import presets
+    from panslice.plugin.studio.bouncer import Bouncer
+
+    heard = tmp_path / "song-karaoke.wav"     # what the page's karaoke bounce would be called
+    heard.write_bytes(b"the take")
+    state = presets.load("karaoke").params.as_dict()
+    b = Bouncer(song, tmp_path, None, lambda msg: None, keep=[("--output-file", heard)])
+    with pytest.raises(PansliceError, match="would be written there"):
+        b.start(state, "karaoke", None, stems=False)
+    assert heard.read_bytes() == b"the take" and b.thread is None

@@ -216,6 +216,148 @@ def test_fuzz_audio_file(raw):
         assert np.isfinite(got).all()
 
 
+ENCODED = (".flac", ".aiff", ".mp3", ".ogg")
+HANG_S = 120   # far beyond any read of these small files: only a decoder stuck in a loop reaches it
+# A reader in its own process: a decoder that segfaults on bad data takes the reader down, not
+# the tests. One result line per path it is given.
+READER = """
+import json, sys, warnings
+from pathlib import Path
+import numpy as np
+from panslice.dsp.errors import PansliceError
+from panslice.plugin.formats import audiofile, presets
+from panslice.plugin.offline import bounce
+p = presets.load("karaoke")
+for line in sys.stdin:
+    inp = Path(line.strip())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            bounce.run(bounce.BounceJob(inp, inp.with_name("o.wav"), p, p.params, bit_depth=32, overwrite=True))
+            got, _ = audiofile.read_stereo(inp.with_name("o.wav"))
+            r = {"finite": bool(np.isfinite(got).all())}
+        except PansliceError as e:
+            r = {"error": str(e)}
+        except Exception as e:
+            r = {"crash": f"{type(e).__name__}: {e}"}
+    r["warnings"] = [str(w.message) for w in seen]
+    print("RESULT " + json.dumps(r), flush=True)
+"""
+
+
+class ReaderProcess:
+    """The READER child, restarted after it died (a segfault) or hung."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.proc = None
+
+    def read(self, path: Path) -> dict:
+        """What reading ``path`` gave; ``{"died": rc}`` or ``{"hung": s}`` if the reader did not answer."""
+        import json
+        import subprocess
+        import sys
+
+        if self.proc is None or self.proc.poll() is not None:
+            self.err = open(self.folder / "reader.err", "wb")
+            self.proc = subprocess.Popen([sys.executable, "-c", READER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self.err)
+            self.buf = b""
+        before = (self.folder / "reader.err").stat().st_size
+        self.proc.stdin.write(f"{path}\n".encode())
+        self.proc.stdin.flush()
+        while True:
+            line = self._line()
+            if line is None:
+                return {"died": self.proc.wait()}
+            if line == "hung":
+                self.stop()
+                return {"hung": HANG_S}
+            if line.startswith("RESULT "):
+                r = json.loads(line[7:])
+                r["stderr"] = (self.folder / "reader.err").read_bytes()[before:].decode(errors="replace")
+                return r
+
+    def _line(self) -> str | None:
+        import select
+
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            if not select.select([fd], [], [], HANG_S)[0]:
+                return "hung"
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory):
+    """Small real files in each encoded format (a quarter second of two tones), and a reader."""
+    folder = tmp_path_factory.mktemp("encoded")
+    t = np.arange(int(SR) // 4) / SR
+    audio = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)]).astype(np.float32) * 0.4
+    files = {}
+    for ext in ENCODED:
+        audiofile.write_stereo(folder / f"seed{ext}", audio, SR)
+        files[ext] = (folder / f"seed{ext}").read_bytes()
+    reader = ReaderProcess(folder)
+    yield Encoded(files, folder, reader)
+    reader.stop()
+
+
+class Encoded(tuple):
+    """(seed bytes by format, folder, reader), shown by its folder alone in a failure."""
+
+    def __new__(cls, *parts):
+        return super().__new__(cls, parts)
+
+    def __repr__(self) -> str:
+        return f"Encoded({self[1]})"
+
+
+@st.composite
+def damaged(draw) -> tuple[str, int | None, list[tuple[int, int]]]:
+    """A format, where to cut its file (or not) and bytes to flip (position, xor mask)."""
+    ext = draw(st.sampled_from(ENCODED))
+    cut = draw(st.one_of(st.none(), st.integers(0, 10**6)))
+    flips = draw(st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=6))
+    return ext, cut, flips
+
+
+@given(damaged())
+@example((".mp3", 40, []))    # its first 40 bytes: 0 channels, and a numpy error naming the output
+def test_fuzz_encoded_audio(encoded, case):
+    """FLAC, AIFF, MP3 and OGG data cut short or with flipped bytes: a result (finite) or one
+    line naming the file, at most a few one-line warnings; never a crash, a hang or a flood."""
+    files, folder, reader = encoded
+    ext, cut, flips = case
+    raw = bytearray(files[ext])
+    if cut is not None:
+        raw = raw[:cut % (len(raw) + 1)]
+    for pos, mask in flips if raw else ():
+        raw[pos % len(raw)] ^= mask
+    inp = folder / f"fuzz-in{ext}"
+    inp.write_bytes(bytes(raw))
+    r = reader.read(inp)
+    assert "died" not in r and "hung" not in r, (r, ext, cut, flips)
+    assert "crash" not in r, r["crash"]
+    if "error" in r:
+        _one_line_naming(PansliceError(r["error"]), f"fuzz-in{ext}")
+    else:
+        assert r["finite"], "NaN/Inf passed off as audio"
+    assert len(r["warnings"]) <= 3 and all("\n" not in w for w in r["warnings"]), r["warnings"]
+    assert r["stderr"].count("\n") <= 5, r["stderr"][-2000:]
+
+
 # -- OSC packets ------------------------------------------------------------------------------
 
 ADDRESSES = st.one_of(

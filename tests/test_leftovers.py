@@ -58,7 +58,8 @@ def test_only_leftovers_of_that_output_whose_writer_is_gone_are_removed(tmp_path
     assert not dead.exists() and live.exists() and other.exists() and out.read_bytes() == b"new"
 
 
-def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["--stems", "--sources"])
+def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch, kind):
     song = tmp_path / "song.wav"
     audiofile.write_stereo(song, noise(SR), SR)
     real, calls = audiofile.atomic_writer, []
@@ -73,9 +74,71 @@ def test_stems_are_written_all_or_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(audiofile, "atomic_writer", second_fails)
     stems = tmp_path / "stems"
-    assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 1
+    assert cli.main(["bounce", str(song), kind, "-o", str(stems), "-q"]) == 1
     assert len(calls) == 2
     assert not stems.exists() or os.listdir(stems) == []
     monkeypatch.setattr(audiofile, "atomic_writer", real)
-    assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q"]) == 0
-    assert sorted(os.listdir(stems)) == ["accompaniment.wav", "vocals.wav"]
+    assert cli.main(["bounce", str(song), kind, "-o", str(stems), "-q"]) == 0
+    names = sorted(os.listdir(stems))
+    assert names == (["accompaniment.wav", "vocals.wav"] if kind == "--stems" else
+                     sorted([f"source_{k + 1}.wav" for k in range(len(names) - 1)] + ["rest.wav"]))
+
+
+# Runs a bounce that SIGKILLs itself at one rename of a set's publication: the test's own hook
+# around os.rename / os.replace, nothing in panslice.
+KILLER = """
+import os, signal, sys
+folder, when = os.path.abspath(sys.argv[1]), sys.argv[2]
+real = {"rename": os.rename, "replace": os.replace}
+
+def hooked(name):
+    def call(src, dst, *a, **k):
+        s, d = os.path.abspath(src), os.path.abspath(dst)
+        if when == "before-set" and d == folder:
+            os.kill(os.getpid(), signal.SIGKILL)        # all gathered, the one rename not done
+        real[name](src, dst, *a, **k)
+        if (when == "set-aside" and s == folder) or (when == "first-in" and os.path.dirname(d) == folder):
+            os.kill(os.getpid(), signal.SIGKILL)        # between two renames
+    return call
+
+os.rename, os.replace = hooked("rename"), hooked("replace")
+from panslice.plugin import cli
+cli.main(sys.argv[3:])
+"""
+SET = ["accompaniment.wav", "vocals.wav"]
+
+
+def visible(folder):
+    return sorted(n for n in os.listdir(folder) if not n.startswith(".")) if folder.exists() else []
+
+
+def bounce_killed(song, stems, when, *flags):
+    r = subprocess.run([sys.executable, "-c", KILLER, str(stems), when, "bounce", str(song), "--stems",
+                        "-o", str(stems), "-q", *flags], capture_output=True, text=True, timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+
+
+@pytest.mark.parametrize("when,before", [
+    ("before-set", []),                    # a new set: gathered beside, killed before its rename
+    ("set-aside", SET),                    # -y over a set: the old one aside, the new not yet in
+    ("first-in", SET + ["notes.txt"]),     # a folder shared with other files: one stem renamed in
+])
+def test_a_set_of_stems_killed_while_published_is_whole_absent_or_marked(tmp_path, when, before):
+    song = tmp_path / "song.wav"
+    audiofile.write_stereo(song, noise(SR), SR)
+    stems = tmp_path / "stems"
+    if before:
+        stems.mkdir()
+        for name in before:
+            (stems / name).write_bytes(b"old")
+    bounce_killed(song, stems, when, "-y")
+    left = visible(stems)
+    if "notes.txt" in before:              # renamed in one by one: the marker says it is mixed
+        assert (stems / atomic.MIXED_MARKER).exists()
+        assert sum((stems / n).read_bytes() != b"old" for n in SET) == 1
+    else:                                  # none of the new set, and never a mixed one
+        assert left == [] and hidden(tmp_path) != []
+    assert cli.main(["bounce", str(song), "--stems", "-o", str(stems), "-q", "-y"]) == 0
+    assert visible(stems) == sorted(SET + [n for n in before if n not in SET])
+    assert all((stems / n).read_bytes() != b"old" for n in SET)
+    assert hidden(tmp_path) == [] and hidden(stems) == []

@@ -51,7 +51,7 @@ def test_inputs_of_one_name_get_outputs_of_their_own(tmp_path):
     vb, _ = sf.read(str(tmp_path / "same" / "b-mixture-karaoke" / "vocals.wav"))
     assert not np.array_equal(va, vb)
     r = run_cli("bounce", a, a, "-o", tmp_path / "twice")
-    assert r.returncode == 1 and "would both be written to" in r.stderr
+    assert r.returncode == 1 and "would be written there" in r.stderr
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])

@@ -50,8 +50,19 @@ def test_a_file_cut_in_the_middle_reads_what_is_there_and_says_so(tmp_path, ext)
     # no silence passed off as audio: the tail is sound (the tone never stops)
     assert np.abs(audio[:, -100:]).max() > 0.01
     if ext != ".mp3":  # the part there is read exactly (mp3 decoding is frame-aligned)
-        k = n - 4096 if ext == ".flac" else n
-        assert np.array_equal(audio[:, :k], full[:, :k])
+        assert np.array_equal(audio, full[:, :n])
+
+
+@pytest.mark.parametrize("fraction", [0.999, 0.99999])
+def test_a_flac_cut_inside_its_last_frame_gives_the_frames_before_it(tmp_path, fraction):
+    """Found by fuzzing: the cut last frame read as another frame's samples, with no warning
+    (its frame header is intact; its CRC-16, at the end of the file, is not)."""
+    full, _ = read(write(tmp_path / "full.flac"))
+    audio, said = read(cut(tmp_path / "full.flac", fraction))
+    assert len(said) == 1 and "truncated or corrupt" in said[0]
+    n = audio.shape[1]
+    assert full.shape[1] - 2 * 4608 < n < full.shape[1]
+    assert np.array_equal(audio, full[:, :n])
 
 
 def test_a_wav_header_claiming_ten_times_its_data_gives_the_data(tmp_path):

@@ -1,9 +1,10 @@
 """The control side of one live session: the OSC server, the change bridge the live loop drains,
-and the automation recording written when the session ends."""
+and the automation recording, kept on the disk as it goes and published when the session ends."""
 
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from ...dsp import params as P
@@ -13,15 +14,18 @@ from . import osc
 from .bridge import Controls
 from .osc import OscServer
 
+KEEP_EVERY_S = 1.0   # how often the recorded changes reach the disk (the audio take's header: 1 s)
 
 
 class ControlSession:
     """``with ControlSession(chain, sr, ...) as s: live.run(..., controls=s.controls)``.
 
     OSC changes go to every panslice stage of ``chain``; ``get`` and ``preset/save`` report the
-    first stage's values. With ``record_to``, every applied change is written there when the
-    session ends (also after Ctrl-C), starting from the values the session began with. Without
-    an explicit ``port``, a taken default port falls back to a free one (printed).
+    first stage's values. With ``record_to``, every applied change is recorded there, starting
+    from the values the session began with: kept on the disk as it goes (about once a second,
+    as the audio take is) and published at that name when the session ends (also after a stop
+    signal). Without an explicit ``port``, a taken default port falls back to a free one
+    (printed).
     """
 
     def __init__(self, chain, sample_rate: float, *, host: str | None = None, port: int | None = None,
@@ -38,6 +42,7 @@ class ControlSession:
                                 latency=lambda: chain.latency_samples, allow=allow)
 
     def __enter__(self) -> "ControlSession":
+        self._recording = None
         try:
             self.server.start()
         except osc.OscError:
@@ -55,6 +60,16 @@ class ControlSession:
         warning = osc.exposure_warning(self.server.host, self.server.port, self.server.allow)
         if warning:
             print(f"panslice: warning: {warning}", file=sys.stderr)
+        if self.record_to is not None:
+            try:
+                self._recording = automation.Recording(self.record_to, self.sample_rate, self.start)
+            except BaseException:
+                self.server.stop()
+                self._switch.restore()
+                raise
+            self._keeping = threading.Event()
+            self._keeper = threading.Thread(target=self._keep, name="panslice-automation", daemon=True)
+            self._keeper.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -67,7 +82,20 @@ class ControlSession:
         if self.controls.held:
             print(f"panslice: warning: {self.controls.held} changes from timed OSC bundles were still "
                   "waiting for their time when the session ended (not applied)", file=sys.stderr)
-        if self.record_to is not None:
-            path = automation.write(self.record_to, self.sample_rate, self.start, self.controls.recorded)
+        if self._recording is not None:
+            self._keeping.set()
+            self._keeper.join()
+            path = self._recording.close(self.controls.recorded)
             print(f"panslice: recorded {len(self.controls.recorded)} changes to {Path(path)}",
                   file=sys.stderr)
+
+    def _keep(self) -> None:
+        """Once a second, the changes recorded so far go to the recording's temporary file
+        (whole rows), so a killed session keeps them as its audio take keeps its sound."""
+        while not self._keeping.wait(KEEP_EVERY_S):
+            try:
+                self._recording.flush(self.controls.recorded)
+            except OSError as e:   # a full disk: said once; close() tries again and fails loudly
+                print(f"panslice: warning: {self.record_to}: cannot write automation ({e.strerror})",
+                      file=sys.stderr)
+                return

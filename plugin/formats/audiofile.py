@@ -23,7 +23,7 @@ WRITE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg")
 READ_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".bwf", ".mp3", ".ogg")  # pedalboard's own
 INTEGER_ONLY = (".flac", ".aiff", ".aif")  # hold 16 or 24 bits, not 32-bit float
 BIT_DEPTHS = (16, 24, 32)
-READ_BLOCK = 1 << 14  # a damaged FLAC block reads as silence whole
+READ_BLOCK = 1 << 12  # a read across a damaged FLAC frame gives silence whole: one frame (4096)
 
 
 class AudioFileError(PansliceError):
@@ -47,6 +47,8 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
         audio, sr = _read_through_ffmpeg(p)
     audio = np.asarray(audio, dtype=np.float32)
     n_ch, n = audio.shape
+    if n_ch == 0:
+        raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
     if n == 0:
         raise AudioFileError(f"{p}: contains no audio (zero length)")
     if channels is not None:
@@ -72,14 +74,13 @@ def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
         with AudioFile(str(path)) as f:
             sr = float(f.samplerate)
             frames, n_ch = int(f.frames), int(f.num_channels)
-            present = intact.pcm_frames_present(path)
+            present = (intact.flac_present(path) if path.suffix.lower() == ".flac"
+                       else intact.pcm_frames_present(path))
             audio = _read_blocks(f, n_ch, frames if present is None else min(present, frames))
     except Exception as e:  # pedalboard raises several types for undecodable files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AudioFileError(f"{named}: not a readable audio file ({reason})") from None
-    suffix = path.suffix.lower()
-    if (suffix == ".flac" and intact.flac_short(path)) or (
-            suffix == ".mp3" and intact.mp3_short(path)):
+    if path.suffix.lower() == ".mp3" and intact.mp3_short(path):
         audio = audio[:, :intact.up_to_last_sound(audio)]
     if audio.shape[1] < frames:
         warnings.warn(f"{named}: truncated or corrupt: its header says {frames / sr:.2f} s, the "

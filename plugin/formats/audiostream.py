@@ -126,7 +126,7 @@ def _damaged(p: Path) -> bool:
 
     suffix = p.suffix.lower()
     if suffix == ".flac":
-        return intact.flac_short(p)
+        return intact.flac_present(p) is not None
     if suffix == ".mp3":
         return intact.mp3_short(p)
     present = intact.pcm_frames_present(p)
@@ -145,6 +145,8 @@ def _pick_channels(p: Path, n_ch: int, channels: Sequence[int] | None) -> list[i
         if len(channels) != 2 or not all(1 <= c <= n_ch for c in channels):
             raise AudioFileError(f"{p}: --channels must name two of channels 1..{n_ch}, got {list(channels)}")
         return [channels[0] - 1, channels[1] - 1]
+    if n_ch < 1:    # found by fuzzing: an MP3 cut to its first 40 bytes
+        raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
     if n_ch == 1:
         raise AudioFileError(f"{p}: is mono; there is no stereo image to separate")
     if n_ch > 2:

@@ -22,6 +22,7 @@ registry when the file loads, and errors name the file and line.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -56,25 +57,75 @@ class Automation:
                                   f"{sample_rate:g} Hz; sample positions would land elsewhere")
 
 
-def to_text(sample_rate: float, params: P.ParamSet, changes: Iterable[P.Change]) -> str:
+def _head(sample_rate: float, params: P.ParamSet) -> str:
+    """The header and the ``start`` rows: what a recording holds before its first change."""
     lines = [MAGIC, f"# sample_rate = {sample_rate:g}"]
     lines += [f"# {p.name} = {P.fmt(params[p.name])}" for p in P.REGISTRY if not p.live]
     lines.append(COLUMNS)
     lines += [f"{START},{p.name},{params[p.name]!r}" for p in P.REGISTRY if p.live]
-    lines += [f"{int(pos)},{name},{float(value)!r}" for pos, name, value in changes]
     return "\n".join(lines) + "\n"
+
+
+def _rows(changes: Iterable[P.Change]) -> str:
+    return "".join(f"{int(pos)},{name},{float(value)!r}\n" for pos, name, value in changes)
 
 
 def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
           changes: Iterable[P.Change]) -> Path:
-    """Write a recording atomically: the session's starting ``params``, then ``changes``."""
-    p = Path(path)
-    try:
-        with atomic_path(p) as tmp:
-            tmp.write_text(to_text(sample_rate, params, changes), encoding="utf-8")
-    except OSError as e:
-        raise AutomationError(f"{p}: cannot write automation ({e.strerror})") from None
-    return p
+    """Write a recording at once: the session's starting ``params``, then ``changes``."""
+    return Recording(path, sample_rate, params).close(list(changes))
+
+
+class Recording:
+    """A recording written as it goes, so that a killed session keeps its moves as a killed
+    take keeps its audio: the header and ``start`` rows at once, then whole rows appended by
+    :meth:`flush` (about once a second, from the session's own thread), into the hidden
+    temporary ``.NAME.PID-*.part.csv`` beside ``path``; :meth:`close` publishes it at ``path``.
+    A SIGKILL or a power cut leaves that temporary, holding every row up to the last flush
+    (kept, not swept, like the audio take's), a file ``bounce --automation`` reads."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: float, params: P.ParamSet):
+        self.path = Path(path)
+        self.rows = 0
+        self._stack = ExitStack()
+        try:
+            tmp = self._stack.enter_context(atomic_path(self.path, sweep=False))
+            self._fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)
+            self._stack.callback(os.close, self._fd)
+            self._append(_head(sample_rate, params))
+        except OSError as e:
+            self._stack.__exit__(OSError, e, None)
+            raise AutomationError(f"{self.path}: cannot write automation ({e.strerror})") from None
+
+    def flush(self, changes: list[P.Change]) -> None:
+        """Append ``changes`` past the rows written already, as whole lines, and sync them to
+        the disk. ``changes`` may grow in another thread meanwhile (a list only appended to)."""
+        end = len(changes)
+        if end > self.rows:
+            self._append(_rows(changes[self.rows:end]))
+            self.rows = end
+            os.fsync(self._fd)
+
+    def _append(self, text: str) -> None:
+        """Append ``text`` whole, or (a full disk) none of it: no torn row is left to read."""
+        data = text.encode("utf-8")
+        size = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError:
+            os.ftruncate(self._fd, size)
+            raise
+
+    def close(self, changes: list[P.Change]) -> Path:
+        """Write what is left and publish the file at its name."""
+        try:
+            self.flush(changes)
+            self._stack.close()
+        except OSError as e:
+            self._stack.__exit__(OSError, e, None)
+            raise AutomationError(f"{self.path}: cannot write automation ({e.strerror})") from None
+        return self.path
 
 
 def check_writable(path: str | os.PathLike) -> Path:

@@ -1,7 +1,8 @@
 """How much of an audio file is really there. pedalboard's readers trust the header: a WAV or
 AIFF cut mid-way, or one whose header claims ten times its data, reads as the header's length
 padded with silence; an MP3 cut mid-way the same; a FLAC cut mid-way reads entirely silent in
-one call (in blocks, up to the damage, then silence). These checks look at the bytes instead.
+one call (in blocks, up to the damage, then silence), and one cut inside its last frame reads
+that frame as another's samples. These checks look at the bytes instead.
 """
 
 from __future__ import annotations
@@ -57,28 +58,34 @@ def _aiff_frames(comm, f, declared, size):
     return max(0, min(frames, present))
 
 
-def flac_short(path: Path) -> bool:
-    """True if the FLAC's last frame (found from its end: sync code, header CRC-8) starts a
-    block that ends before the total its STREAMINFO gives: a cut file, or a false length.
-    (An MD5 of the samples would say it too, but pedalboard's floats are not always
-    the file's integers exactly.)"""
+def flac_present(path: Path) -> int | None:
+    """Samples a FLAC really holds when fewer than its STREAMINFO total, else None: its last
+    frame (found from its end: sync code, header CRC-8) ends before the total (a false length),
+    or is itself cut (its CRC-16, which ends the file, does not match), when the samples before
+    it are what is there. (An MD5 of the samples would say it too, but pedalboard's floats are
+    not always the file's integers exactly.)"""
     with open(path, "rb") as f:
         head = f.read(42)
         if head[:4] != b"fLaC" or head[4] & 0x7F != 0:
-            return False
+            return None
         info = int.from_bytes(head[18:26], "big")
         total, min_block = info & ((1 << 36) - 1), int.from_bytes(head[8:10], "big")
         size = f.seek(0, 2)
         f.seek(max(42, size - (1 << 20)))
         tail = f.read()
     if total == 0:
-        return False
+        return None
+    if len(tail) >= 128 and tail[-128:-125] == b"TAG":
+        tail = tail[:-128]          # an ID3v1 tag after the frames
     at = len(tail)
     while (at := tail.rfind(b"\xff", 0, at)) >= 0:
         frame = _flac_frame(tail[at:at + 16], min_block)
-        if frame is not None:
-            return frame[0] + frame[1] < total
-    return False
+        if frame is not None and frame[0] < total:
+            first, block = frame
+            whole = len(tail) - at >= 8 and _crc16(tail[at:-2]) == int.from_bytes(tail[-2:], "big")
+            present = first + block if whole else first
+            return present if present < total else None
+    return None
 
 
 def _flac_frame(b: bytes, min_block: int) -> tuple[int, int] | None:
@@ -113,6 +120,27 @@ def _crc8(data: bytes) -> int:
         crc ^= byte
         for _ in range(8):
             crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc16_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+        table.append(crc)
+    return table
+
+
+_CRC16 = _crc16_table()
+
+
+def _crc16(data: bytes) -> int:
+    """FLAC's frame CRC (polynomial 0x8005, from 0)."""
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[(crc >> 8) ^ byte]
     return crc
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...dsp import params as P
 from ...dsp.errors import PansliceError
+from ..formats import audiofile
 from ..formats.presets import Preset
 from . import batch_report, bounce, stamp
 from .catalogue import filesystem, join
@@ -47,6 +48,9 @@ class Settings:
 def settings(preset: Preset, sets: list[str], *, stems: bool = False, bit_depth: int = 16,
              fmt: str = ".wav", chain_path: str | None = None) -> Settings:
     """Resolve ``preset`` + ``--set`` (and a chain file) and hash what shapes the output."""
+    if bit_depth == 32 and fmt in audiofile.INTEGER_ONLY:
+        raise PansliceError(f"--bit-depth 32 is float, which needs --format wav ({fmt[1:]} holds "
+                            "16 or 24 bits)")
     overrides = P.parse_set(sets)
     ps = preset.params.copy()
     P.apply_overrides(ps, overrides)
@@ -101,7 +105,7 @@ def _bounce(task: Task, tmp: Path) -> dict:
         return {"status": "skipped", "outputs": old.get("outputs", [])}
     target = tmp / "out" if st.stems else tmp / f"out{st.format}"
     job = bounce.BounceJob(Path(local_in), target, st.preset, st.params, stems=st.stems,
-                           bit_depth=st.bit_depth, chain=_chain(st))
+                           bit_depth=st.bit_depth, chain=_chain(st), stem_format=st.format)
     try:
         written = bounce.run(job)
     except PansliceError as e:

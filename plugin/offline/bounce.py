@@ -18,7 +18,6 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
-from ...dsp.errors import PansliceError
 from ..formats import audiofile
 from ..formats.atomic import published_together
 from ..formats.audiostream import ArraySource, StereoReader
@@ -135,7 +134,8 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
         def told(done: int, total: int = n) -> None:
             progress(done, total)
     try:
-        with published_together(), BounceWriter(targets, sr, depth, job.keep_level) as out:
+        with published_together(job.output if job.stems else None), \
+                BounceWriter(targets, sr, depth, job.keep_level) as out:
             # a set of stems appears whole or not at all
             if job.chain is not None:
                 for st in job.chain.stages if job.edits is not None else ():
@@ -183,13 +183,3 @@ def outputs_in(folder: Path, inputs: Sequence[Path], preset_name: str, stems: bo
         outs.append(folder / name)
     return outs
 
-
-def check_distinct(inputs: Sequence[Path], outs: Sequence[Path]) -> None:
-    """Refuse a run in which two inputs would write the same output (one would be lost)."""
-    seen: dict[Path, Path] = {}
-    for inp, out in zip(inputs, outs):
-        key = out.resolve()
-        if key in seen:
-            raise PansliceError(f"{seen[key]} and {inp} would both be written to {out}; "
-                                "bounce them in separate runs")
-        seen[key] = inp

@@ -39,6 +39,10 @@ def plan(items: list[Item], out: str | None,
         st = settings_for(it.preset)
         if it.output:
             output = it.output
+            ext = os.path.splitext(output)[1].lower()
+            if not st.stems and ext != st.format:   # the format is --format's, not the name's
+                raise CatalogueError(f"{output}: would hold {st.format[1:]} (--format {st.format[1:]}); "
+                                     f"name it *{st.format}" + (f" or give --format {ext[1:]}" if ext else ""))
         elif out is not None:
             output = join(out, f"{it.name}-{st.name}" + ("" if st.stems else st.format))
         else:

@@ -16,6 +16,7 @@ import numpy as np
 from ...dsp import params as P
 from ...dsp.sources import DirectionHistogram, Source
 from ..formats import audiofile, headroom
+from ..formats.atomic import published_together
 from .bounce import render
 
 FEED = 65536  # samples per block fed to the histogram
@@ -62,8 +63,9 @@ def bounce(inp: Path, folder: Path, base: P.ParamSet, count: int | None, *,
         out, note = headroom.fit(out, keep_level)
         if note:
             warnings.warn(f"{inp}: {note}")
-    for p, a in zip(paths, out):
-        audiofile.write_stereo(p, a, sr, depth)
+    with published_together(folder):   # the set whole or none of it, as bounce --stems
+        for p, a in zip(paths, out):
+            audiofile.write_stereo(p, a, sr, depth)
     return paths, found
 
 

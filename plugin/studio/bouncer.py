@@ -11,11 +11,13 @@ from __future__ import annotations
 import shlex
 import threading
 from pathlib import Path
+from typing import Sequence
 
 from ...dsp import params as P
 from ...dsp.errors import PansliceError
 from ..control.hub import Rejected
 from ..formats import audiofile, presets
+from ..formats.paths import Role, check_apart
 from ..offline import bounce
 
 
@@ -71,9 +73,11 @@ def chain_of(path: str, base: str, overrides: dict[str, object]):
 class Bouncer:
     """One bounce at a time, in its own thread; ``tell(dict)`` reports to every page."""
 
-    def __init__(self, song: Path, out_dir: Path, channels, tell, chain: str | None = None):
+    def __init__(self, song: Path, out_dir: Path, channels, tell, chain: str | None = None,
+                 keep: Sequence[Role] = ()):
         self.song, self.out_dir, self.channels, self.tell = song, out_dir, channels, tell
         self.chain = chain
+        self.keep = list(keep)   # the session's other files (its recording, its edits), never replaced
         self.thread: threading.Thread | None = None
 
     def start(self, state: dict[str, float], base: str, edit_rows, stems: bool) -> Path:
@@ -89,7 +93,10 @@ class Bouncer:
         job = bounce.BounceJob(self.song, out, preset, ps, stems=stems, channels=self.channels,
                                edits=edit_rows, overwrite=True,
                                chain=chain_of(self.chain, base, overrides) if self.chain else None)
-        for t in self._targets(job):
+        targets = self._targets(job)
+        check_apart([("the song", self.song), ("--chain", self.chain)],
+                    [("the page's bounce", t) for t in targets] + self.keep)
+        for t in targets:
             audiofile.check_output(t, [self.song], overwrite=True)
         self.thread = threading.Thread(target=self._run, args=(job,), name="panslice-bounce",
                                        daemon=True)

@@ -65,15 +65,16 @@ class Files:
     out_dir: Path | None = None
     edits: Path | None = None
     channels: tuple | None = None
+    outputs: tuple = ()   # the session's own outputs, as (flag, path): the page never writes there
 
     @classmethod
     def of(cls, song: str | None, chain: str | None, out_dir: str | None, edits: str | None,
-           channels=None) -> "Files":
+           channels=None, outputs: tuple = ()) -> "Files":
         if song is None:
             return cls(None, chain)
         d = Path(out_dir) if out_dir else Path(song).resolve().parent
         e = Path(edits) if edits else d / f"{Path(song).with_suffix('').name}-edits.toml"
-        return cls(song, chain, d, e, channels)
+        return cls(song, chain, d, e, channels, tuple(outputs))
 
 
 class Page:
@@ -89,8 +90,9 @@ class Page:
         self.regions = R.load(files.edits) if files.edits is not None else []
         if self.regions:
             monitor.set_edits(edits_file.rows(self.regions))
-        self.bouncer = Bouncer(Path(files.song), files.out_dir, files.channels, broadcast,
-                               files.chain) if files.song else None
+        self.bouncer = Bouncer(Path(files.song), files.out_dir, files.channels, broadcast, files.chain,
+                               keep=[*files.outputs, ("the edits file", files.edits)]) \
+            if files.song else None
         self._handlers = {"set": self._set, "get": self._get, "monitor": self._monitor,
                           "transport": self._transport, "preset_load": self._preset_load,
                           "preset_save": self._preset_save, "command": self._command,

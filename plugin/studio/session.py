@@ -35,7 +35,7 @@ class StudioSession:
     def __init__(self, chain, stream, control, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  song: str | None = None, preset: str = "vocal-lift", chain_file: str | None = None,
                  paused: bool = False, open_browser: bool = False, out_dir: str | None = None,
-                 edits: str | None = None, channels=None):
+                 edits: str | None = None, channels=None, outputs: tuple = ()):
         self.chain = Monitor(chain)
         self.transport = None
         src = getattr(stream, "source", None)
@@ -47,7 +47,7 @@ class StudioSession:
         sr = stream.sample_rate
         info = {"song": song, "sample_rate": sr, "latency": chain.latency_samples,
                 "osc_port": control.server.port, "row_edges": [], "az_bins": 0, "fps": FPS}
-        files = Files.of(song, chain_file, out_dir, edits, channels)
+        files = Files.of(song, chain_file, out_dir, edits, channels, outputs)
         self.page = Page(control.server.hub, self.chain, self.transport, self._broadcast,
                          files=files, preset=preset, info=info, overview=pic)
         self.token = new_token(host)
