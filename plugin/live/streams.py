@@ -426,6 +426,9 @@ class JackStream:
     def start(self) -> None:
         self.client.activate()
         self._started = True
+        # jackd asks for the latency when a client activates; PipeWire's JACK (0.3.65) does not
+        # until a recompute is requested, and its ports showed 0 until one was
+        self._latency.update(self.latency_samples + self.chain_latency)
         jack = self._jack
         pairs = [(src, dst.name) for src, dst in zip(self._connect_in, self._ins)]
         pairs += [(src.name, dst) for src, dst in zip(self._outs, self._connect_out)]
