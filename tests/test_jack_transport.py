@@ -6,63 +6,19 @@ that frame (what OSC's ``get`` then reports)."""
 import re
 import shutil
 import sys
-import time
 
 import pytest
-from pythonosc.osc_message import OscMessage
-from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import free_port
 from panslice.plugin.formats import automation, presets
 from test_jack import PERIOD, SR, jack_server, wait_for  # noqa: F401
-from test_jack_daw import Proc, jack_env
+from test_jack_daw import Osc, Proc, jack_env
 
 pytestmark = [pytest.mark.jack,
               pytest.mark.skipif(shutil.which("jackd") is None,
                                  reason="jackd is not installed (Debian: apt-get install jackd2)")]
 
 RING = 2 * PERIOD   # panslice's buffering at the default block (the period): two periods
-
-
-class Osc:
-    """A subscriber to a live session: meters (each one a block or more of audio), echoes and
-    answers to ``get``."""
-
-    def __init__(self, port: int, proc: Proc, timeout: float = 180.0):
-        self.cl, self.proc = SimpleUDPClient("127.0.0.1", port), proc
-        self.deadline = time.monotonic() + timeout
-        while self._next() is None:      # until the session listens (before its audio starts)
-            self.cl.send_message("/panslice/subscribe", [])
-        self.wait("/panslice/meter/target")
-
-    def _next(self):
-        assert self.proc.p.poll() is None, self.proc.text
-        assert time.monotonic() < self.deadline, "the live session stopped talking"
-        data = self.cl.receive(0.2)
-        return OscMessage(data) if data else None
-
-    def wait(self, address: str, times: int = 1) -> None:
-        for _ in range(times):
-            while (m := self._next()) is None or m.address != address:
-                pass
-
-    def blocks(self, n: int = 4) -> None:
-        """Until at least ``n`` more blocks have been processed (more than the ring holds)."""
-        self.wait("/panslice/meter/target", n)
-
-    def send(self, name: str, value: float) -> None:
-        """Set a knob and wait until the session has accepted it (its echo)."""
-        self.cl.send_message(f"/panslice/{name}", float(value))
-        self.wait(f"/panslice/{name}")
-
-    def knobs(self) -> dict[str, float]:
-        """Every parameter, as ``get`` reports it."""
-        self.cl.send_message("/panslice/get", [])
-        got = {}
-        while (m := self._next()) is None or m.address != "/panslice/latency":
-            if m is not None and not m.address.startswith(("/panslice/meter/", "/panslice/latency")):
-                got[m.address[len("/panslice/"):].replace("/", ".")] = m.params[0]
-        return got
 
 
 def controller(server):
