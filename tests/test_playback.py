@@ -2,9 +2,20 @@
 clock, rows as it passes them and every knob at once where it jumps; OSC changes are recorded
 at the clock's time."""
 
+import math
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, pan, run_cli
 from panslice.plugin.control.bridge import Controls
 from panslice.plugin.control.playback import Player, Timeline
+from panslice.plugin.formats import automation, presets
 from panslice.plugin.formats.automation import Automation
+
+SR = 44100
 
 
 class Knobs:
@@ -62,3 +73,34 @@ def test_timeline_records_osc_changes_at_the_clock_and_plays_there():
     tl.on_block(256)
     assert ctl.recorded == [(5_000_256, "center", 0.25)]
     assert st.values == {"width": 0.4, "center": 0.25}
+
+
+@pytest.mark.slow
+def test_live_automation_on_block_starts_is_what_bounce_automation_renders(tmp_path):
+    """``live --automation`` (no JACK: the clock is the input position) with rows on block
+    starts plays what ``bounce --automation`` renders (float32 rounding apart: a live stage
+    sums its two outputs), and the rows are heard (the plain bounce differs)."""
+    t = np.arange(3 * SR) / SR
+    x = 0.4 * pan(np.sin(2 * np.pi * 330 * t), 0.0) + pan(noise(3 * SR)[0], -0.6)
+    song = tmp_path / "song.wav"
+    sf.write(str(song), x.astype(np.float32).T, SR, subtype="FLOAT")
+    start = presets.load("vocal-lift").params
+    moves = [(43 * 512, "target_gain_db", -math.inf), (43 * 512, "width", 0.125),
+             (129 * 512, "center", -0.5), (129 * 512, "center", -0.25)]
+    (tmp_path / "moves.csv").write_text(automation.to_text(SR, start, moves))
+    r = run_cli("live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "heard.wav",
+                "--bit-depth", "32", "--no-osc", "--automation", tmp_path / "moves.csv")
+    assert r.returncode == 0, r.stderr
+    assert "played" in r.stderr and "moves.csv" in r.stderr
+    lat = int(re.search(r"latency (\d+) samples", r.stderr)[1])
+    heard = sf.read(str(tmp_path / "heard.wav"), dtype="float32")[0].T
+    out = {}
+    for name, extra in (("replay", ["--automation", tmp_path / "moves.csv"]), ("plain", [])):
+        r = run_cli("bounce", song, *extra, "-o", tmp_path / f"{name}.wav", "--bit-depth", "32", "-q")
+        assert r.returncode == 0, r.stderr
+        out[name] = sf.read(str(tmp_path / f"{name}.wav"), dtype="float32")[0].T
+    n = x.shape[1]
+    diff = np.abs(heard[:, lat:lat + n] - out["replay"]).max()
+    print(f"\nlive --automation vs bounce --automation: max difference {diff:.2g} (latency {lat})")
+    assert diff < 1e-6
+    assert np.abs(out["plain"] - out["replay"]).max() > 0.1

@@ -426,8 +426,8 @@ class JackStream:
     def start(self) -> None:
         self.client.activate()
         self._started = True
-        # jackd asks for the latency when a client activates; PipeWire's JACK (0.3.65) does not
-        # until a recompute is requested, and its ports showed 0 until one was
+        # jackd asks for the latency when a client activates; PipeWire's JACK (0.3.65) does only
+        # if other clients come and go meanwhile: alone, its ports showed 0 without this
         self._latency.update(self.latency_samples + self.chain_latency)
         jack = self._jack
         pairs = [(src, dst.name) for src, dst in zip(self._connect_in, self._ins)]
