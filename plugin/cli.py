@@ -373,24 +373,24 @@ def _with_ml(chain, patch: int | None, offline: bool = False):
     return chain
 
 
-def _live_chain(args, auto=None):
-    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead. With
-    automation to play, every stage starts where the recorded session started."""
-    chain = _chain(args)
+def _started_as_recorded(chain, auto):
+    """``chain`` with every stage where the recorded session started (``auto`` None: as it is)."""
     if auto is not None:
         for st in chain.stages:
             st.engine.set_params({**auto.structure, **auto.start})
-    return _with_ml(chain, args.ml_patch)
+    return chain
+
+
+def _live_chain(args, auto=None):
+    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead; with
+    automation to play, every stage starts where it starts."""
+    return _with_ml(_started_as_recorded(_chain(args), auto), args.ml_patch)
 
 
 def _bounce_chain(args, auto):
     if args.stems:
         raise PansliceError("--stems and --chain cannot be combined: a chain has one output")
-    chain = _chain(args)
-    if auto is not None:  # every stage starts where the recorded session started
-        for st in chain.stages:
-            st.engine.set_params({**auto.structure, **auto.start})
-    return _with_ml(chain, None, offline=True)
+    return _with_ml(_started_as_recorded(_chain(args), auto), None, offline=True)
 
 
 def cmd_live(args) -> int:
