@@ -372,19 +372,24 @@ def _with_ml(chain, patch: int | None, offline: bool = False):
     return chain
 
 
-def _live_chain(args):
-    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead."""
-    return _with_ml(_chain(args), args.ml_patch)
+def _started_as_recorded(chain, auto):
+    """``chain`` with every stage where the recorded session started (``auto`` None: as it is)."""
+    if auto is not None:
+        for st in chain.stages:
+            st.engine.set_params({**auto.structure, **auto.start})
+    return chain
+
+
+def _live_chain(args, auto=None):
+    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead; with
+    automation to play, every stage starts where it starts."""
+    return _with_ml(_started_as_recorded(_chain(args), auto), args.ml_patch)
 
 
 def _bounce_chain(args, auto):
     if args.stems:
         raise PansliceError("--stems and --chain cannot be combined: a chain has one output")
-    chain = _chain(args)
-    if auto is not None:  # every stage starts where the recorded session started
-        for st in chain.stages:
-            st.engine.set_params({**auto.structure, **auto.start})
-    return _with_ml(chain, None, offline=True)
+    return _with_ml(_started_as_recorded(_chain(args), auto), None, offline=True)
 
 
 def cmd_live(args) -> int:
@@ -392,14 +397,25 @@ def cmd_live(args) -> int:
 
     if args.no_osc and args.record_automation:
         raise PansliceError("--record-automation records OSC changes: drop --no-osc")
+    if args.jack_transport and not args.jack:
+        raise PansliceError("--jack-transport follows a JACK server's transport: add --jack")
+    if args.jack_transport and not (args.automation or args.record_automation):
+        raise PansliceError("--jack-transport stamps --record-automation and steers --automation: "
+                            "give one of them")
+    auto = None
+    if args.automation:
+        from .formats import automation
+
+        auto = automation.read(args.automation)
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, auto)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
         bit_depth=args.bit_depth, rate=args.rate, jack=args.jack, jack_name=args.jack_name,
-        jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or ())
-    return _run_live(args, chain, stream, block, what)
+        jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or (),
+        jack_transport=args.jack_transport)
+    return _run_live(args, chain, stream, block, what, auto)
 
 
 def cmd_serve(args) -> int:
@@ -460,8 +476,9 @@ def _studio(args, chain, stream, ctl):
                          channels=args.channels, outputs=_roles(args, _FILES["studio"][1][:2]))
 
 
-def _run_live(args, chain, stream, block: int, what: str) -> int:
-    """Run the session until the input ends or a stop signal, keep what was heard, report."""
+def _run_live(args, chain, stream, block: int, what: str, auto=None) -> int:
+    """Run the session until the input ends or a stop signal, keep what was heard, report;
+    ``auto``: automation to play (``live --automation``)."""
     from .formats.headroom import ClipMeter
     from .live import loop as live
 
@@ -469,7 +486,7 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     meter = _meter_writes(stream, ClipMeter())
     with live.StopSignals() as stop:  # every stop signal finishes and keeps, closing included
         try:
-            report = _session(args, chain, stream, block, what, stop)
+            report = _session(args, chain, stream, block, what, stop, auto)
             ok = True
         finally:
             stream.close(commit=ok)   # a file sink keeps what was heard either way
@@ -483,12 +500,14 @@ def _run_live(args, chain, stream, block: int, what: str) -> int:
     return 0
 
 
-def _session(args, chain, stream, block: int, what: str, stop):
+def _session(args, chain, stream, block: int, what: str, stop, auto=None):
     """Prepare, say what runs, listen for OSC (and the page), run the loop; its report."""
     from .formats import presets
     from .live import loop as live
 
     sr = stream.sample_rate
+    if auto is not None:
+        auto.check_rate(sr, "the session")
     chain.prepare(sr, block)
     lat = chain.latency_samples + getattr(stream.source, "latency_samples", 0)
     print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
@@ -498,8 +517,30 @@ def _session(args, chain, stream, block: int, what: str, stop):
     for line in (line for st in chain.stages for line in st.describe()):
         print(f"  {line}", file=sys.stderr)
     with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:
-        return live.run(studio.chain if studio else chain, stream, block,
-                        controls=ctl.controls if ctl else None, realtime=True, stop=stop)
+        controls = _timeline(args, chain, stream, block, ctl, auto)
+        report = live.run(studio.chain if studio else chain, stream, block,
+                          controls=controls, realtime=True, stop=stop)
+    player = getattr(controls, "player", None)
+    if player is not None:
+        print(f"panslice {args.command}: played {args.automation}"
+              + (f" on the JACK transport ({player.jumps} locates followed)"
+                 if args.jack_transport else ""), file=sys.stderr)
+    return report
+
+
+def _timeline(args, chain, stream, block: int, ctl, auto):
+    """The loop's controls: OSC's; with automation to play or ``--jack-transport``, a Timeline
+    that plays it and records OSC changes on the session's clock (the transport's frames)."""
+    controls = ctl.controls if ctl else None
+    transport = getattr(args, "jack_transport", False)
+    if auto is None and not transport:
+        return controls
+    from .control.playback import Player, Timeline
+
+    player = None if auto is None else Player(auto, chain.stages, block,
+                                              mirror=ctl.server.hub.mirror if ctl else None)
+    clock = stream.source.transport_frame if transport else (lambda pos: pos)
+    return Timeline(clock, controls, player)
 
 
 def _meter_writes(stream, meter):
@@ -789,6 +830,14 @@ def _add_live(sub) -> None:
                     help="connect these JACK ports to panslice's inputs, e.g. system:capture_1,system:capture_2")
     lv.add_argument("--jack-out", type=_ports, metavar="PORT,PORT",
                     help="connect panslice's outputs to these JACK ports, e.g. system:playback_1,system:playback_2")
+    lv.add_argument("--jack-transport", action="store_true",
+                    help="with --jack: --record-automation stamps changes in the JACK transport's "
+                         "frames, and --automation follows the transport (a locate sets every "
+                         "knob to its value at that frame)")
+    lv.add_argument("--automation", metavar="FILE",
+                    help="play recorded automation in the session (from --record-automation), at "
+                         "input positions, or at transport frames with --jack-transport; OSC "
+                         "changes hold until the automation next moves that knob")
     _add_ml_patch(lv)
     _add_osc(lv)
     lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
@@ -900,7 +949,7 @@ _FILES = {
     "bounce": (("inputs", "chain", "automation", "edits"), ()),
     "batch": (("inputs", "chain"), ("report",)),
     "analyze": (("input", "edits"), ("output",)),
-    "live": (("input_file", "chain"), ("output_file", "record_automation")),
+    "live": (("input_file", "chain", "automation"), ("output_file", "record_automation")),
     "serve": (("input", "chain"), ("output_file", "record_automation")),
     "studio": (("song", "chain", "edits"), ("output_file", "record_automation", "out_dir")),
 }

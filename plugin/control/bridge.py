@@ -65,23 +65,25 @@ class Controls:
         time ``at``; never blocks."""
         self._inbox.append((name, value, at))
 
-    def on_block(self, sample_pos: int) -> None:
-        """Audio thread, between blocks: apply what is due, then publish the levels.
+    def on_block(self, sample_pos: int, stamp: int | None = None) -> None:
+        """Audio thread, between blocks: apply what is due, then publish the levels. Applied
+        changes are recorded at ``stamp`` when given (the JACK transport's frame of this
+        block), else at ``sample_pos``; due times always count input positions.
 
         Only the changes queued before the call are taken, so a flood cannot keep the audio
         thread here; several changes of one parameter within a block collapse into the last.
         """
         if self._inbox or (self._held and self._held[0][0] <= sample_pos):
-            self._take(sample_pos)
+            self._take(sample_pos, sample_pos if stamp is None else stamp)
         if self.stages:
             levels = getattr(self.stages[0], "levels", None)
             if levels is not None:
                 self.levels = levels()
         self.sample_pos = sample_pos
 
-    def _take(self, sample_pos: int) -> None:
+    def _take(self, sample_pos: int, stamp: int) -> None:
         """Apply the timed changes that came due, then those queued now (they arrived later);
-        hold the ones due in a later block."""
+        hold the ones due in a later block; record them at ``stamp``."""
         batch: dict[str, float] = {}
         held = self._held
         while held and held[0][0] <= sample_pos:
@@ -100,7 +102,7 @@ class Controls:
                 heapq.heappush(held, (due, self._arrivals, name, value))
         self.held = len(held)
         for name, value in batch.items():
-            self._apply(sample_pos, name, value)
+            self._apply(stamp, name, value)
 
     def _apply(self, sample_pos: int, name: str, value: float) -> None:
         try:

@@ -73,6 +73,14 @@ class ControlHub:
             for tell in self.listeners:
                 tell(name, value)
 
+    def mirror(self, name: str, value: float) -> None:
+        """A value the audio loop has already applied (played automation): kept current and
+        echoed like an accepted change, not queued again."""
+        with self._lock:
+            self.state[name] = value
+            for tell in self.listeners:
+                tell(name, value)
+
     def load_preset(self, name: str) -> str:
         """Apply a preset's live values; Rejected (after applying the rest) when it differs in
         a value that needs a restart. Returns the preset's name."""

@@ -210,13 +210,15 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
                 output_device: str | None = None, output_file: str | None = None,
                 bit_depth: int = 16, rate: float | None = None, jack: bool = False,
                 jack_name: str = "panslice", jack_server: str | None = None,
-                jack_in: Sequence[str] = (), jack_out: Sequence[str] = ()) -> tuple[streams.Duplex, int, str]:
+                jack_in: Sequence[str] = (), jack_out: Sequence[str] = (),
+                jack_transport: bool = False) -> tuple[streams.Duplex, int, str]:
     """Open the session's source and sinks as one stream; returns it, the block size and a line
     saying what it is. ``block`` None means the JACK period with ``jack``, else LIVE_BLOCK.
 
     Input: JACK ports, ``input_file`` (paced by its own clock) or a device (the default one
     unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
-    for no device), plus ``output_file`` (what was heard) when given.
+    for no device), plus ``output_file`` (what was heard) when given. ``jack_transport``: the
+    JACK source tells the transport's frame of its input (``transport_frame``).
     """
     if loop and not input_file:
         raise StreamError("--loop loops an --input-file: give one")
@@ -226,7 +228,7 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
     try:
         if jack:
             src = streams.JackStream(block, name=jack_name, server=jack_server,
-                                     connect_in=jack_in, connect_out=jack_out)
+                                     connect_in=jack_in, connect_out=jack_out, transport=jack_transport)
             opened.append(src)
             block = src.block
             sinks = [src]

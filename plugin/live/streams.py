@@ -19,6 +19,7 @@ import os
 import select
 import threading
 import time
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Sequence
@@ -238,6 +239,37 @@ def ring_latency(block: int, period: int) -> int:
     return 2 * math.ceil(block / period) * period
 
 
+class TransportLog:
+    """Where the JACK transport was in each cycle, so the live loop can tell the transport frame
+    of any input sample it reads (a block reaches the loop a cycle or more after it came in).
+
+    JACK's thread calls :meth:`cycle` before it writes a cycle's input and adds what it wrote to
+    :attr:`written`; the loop's thread calls :meth:`frame`, which drops the cycles it is past.
+    The hand-over is a deque (atomic appends and pops), so neither side waits.
+    """
+
+    def __init__(self, client, rolling_state: int, keep: int = 4096):
+        self._client = client
+        self._rolling = rolling_state
+        self.written = 0   # input samples written to the ring so far
+        self._cycles: deque[tuple[int, int, bool]] = deque(maxlen=keep)
+        self._now = (0, 0, False)
+
+    def cycle(self) -> None:
+        """JACK's thread, before a cycle's input goes in: (first sample, frame, rolling)."""
+        state, pos = self._client.transport_query_struct()
+        self._cycles.append((self.written, int(pos.frame), state == self._rolling))
+
+    def frame(self, sample_pos: int) -> int:
+        """The transport's frame at input sample ``sample_pos`` (positions only move on):
+        the frame of the cycle it came in, plus its place in the cycle while rolling."""
+        cycles = self._cycles
+        while cycles and cycles[0][0] <= sample_pos:
+            self._now = cycles.popleft()
+        first, frame, rolling = self._now
+        return frame + (sample_pos - first if rolling else 0)
+
+
 class JackStream:
     """Stereo JACK ports: ``<name>:in_1``/``in_2`` in, ``<name>:out_1``/``out_2`` out.
 
@@ -253,11 +285,13 @@ class JackStream:
     gets that many samples of silence more, or skips that many, and the latency is published
     again (:attr:`changes` says what happened). While the server freewheels (a DAW's export),
     each cycle waits for the loop's output instead of playing silence: every cycle is processed.
-    A server that stops, or a new sample rate, ends the session with a message.
+    A server that stops, or a new sample rate, ends the session with a message. With
+    ``transport``, :meth:`transport_frame` tells the JACK transport's frame of any input sample.
     """
 
     def __init__(self, block: int | None, *, name: str = "panslice", server: str | None = None,
-                 connect_in: Sequence[str] = (), connect_out: Sequence[str] = ()):
+                 connect_in: Sequence[str] = (), connect_out: Sequence[str] = (),
+                 transport: bool = False):
         from . import jacklatency
 
         jack = _import_jack()
@@ -287,6 +321,7 @@ class JackStream:
         self._freewheel = False
         self._wrote = threading.Event()
         self._publish_due = False
+        self._transport = TransportLog(self.client, jack.ROLLING) if transport else None
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.set_shutdown_callback(self._shutdown)
@@ -309,8 +344,12 @@ class JackStream:
         stage = self._in_stage[:, :frames]
         stage[0] = self._ins[0].get_array()
         stage[1] = self._ins[1].get_array()
+        if self._transport is not None:
+            self._transport.cycle()
         if not self._in.write(stage):
             self.overruns += 1
+        elif self._transport is not None:
+            self._transport.written += frames
         self._wake()
         out = self._out_stage[:, :frames]
         pad = min(self._pad, frames)
@@ -401,9 +440,17 @@ class JackStream:
         else:
             self._latency.latency = total
 
+    def transport_frame(self, sample_pos: int) -> int:
+        """The JACK transport's frame when input sample ``sample_pos`` came in (with
+        ``transport=True``; the loop calls this between blocks, for the block it has read)."""
+        return self._transport.frame(sample_pos)
+
     def start(self) -> None:
         self.client.activate()
         self._started = True
+        # jackd asks for the latency when a client activates; PipeWire's JACK (0.3.65) does only
+        # if other clients come and go meanwhile: alone, its ports showed 0 without this
+        self._latency.update(self.latency_samples + self.chain_latency)
         jack = self._jack
         pairs = [(src, dst.name) for src, dst in zip(self._connect_in, self._ins)]
         pairs += [(src.name, dst) for src, dst in zip(self._outs, self._connect_out)]
