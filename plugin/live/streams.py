@@ -98,8 +98,8 @@ class FileSink:
     once a second, so a killed session leaves a take that plays (in the hidden temporary file)."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
-                 inputs: Sequence[str | os.PathLike] = ()):
-        self.path = audiofile.check_output(path, inputs)
+                 inputs: Sequence[str | os.PathLike] = (), overwrite: bool = False):
+        self.path = audiofile.check_output(path, inputs, overwrite, bit_depth)
         self.sample_rate = sample_rate
         self._stack = ExitStack()
         self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth,
