@@ -135,9 +135,13 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
             rep.scheduling = granted
             if isinstance(stop, StopSignals):
                 stop.running = True
-            pos = _play_input(chain, stream, out, controls, stop, rep)
-            if rep.ended_by == "end of input" and flush_tail:
-                pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
+            try:
+                pos = _play_input(chain, stream, out, controls, stop, rep)
+                if rep.ended_by == "end of input" and flush_tail:
+                    pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
+            finally:
+                if hasattr(stream, "finish"):  # JACK: what its cycles find now is no under-run
+                    stream.finish()
     finally:
         if isinstance(stop, StopSignals):
             stop.finishing = True
