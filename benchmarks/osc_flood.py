@@ -33,7 +33,6 @@ import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 # Valid changes, cycled: continuous knobs that the engine glides, as a controller's faders do.
 CYCLE = [("/panslice/width", "f"), ("/panslice/center", "f"), ("/panslice/target_gain_db", "f"),
@@ -182,10 +181,7 @@ def main() -> None:
         handled_s = r["handled"] / r["flood_s"] if r["flood_s"] else 0.0
         lines.append(f"| {label} | {r['sent']} | {per_s:.0f} | {r['handled']} | {handled_s:.0f} | "
                      f"{r['rejected']} | {r['overruns']} | {r['underruns']} | {r['late']} | {r['peak']}% |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("osc_flood", "## OSC flood\n\n" + body)
+    _common.publish("osc_flood", "\n".join(lines), not args.no_write, "## OSC flood")
 
 
 if __name__ == "__main__":

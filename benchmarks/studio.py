@@ -38,7 +38,6 @@ import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks.osc_flood import excerpt  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 BLOCK = 512
 PRESET = "vocal-lift"
@@ -248,9 +247,7 @@ def main() -> int:
     finally:
         drv.quit()
     body = summary(runs, loads, args.seconds, name)
-    print(body)
-    if not args.no_write:
-        write_section("studio", "## Studio: the page's cost to the audio\n\n" + body)
+    _common.publish("studio", body, not args.no_write, "## Studio: the page's cost to the audio")
     return 0
 
 
