@@ -261,7 +261,7 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
     import matplotlib.pyplot as plt
 
     cmap = plt.get_cmap("magma").with_extremes(bad="0.25")   # silent rows and columns: grey
-    with matplotlib.rc_context({"font.family": list(style.fonts()[0])}):
+    with style.writing([a.input, *(_label(i, r) for i, r in enumerate(a.regions, 1))]):
         fig = plt.figure(figsize=(17, 12), dpi=100)
         top, plots = fig.add_gridspec(2, 1, height_ratios=[0.25, 2], hspace=0.08, left=0.055,
                                       right=0.97, top=0.97, bottom=0.055)

@@ -14,7 +14,10 @@ matplotlib is imported inside the functions only, as in analyze.py.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Iterable
 
 FONTS = ("DejaVu Sans", "Noto Sans CJK JP", "IPAGothic", "IPAexGothic", "WenQuanYi Zen Hei",
          "Noto Sans")
@@ -23,8 +26,8 @@ LEGEND_FACE = "0.12"
 
 
 @lru_cache(maxsize=1)
-def fonts() -> tuple[tuple[str, ...], frozenset[int]]:
-    """The families of FONTS that are installed, in order, and the code points they draw."""
+def installed() -> tuple[tuple[str, frozenset[int]], ...]:
+    """Each font of FONTS that is installed, in order, with the code points it draws."""
     from matplotlib import font_manager as fm
     from matplotlib.ft2font import FT2Font
 
@@ -37,11 +40,7 @@ def fonts() -> tuple[tuple[str, ...], frozenset[int]]:
             except (OSError, RuntimeError, ValueError):
                 continue
         files = _regular_fonts(fm)
-    names = tuple(n for n in FONTS if n in files)
-    chars: set[int] = set()
-    for n in names:
-        chars.update(FT2Font(files[n]).get_charmap())
-    return names, frozenset(chars)
+    return tuple((n, frozenset(FT2Font(files[n]).get_charmap())) for n in FONTS if n in files)
 
 
 def _regular_fonts(fm) -> dict[str, str]:
@@ -50,11 +49,35 @@ def _regular_fonts(fm) -> dict[str, str]:
             if f.weight in (400, "normal") and f.style == "normal"}
 
 
+def drawable(c: str) -> bool:
+    """Whether an installed font of FONTS draws ``c`` (white space always counts)."""
+    return c.isspace() or any(ord(c) in chars for _, chars in installed())
+
+
 def shown(text: str) -> str:
     """``text`` with each character no installed font of FONTS draws written as its code."""
-    chars = fonts()[1]
-    return "".join(c if ord(c) in chars or c.isspace()
-                   else c.encode("ascii", "backslashreplace").decode() for c in text)
+    return "".join(c if drawable(c) else c.encode("ascii", "backslashreplace").decode()
+                   for c in text)
+
+
+@contextmanager
+def writing(texts: Iterable[str]):
+    """matplotlib's fonts while the picture is drawn: DejaVu Sans, then the installed fonts of
+    FONTS only if a character of ``texts`` needs one. matplotlib's note that such a font has no
+    bold (it then uses its regular weight) is not passed on: that is what is wanted."""
+    import matplotlib
+
+    first, *rest = installed()
+    need = {c for t in texts for c in t if not c.isspace() and ord(c) not in first[1]}
+    families = [first[0]] + ([n for n, _ in rest] if need else [])
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context({"font.family": families}):
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def outline(width: float) -> list:
