@@ -105,7 +105,7 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
     nobody.bind(("127.0.0.1", 0))
     port = _common.free_port() if listen else nobody.getsockname()[1]
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
-           "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
+           "--output", "none", "--output-file", str(out), "-y", "--buffer", str(buffer),
            "--preset", "vocal-lift", *(["--osc-port", str(port)] if listen else ["--no-osc"])]
     # stderr to a file, not a pipe: a pipe nobody reads until the end fills up with log lines
     # and then blocks the OSC thread's logging (messages pile up in the socket and are lost)

@@ -140,7 +140,8 @@ def session(song: Path, seconds: float, kind: str, drv=None, loads: int = 0) -> 
 
     chain = Chain([Stage(presets.load(PRESET).params)])
     stream, block, _ = live.open_stream(BLOCK, input_file=str(song), loop=True, output_device="none",
-                                        output_file=str(song.with_name("heard.wav")))
+                                        output_file=str(song.with_name("heard.wav")),
+                                        overwrite=True)  # each session's scratch take
     chain.prepare(stream.sample_rate, block)
     stop, seen = threading.Event(), {"loads": []}
     with ControlSession(chain, stream.sample_rate, port=0) as ctl:
