@@ -266,8 +266,8 @@ def _open_devices(block: int, opened: list, input_file: str | None, loop: bool,
     if output_device == "none":
         if not output_file:
             raise StreamError("--output none plays to no device, and without --output-file "
-                              "nothing would be kept: give --output-file OUT (or a device, "
-                              "see 'panslice devices')")
+                              "nothing would be kept: give --output-file OUT or a device (see "
+                              "'panslice devices'); 'panslice serve' runs a file with neither")
         output_device = None
     elif output_device is None:
         output_device = def_out if outs else None
