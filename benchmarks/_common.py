@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the repo root on ``sys.path``, a free UDP port, and the
-line that says which machine (and how busy) a figure came from.
+"""What the benchmark scripts share: the repo root on ``sys.path``, a free UDP port, the line
+that says which machine (and how busy) a figure came from, and how a result is published.
 
 A script run as ``python3 benchmarks/x.py`` sees only its own folder, so it imports this module
 first (``import _common``), which puts the repo root on ``sys.path``; ``benchmarks.*`` imports
@@ -44,3 +44,14 @@ def load() -> float:
 def machine() -> str:
     """'<CPU>, <n> cores': the head of every benchmark's note on where it ran."""
     return f"{cpu_name()}, {os.cpu_count()} cores"
+
+
+def publish(section: str, body: str, write: bool, heading: str = "") -> None:
+    """Print a benchmark's ``body``; with ``write`` (no --no-write), also put it, under
+    ``heading`` where given, into its own ``section`` of RESULTS.md."""
+    from benchmarks.results import RESULTS, write_section
+
+    print(body)
+    if write:
+        write_section(section, f"{heading}\n\n{body}" if heading else body)
+        print(f"wrote the {section} section of {RESULTS}", file=sys.stderr)

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
-from benchmarks.results import write_section  # noqa: E402
 from panslice.plugin.formats import audiofile, presets  # noqa: E402
 from panslice.plugin.offline import batch, batch_work, bounce, catalogue, cluster, stamp  # noqa: E402
 
@@ -117,9 +116,7 @@ def main() -> None:
         tiny_run = throughput(tmp / "tiny-in", tmp / "tiny-out", st, 1)
         check_s, left = skip_check(tmp / "skip", args.done, st)
     lines = report(args, runs, own, (tiny_run, tiny_own), check_s, left, load0, load1)
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("batch", "\n".join(lines))
+    _common.publish("batch", "\n".join(lines), not args.no_write)
 
 
 def report(args, runs, own, tiny, check_s, left, load0, load1) -> list[str]:

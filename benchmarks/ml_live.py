@@ -18,10 +18,9 @@ import sys
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
 from benchmarks.ml_quality import setup, shipped_params  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 PATCHES = (64, 128, 256, 512)
 
@@ -87,9 +86,7 @@ def main() -> int:
     for p in PATCHES:
         lines.append(f"| {p} | " + " | ".join(f"{v:.2f} / {a:.2f}" for v, a in
                                               scores["acapella-ml / karaoke-ml", p]) + " |")
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("ml-live", "\n".join(lines))
+    _common.publish("ml-live", "\n".join(lines), not args.no_write)
     return 0
 
 

@@ -30,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import loo, scoring  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 TARGET_VOCALS = 8.5
 TARGET_ACC = 13.0
@@ -212,9 +211,7 @@ def main() -> int:
                   f"accompaniment >= {TARGET_ACC} dB: {'met' if ml[1] >= TARGET_ACC else 'NOT met'} "
                   f"({ml[1]:.2f}). Steered per track: vocals {hb[0]:.2f}, accompaniment "
                   f"{hb[1]:.2f} ({'both met' if hb[0] >= TARGET_VOCALS and hb[1] >= TARGET_ACC else 'not both met'})."]
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("ml", "\n".join(lines))
+    _common.publish("ml", "\n".join(lines), not args.no_write)
     return 0
 
 

@@ -32,7 +32,6 @@ import numpy as np  # noqa: E402
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 from panslice.dsp import spleeter as S  # noqa: E402
 from panslice.plugin.ml import prior as ml_prior, model  # noqa: E402
 from panslice.plugin.formats import presets
@@ -168,9 +167,7 @@ def main() -> int:
     w0 = next(iter(ways))
     lines += ["", f"Target: inference >= {TARGET_X_REALTIME:g}x real time: "
               f"{'met' if best[w0] >= TARGET_X_REALTIME else 'NOT met'} ({best[w0]:.1f}x, stems at once)."]
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("ml-speed", "\n".join(lines))
+    _common.publish("ml-speed", "\n".join(lines), not args.no_write)
     return 0
 
 

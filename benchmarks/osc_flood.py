@@ -33,7 +33,6 @@ import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import scoring  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 # Valid changes, cycled: continuous knobs that the engine glides, as a controller's faders do.
 CYCLE = [("/panslice/width", "f"), ("/panslice/center", "f"), ("/panslice/target_gain_db", "f"),
@@ -106,7 +105,7 @@ def session(song: Path, out: Path, rate: float, bad: bool, listen: bool, buffer:
     nobody.bind(("127.0.0.1", 0))
     port = _common.free_port() if listen else nobody.getsockname()[1]
     cmd = [sys.executable, "-m", "panslice.plugin.cli", "live", "--input-file", str(song),
-           "--output", "none", "--output-file", str(out), "--buffer", str(buffer),
+           "--output", "none", "--output-file", str(out), "-y", "--buffer", str(buffer),
            "--preset", "vocal-lift", *(["--osc-port", str(port)] if listen else ["--no-osc"])]
     # stderr to a file, not a pipe: a pipe nobody reads until the end fills up with log lines
     # and then blocks the OSC thread's logging (messages pile up in the socket and are lost)
@@ -182,10 +181,7 @@ def main() -> None:
         handled_s = r["handled"] / r["flood_s"] if r["flood_s"] else 0.0
         lines.append(f"| {label} | {r['sent']} | {per_s:.0f} | {r['handled']} | {handled_s:.0f} | "
                      f"{r['rejected']} | {r['overruns']} | {r['underruns']} | {r['late']} | {r['peak']}% |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("osc_flood", "## OSC flood\n\n" + body)
+    _common.publish("osc_flood", "\n".join(lines), not args.no_write, "## OSC flood")
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import loo, scoring  # noqa: E402
-from benchmarks.results import RESULTS, write_section  # noqa: E402
+from benchmarks.results import RESULTS  # noqa: E402
 from panslice.dsp import params as P  # noqa: E402
 from panslice.plugin.formats import presets as presets_mod  # noqa: E402
 from panslice.plugin.offline.bounce import render  # noqa: E402
@@ -464,17 +464,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"scoring {len(tracks)} tracks from {args.folder}", file=sys.stderr)
     held = loo_section(tracks, log=lambda s: print(s, file=sys.stderr))
-    print("\n".join(held))
-    if not args.no_write:
-        write_section("quality-loo", "## Separation quality, leave one track out "
-                      "(`benchmarks/quality.py`)\n\n" + "\n".join(held))
+    _common.publish("quality-loo", "\n".join(held), not args.no_write,
+                    "## Separation quality, leave one track out (`benchmarks/quality.py`)")
     if args.loo_only:
         return 0
     rows, best = run(tracks, sweep=not args.no_sweep, log=lambda s: print(s, file=sys.stderr))
     body = report(rows, best, tracks, args.folder)
-    print(body)
-    if not args.no_write:
-        write_section("quality", "## Separation quality (`benchmarks/quality.py`)\n\n" + body)
+    _common.publish("quality", body, not args.no_write,
+                    "## Separation quality (`benchmarks/quality.py`)")
     return 0
 
 

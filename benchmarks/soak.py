@@ -128,7 +128,8 @@ def _osc(addr: str, *args) -> bytes:
 
 
 def _knob(rng: random.Random) -> tuple[str, float]:
-    live = [p for p in P.REGISTRY if p.live and not p.name.startswith("band.")]
+    live = [p for p in P.REGISTRY if p.live and not p.name.startswith("band.")
+            and p.name != "ml_prior"]   # refused above 0 in a session without the ML look-ahead
     p = rng.choice(live)
     if p.choices:
         return p.name, float(rng.choice(p.choices))

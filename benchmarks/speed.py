@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import ROOT, load, machine  # first: the repo root on sys.path
-from benchmarks.results import RESULTS, write_section  # noqa: E402
+from _common import ROOT, load, machine, publish  # first: the repo root on sys.path
+from benchmarks.results import RESULTS  # noqa: E402
 
 SHARED_REAL = ROOT.parent / "shared" / "testdata" / "real"
 SR = 44100
@@ -507,10 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     body = report(meta, off, proc, lv, granted)
     print()
-    print(body)
-    if not args.no_write:
-        write_section("speed", "## Speed and real-time safety (`benchmarks/speed.py`)\n\n" + body)
-        print(f"\nwrote the speed section of {RESULTS}")
+    publish("speed", body, not args.no_write, "## Speed and real-time safety (`benchmarks/speed.py`)")
     return 0
 
 

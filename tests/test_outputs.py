@@ -173,3 +173,23 @@ def test_small_cli_things_a_newcomer_trips_on(tmp_path, song):
     r = run_cli("analyze", song, "-q", "-o", tmp_path / "a.png")
     assert r.returncode == 0 and r.stderr == "" and not r.stdout.startswith("preset")
     assert (tmp_path / "a.png").exists()
+
+
+def test_live_output_none_without_a_file_says_what_is_missing(tmp_path, song):
+    r = run_cli("live", "--no-osc", "--input-file", song, "--output", "none")
+    assert r.returncode == 1 and "no output device found" not in r.stderr, r.stderr
+    assert "--output none plays to no device" in r.stderr and "--output-file OUT" in r.stderr
+
+
+@pytest.mark.parametrize("command", [("live", "--no-osc", "--output", "none", "--input-file"),
+                                     ("serve", "--osc-port", "0"), ("studio",)])
+def test_a_live_take_is_refused_over_an_existing_file_unless_overwrite(tmp_path, song, command):
+    out = tmp_path / "heard.wav"
+    out.write_bytes(b"precious")
+    r = run_cli(*command, song, "--output-file", out)   # refused before any work, as bounce does
+    assert r.returncode == 1 and "heard.wav: exists already" in r.stderr and "-y" in r.stderr, r.stderr
+    assert out.read_bytes() == b"precious"
+    if command[0] != "studio":  # (the studio serves a page until stopped)
+        r = run_cli(*command, song, "--output-file", out, "-y")
+        assert r.returncode == 0, r.stderr
+        assert sf.info(str(out)).frames >= SR

