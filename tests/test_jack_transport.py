@@ -84,7 +84,7 @@ def moves_file(path):
     start.update({"center": 0.0, "width": 0.25})
     changes = [(1_000_000, "center", 0.5), (2_000_000, "center", -0.4), (2_000_000, "width", 0.6),
                (3_000_000, "center", 0.125)]
-    path.write_text(automation.to_text(SR, start, changes))
+    automation.write(path, SR, start, changes)
     return path
 
 

@@ -87,7 +87,7 @@ def test_live_automation_on_block_starts_is_what_bounce_automation_renders(tmp_p
     start = presets.load("vocal-lift").params
     moves = [(43 * 512, "target_gain_db", -math.inf), (43 * 512, "width", 0.125),
              (129 * 512, "center", -0.5), (129 * 512, "center", -0.25)]
-    (tmp_path / "moves.csv").write_text(automation.to_text(SR, start, moves))
+    automation.write(tmp_path / "moves.csv", SR, start, moves)
     r = run_cli("live", "--input-file", song, "--output", "none", "--output-file", tmp_path / "heard.wav",
                 "--bit-depth", "32", "--no-osc", "--automation", tmp_path / "moves.csv")
     assert r.returncode == 0, r.stderr
