@@ -453,7 +453,7 @@ def _control(args, chain, sample_rate: float):
 
     return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
                           record_to=args.record_automation, outputs=presets.load(args.preset).outputs,
-                          allow=parse_allow(args.osc_allow))
+                          allow=parse_allow(args.osc_allow), overwrite=args.overwrite)
 
 
 def cmd_studio(args) -> int:
@@ -641,8 +641,8 @@ def _add_take(p: argparse.ArgumentParser, *short: str) -> None:
                    help="bits per sample of --output-file (wav/flac/aiff; 32 = float, wav only; "
                         "default 16)")
     p.add_argument("-y", "--overwrite", action="store_true",
-                   help="replace --output-file if it exists (without it, an existing one is "
-                        "refused before any work)")
+                   help="replace --output-file or --record-automation if it exists (without it, an "
+                        "existing one is refused before any work)")
 
 
 def _add_web(p: argparse.ArgumentParser, *, switch: bool) -> None:

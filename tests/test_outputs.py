@@ -193,3 +193,21 @@ def test_a_live_take_is_refused_over_an_existing_file_unless_overwrite(tmp_path,
         r = run_cli(*command, song, "--output-file", out, "-y")
         assert r.returncode == 0, r.stderr
         assert sf.info(str(out)).frames >= SR
+
+
+@pytest.mark.parametrize("command", [("live", "--no-osc", "--output", "none", "--input-file"),
+                                     ("serve", "--osc-port", "0")])
+def test_a_recording_of_moves_is_refused_over_an_existing_file_unless_overwrite(tmp_path, song,
+                                                                                 command):
+    moves = tmp_path / "moves.csv"
+    moves.write_text("precious")
+    osc = ("--osc-port", "0") if command[0] == "live" else ()
+    command = tuple(c for c in command if c != "--no-osc")
+    r = run_cli(*command, song, *osc, "--output-file", tmp_path / "heard.wav",
+                "--record-automation", moves)
+    assert r.returncode == 1 and "moves.csv: exists already" in r.stderr and "-y" in r.stderr, r.stderr
+    assert moves.read_text() == "precious" and not (tmp_path / "heard.wav").exists()
+    r = run_cli(*command, song, *osc, "--output-file", tmp_path / "heard.wav",
+                "--record-automation", moves, "-y")
+    assert r.returncode == 0, r.stderr
+    assert moves.read_text().startswith("# panslice automation")

@@ -30,11 +30,11 @@ class ControlSession:
 
     def __init__(self, chain, sample_rate: float, *, host: str | None = None, port: int | None = None,
                  record_to: str | None = None, outputs: tuple[str, str] = ("target", "rest"),
-                 allow: list | None = None):
+                 allow: list | None = None, overwrite: bool = False):
         stages = chain.stages
         self.start = stages[0].params.copy() if stages else P.ParamSet()
         self.sample_rate = sample_rate
-        self.record_to = automation.check_writable(record_to) if record_to else None
+        self.record_to = automation.check_writable(record_to, overwrite=overwrite) if record_to else None
         self.controls = Controls(stages, record=record_to is not None, sample_rate=sample_rate)
         self._default_port = port is None
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,

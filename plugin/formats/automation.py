@@ -128,12 +128,15 @@ class Recording:
         return self.path
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail before a session starts, not after it, when the recording cannot be saved."""
+def check_writable(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Fail before a session starts, not after it, when the recording cannot be saved, or
+    would replace a file the user did not say to replace."""
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise AutomationError(f"{p}: is a folder, not a file")
+    if p.exists() and not overwrite:
+        raise AutomationError(f"{p}: exists already (give --overwrite, or -y, to replace it)")
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise AutomationError(f"{p}: folder {folder} does not exist or is not writable")
     return p
