@@ -182,10 +182,9 @@ def _analyze_sources(args) -> int:
     """analyze --sources: list the sources found by direction, with the settings for each."""
     import json
 
-    from .formats import audiofile
     from .offline import sources
 
-    audio, sr = audiofile.read_stereo(Path(args.input), args.channels)
+    audio, sr = sources.read(Path(args.input), args.channels)
     found = sources.find(audio, sr, args.sources or None)
     if args.json:
         print(json.dumps([{"azimuth": s.azimuth, "delay_ms": s.delay_ms, "share": s.share,
@@ -241,16 +240,21 @@ def cmd_analyze(args) -> int:
         None if args.json or args.suggest else inp.parent / f"{inp.with_suffix('').name}-analysis.png")
     if picture is not None:
         analyze.check_picture(picture, inp)
-    audio, sr, note = analyze.read_capped(inp, args.channels)
+    audio, sr, note, mono = analyze.read_capped(inp, args.channels)
     if note:
         print(f"panslice: warning: {note}", file=sys.stderr)
     for msg in edits.past_end(edits.rows(regions), audio.shape[1] / sr, str(inp)):
         print(f"panslice: warning: {msg}", file=sys.stderr)
-    a, data = analyze.analyze(audio, sr, ps, str(inp), regions)
+    a, data = analyze.analyze(audio, sr, ps, str(inp), regions, mono)
     if picture is not None:
         rows = edits.rows(regions) if regions else None
-        out = bounce.render(audio, sr, ps, split=True, unity=True, edits=rows)[0]
-        analyze.draw(picture, a, data, panogram.power_rows(out, sr, data.row_edges), ps)
+        shown = ps
+        if mono:   # what a bounce would do with it (ml/mono.py); the report says it is mono
+            from .ml import mono as for_mono
+
+            shown = for_mono.settings(ps)[0]
+        out = bounce.render(audio, sr, shown, split=True, unity=True, edits=rows)[0]
+        analyze.draw(picture, a, data, panogram.power_rows(out, sr, data.row_edges), shown)
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
@@ -373,9 +377,23 @@ def _with_ml(chain, patch: int | None, offline: bool = False):
     return chain
 
 
-def _live_chain(args):
-    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead."""
-    return _with_ml(_chain(args), args.ml_patch)
+def _live_chain(args, input_file=None):
+    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead. A mono
+    ``input_file``: every stage set as ml/mono.py says (said once), before the look-ahead."""
+    chain = _chain(args)
+    if input_file:
+        from .formats.audiostream import StereoReader
+
+        with StereoReader(input_file, getattr(args, "channels", None)) as src:
+            mono = src.mono
+        if mono:
+            from .ml import mono as for_mono
+
+            for st in chain.stages:
+                ps, note = for_mono.settings(st.params)
+                st.engine.set_params(ps)
+            warnings.warn(f"{input_file}: {note}")
+    return _with_ml(chain, args.ml_patch)
 
 
 def _bounce_chain(args, auto):
@@ -394,7 +412,7 @@ def cmd_live(args) -> int:
     if args.no_osc and args.record_automation:
         raise PansliceError("--record-automation records OSC changes: drop --no-osc")
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, args.input_file)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
@@ -407,11 +425,11 @@ def cmd_serve(args) -> int:
     from .live import loop as live, streams
 
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, args.input)
     block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
-    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input])
-             ] if args.output_file else []
+    sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input],
+                              mono=src.mono)] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
@@ -437,7 +455,7 @@ def cmd_studio(args) -> int:
     from .live import loop as live
 
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, args.song)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.song, loop=True, channels=args.channels,
         output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth)
@@ -615,9 +633,9 @@ def _channels(text: str) -> list[int]:
     try:
         chans = [int(c) for c in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two channel numbers like 1,2") from None
-    if len(chans) != 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: give exactly two channels, like 1,2")
+        raise argparse.ArgumentTypeError(f"{text!r} is not channel numbers like 1,2 or 1") from None
+    if len(chans) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two channels, like 1,2, or one, like 1")
     return chans
 
 
@@ -653,7 +671,7 @@ def _add_bounce(sub) -> None:
     b.add_argument("--format", default="wav", choices=("wav", "flac", "aiff", "mp3", "ogg"),
                    help="file format of the stems (with --stems; default wav)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
-                   help="for files with more than two channels: the two to use (1-based)")
+                   help="the two channels to use (1-based), or one (a mono input: mono out)")
     b.add_argument("--keep-level", action="store_true",
                    help="a render that would clip an integer or lossy file is clipped (and the "
                         "clipped samples counted) instead of lowered to -1 dBTP, the default")
@@ -735,7 +753,7 @@ def _add_analyze(sub) -> None:
     an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for files with more than two channels: the two to use (1-based)")
+                    help="the two channels to use (1-based), or one (a mono input)")
     an.add_argument("-q", "--quiet", action="store_true",
                     help="only the report (no preset line, no 'wrote' or 'saved' messages)")
     an.set_defaults(func=cmd_analyze)
@@ -775,7 +793,7 @@ def _add_live(sub) -> None:
                                                          "real-time pace")
     lv.add_argument("--loop", action="store_true", help="loop --input-file until Ctrl-C")
     lv.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for an --input-file with more than two channels: the two to use")
+                    help="the two channels of an --input-file to use, or one (a mono input)")
     lv.add_argument("--output-file", metavar="OUT", help="write what was heard to this file")
     lv.add_argument("--bit-depth", type=int, default=16, choices=(16, 24, 32),
                     help="bits per sample of --output-file (wav/flac/aiff; 32 = float; default 16)")
@@ -813,7 +831,7 @@ def _add_studio(sub) -> None:
                     help="bits per sample of --output-file (32 = float; default 16)")
     st.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
     st.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for a SONG with more than two channels: the two to use")
+                    help="the two channels of SONG to use, or one (a mono input)")
     st.add_argument("--paused", action="store_true", help="start paused (press play on the page)")
     st.add_argument("--edits", metavar="FILE",
                     help="the painted regions: loaded from FILE if it exists and saved to it on "

@@ -129,20 +129,22 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
     if job.automation is not None:
         job.automation.check_rate(sr, str(job.input))
         changes = job.automation.changes
+    params, changes = _for_input(job, source, changes)
     bar = None if progress else _progress_bar(n, sr, job.input.name, quiet)
     told = bar.update_to if bar else None
     if progress is not None:
         def told(done: int, total: int = n) -> None:
             progress(done, total)
     try:
-        with published_together(), BounceWriter(targets, sr, depth, job.keep_level) as out:
+        with published_together(), BounceWriter(targets, sr, depth, job.keep_level,
+                                                1 if source.mono else 2) as out:
             # a set of stems appears whole or not at all
             if job.chain is not None:
                 for st in job.chain.stages if job.edits is not None else ():
                     st.engine.set_edits(job.edits)  # as the studio does: every panslice stage
                 job.chain.render_stream(n, source.read, sr, out.emit, changes=changes, progress=told)
             else:
-                render_stream(source, job.params, out.emit, split=job.stems, unity=job.stems,
+                render_stream(source, params, out.emit, split=job.stems, unity=job.stems,
                               changes=changes, progress=told, edits=job.edits)
             note = out.finish()
     finally:
@@ -150,6 +152,21 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
             bar.close()
     if note:
         warnings.warn(f"{job.input}: {note}")
+
+
+def _for_input(job: BounceJob, source: StereoReader, changes):
+    """The job's settings and changes as its input needs them: a mono input's (ml/mono.py),
+    said once; a stereo input's as they are."""
+    if not source.mono:
+        return job.params, changes
+    from ..ml import mono
+
+    if job.chain is not None:
+        warnings.warn(f"{job.input}: {mono.chain_note()}")
+        return job.params, changes
+    params, note = mono.settings(job.params)
+    warnings.warn(f"{job.input}: {note}")
+    return params, mono.changes(changes)
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
