@@ -381,6 +381,8 @@ def _live_chain(args, input_file=None):
     """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead. A mono
     ``input_file``: every stage set as ml/mono.py says (said once), before the look-ahead."""
     chain = _chain(args)
+    if not args.chain:
+        _fixed_when_live(args)
     if input_file:
         from .formats.audiostream import StereoReader
 
@@ -394,6 +396,18 @@ def _live_chain(args, input_file=None):
                 st.engine.set_params(ps)
             warnings.warn(f"{input_file}: {note}")
     return _with_ml(chain, args.ml_patch)
+
+
+def _fixed_when_live(args) -> None:
+    """An ``auto`` preset measures a whole file before its bounce: live, say that its fixed
+    slice is used."""
+    from .formats import presets
+
+    preset = presets.load(args.preset)
+    if preset.auto is not None:
+        warnings.warn(f"preset {preset.name!r} sets its slice from a measurement of the whole file, "
+                      f"in a bounce; live uses its fixed slice (center {P.fmt(preset.params['center'])}, "
+                      f"width {P.fmt(preset.params['width'])})")
 
 
 def _bounce_chain(args, auto):

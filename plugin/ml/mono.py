@@ -1,8 +1,8 @@
 """What a mono input does to the settings: it has no stereo image, so every bin's azimuth is 0.
 
 The knobs that choose by direction (center, width, the delay axis, ml_spatial) then have
-nothing to act on. They are set to where every bin sits (center 0, by level, ml_spatial off),
-so that the slice holds every bin and the bands, gains, refinements and edits act on the sound
+nothing to act on. They are set to hold the whole field (center 0, width 2, by level, no phase
+test, ml_spatial off), so that the slice holds every bin and the bands, gains, refinements and edits act on the sound
 as a whole. Settings that choose by direction alone (ml_prior 0: karaoke, vocal-lift, ...)
 would then take the whole band: with the model installed, the ML prior chooses the slice
 instead (ml_prior 1); without it the slice is everything inside the bands, and the note says so.
@@ -15,15 +15,18 @@ from typing import Iterable
 from ...dsp import params as P
 from . import model
 
-PINNED = {"center": 0.0, "direction_cue": 0.0, "delay_center_ms": 0.0, "ml_spatial": 0.0}
+PINNED = {"center": 0.0, "width": 2.0, "phase_tolerance": 1.0, "direction_cue": 0.0,
+          "delay_center_ms": 0.0, "ml_spatial": 0.0}   # the whole field, by level, no phase test
+
+MONO = ("mono (one channel): the azimuth is 0 everywhere, so center, width and the other "
+        "direction knobs have nothing to act on")
 
 
-def settings(params: P.ParamSet) -> tuple[P.ParamSet, str]:
-    """``params`` for a mono input, and the one line that tells the user what changed."""
+def settings(params: P.ParamSet, head: str = MONO) -> tuple[P.ParamSet, str]:
+    """``params`` for a mono input, and the one line (``head``: why) that tells the user what
+    changed."""
     ps = params.copy()
     ps.update(PINNED)
-    head = ("mono (one channel): the azimuth is 0 everywhere, so center, width and the other "
-            "direction knobs have nothing to act on")
     if ps["ml_prior"] > 0:
         return ps, f"{head}; the ML prior chooses the slice"
     if model.model_path().exists():

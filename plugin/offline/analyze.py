@@ -167,6 +167,28 @@ def suggest(voice: pg.VoiceEstimate, params: P.ParamSet) -> dict[str, float]:
     return {"center": round(float(np.clip(voice.center, -1, 1)), 2) + 0.0, "width": round(width, 2)}
 
 
+@dataclass(frozen=True)
+class AutoRule:
+    """How an ``auto`` preset sets its slice from the measured voice: centre on the voice, half-
+    width ``per_spread`` times its measured half-width, between ``min_width`` and ``max_width``."""
+
+    per_spread: float
+    min_width: float
+    max_width: float
+
+
+def measure_voice(audio: np.ndarray, sample_rate: float) -> tuple[pg.VoiceEstimate, float]:
+    """The voice's place and spread in ``audio`` [shape=(2, n)], and the L/R correlation."""
+    stats = pg.measure(audio, sample_rate, row_edges(sample_rate))
+    return pg.find_voice(pg.voice_profile(stats.voice)), pg.lr_correlation(audio)
+
+
+def auto_slice(voice: pg.VoiceEstimate, rule: AutoRule) -> dict[str, float]:
+    """``center`` and ``width`` for ``voice`` by ``rule``."""
+    width = float(np.clip(rule.per_spread * voice.spread, rule.min_width, rule.max_width))
+    return {"center": round(float(np.clip(voice.center, -1, 1)), 2) + 0.0, "width": round(width, 3)}
+
+
 def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: float,
              center: float, current: tuple[float, float], mono: bool = False) -> tuple[str, str]:
     """'well', 'partly' or 'poorly', and why, from how much of the voice band the slice must

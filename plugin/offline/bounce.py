@@ -156,9 +156,9 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
 
 def _for_input(job: BounceJob, source: StereoReader, changes):
     """The job's settings and changes as its input needs them: a mono input's (ml/mono.py),
-    said once; a stereo input's as they are."""
+    an ``auto`` preset's slice measured on it (:func:`_auto`), each said once; else as given."""
     if not source.mono:
-        return job.params, changes
+        return _auto(job, source), changes
     from ..ml import mono
 
     if job.chain is not None:
@@ -167,6 +167,35 @@ def _for_input(job: BounceJob, source: StereoReader, changes):
     params, note = mono.settings(job.params)
     warnings.warn(f"{job.input}: {note}")
     return params, mono.changes(changes)
+
+
+def _auto(job: BounceJob, source: StereoReader) -> P.ParamSet:
+    """An ``auto`` preset's ``center`` and ``width`` from analyze's measurement of the voice in
+    this input (its first minutes), unless ``--set`` gave them; a nearly mono mix is not sliced
+    by azimuth at all (as a mono one). Other settings, and other presets, as given."""
+    auto, base = job.preset.auto, job.preset.params
+    if auto is None or job.chain is not None or any(job.params[k] != base[k] for k in ("center", "width")):
+        return job.params
+    from .analyze import MAX_MINUTES, NEAR_MONO, AutoRule, auto_slice, measure_voice
+
+    src = source.again()
+    try:
+        audio = src.read(min(src.frames, int(MAX_MINUTES * 60 * src.sample_rate)))
+    finally:
+        src.close()
+    voice, corr = measure_voice(np.ascontiguousarray(audio), src.sample_rate)
+    if corr >= NEAR_MONO:
+        from ..ml import mono
+
+        params, note = mono.settings(job.params, f"nearly mono (L/R correlation {corr:.2f}): the "
+                                     "slice is not chosen by azimuth")
+        warnings.warn(f"{job.input}: auto: {note}")
+        return params
+    params = job.params.copy()
+    params.update(auto_slice(voice, AutoRule(**auto)))
+    warnings.warn(f"{job.input}: auto: the voice sits at {voice.center:+.2f}, half-width "
+                  f"{voice.spread:.2f}: center={P.fmt(params['center'])} width={P.fmt(params['width'])}")
+    return params
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):
