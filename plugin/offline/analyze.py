@@ -25,6 +25,8 @@ from ..formats.edits import Region
 
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
 NEAR_MONO = 0.97           # L/R correlation from which the mix counts as nearly mono
+MONO_LIKE = 0.999          # ... and from which an auto preset does not slice it by azimuth at all
+                           # (Music_Delta, at 0.98, still slices well: karaoke 12.6 dB)
 ML_HINT = "the ML prior (--set ml_prior=1, or acapella-ml / karaoke-ml) separates by sound instead"
 MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
 GUARD = 0.05               # keep the slice's outer edge this far from a neighbouring source

@@ -171,12 +171,13 @@ def _for_input(job: BounceJob, source: StereoReader, changes):
 
 def _auto(job: BounceJob, source: StereoReader) -> P.ParamSet:
     """An ``auto`` preset's ``center`` and ``width`` from analyze's measurement of the voice in
-    this input (its first minutes), unless ``--set`` gave them; a nearly mono mix is not sliced
-    by azimuth at all (as a mono one). Other settings, and other presets, as given."""
+    this input (its first minutes), unless ``--set`` gave them; a mix whose two channels are all
+    but the same is not sliced by azimuth at all (as a mono one). Other settings, and other
+    presets, as given."""
     auto, base = job.preset.auto, job.preset.params
     if auto is None or job.chain is not None or any(job.params[k] != base[k] for k in ("center", "width")):
         return job.params
-    from .analyze import MAX_MINUTES, NEAR_MONO, AutoRule, auto_slice, measure_voice
+    from .analyze import MAX_MINUTES, MONO_LIKE, AutoRule, auto_slice, measure_voice
 
     src = source.again()
     try:
@@ -184,10 +185,10 @@ def _auto(job: BounceJob, source: StereoReader) -> P.ParamSet:
     finally:
         src.close()
     voice, corr = measure_voice(np.ascontiguousarray(audio), src.sample_rate)
-    if corr >= NEAR_MONO:
+    if corr >= MONO_LIKE:
         from ..ml import mono
 
-        params, note = mono.settings(job.params, f"nearly mono (L/R correlation {corr:.2f}): the "
+        params, note = mono.settings(job.params, f"all but mono (L/R correlation {corr:.4f}): the "
                                      "slice is not chosen by azimuth")
         warnings.warn(f"{job.input}: auto: {note}")
         return params
