@@ -388,7 +388,7 @@ def _live_chain(args, input_file=None):
 
         with StereoReader(input_file, getattr(args, "channels", None)) as src:
             mono = src.mono
-        if mono:
+        if mono and chain.stages:
             from .ml import mono as for_mono
 
             for st in chain.stages:
