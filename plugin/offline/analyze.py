@@ -220,6 +220,12 @@ def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: flo
                     f"{voice.spread:.2f}) and {where}")
 
 
+def _model_installed() -> bool:
+    from ..ml import model
+
+    return model.model_path().exists()
+
+
 def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
             regions: list[Region] | None = None, mono: bool = False) -> tuple[Analysis, pg.Field]:
     """Measure ``audio`` [shape=(2, n)] (``mono``: one channel read as two); returns the
@@ -229,8 +235,8 @@ def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str
     sug = suggest(voice, params)
     slice_share = pg.share_within(stats.voice, sug["center"], sug["width"])
     corr = pg.lr_correlation(audio)
-    if (mono or corr >= NEAR_MONO) and params["ml_prior"] == 0:
-        sug["ml_prior"] = 1.0   # nearly nothing to slice by direction: recommend the ML prior
+    if (mono or corr >= NEAR_MONO) and params["ml_prior"] == 0 and _model_installed():
+        sug["ml_prior"] = 1.0   # little to slice by direction: the ML prior (the text says so too)
     near = pg.share_within(stats.whole, 0.0, NEAR_CENTRE)
     verdict, because = _verdict(corr, near, voice, slice_share, sug["center"],
                                 (params["center"], params["width"]), mono)
