@@ -189,10 +189,9 @@ def _analyze_sources(args) -> int:
     """analyze --sources: list the sources found by direction, with the settings for each."""
     import json
 
-    from .formats import audiofile
     from .offline import sources
 
-    audio, sr = audiofile.read_stereo(Path(args.input), args.channels)
+    audio, sr = sources.read(Path(args.input), args.channels)
     found = sources.find(audio, sr, args.sources or None)
     if args.json:
         print(json.dumps([{"azimuth": s.azimuth, "delay_ms": s.delay_ms, "share": s.share,
@@ -248,16 +247,21 @@ def cmd_analyze(args) -> int:
         None if args.json or args.suggest else inp.parent / f"{inp.with_suffix('').name}-analysis.png")
     if picture is not None:
         analyze.check_picture(picture, inp)
-    audio, sr, note = analyze.read_capped(inp, args.channels)
+    audio, sr, note, mono = analyze.read_capped(inp, args.channels)
     if note:
         print(f"panslice: warning: {note}", file=sys.stderr)
     for msg in edits.past_end(edits.rows(regions), audio.shape[1] / sr, str(inp)):
         print(f"panslice: warning: {msg}", file=sys.stderr)
-    a, data = analyze.analyze(audio, sr, ps, str(inp), regions)
+    a, data = analyze.analyze(audio, sr, ps, str(inp), regions, mono)
     if picture is not None:
         rows = edits.rows(regions) if regions else None
-        out = bounce.render(audio, sr, ps, split=True, unity=True, edits=rows)[0]
-        analyze.draw(picture, a, data, panogram.power_rows(out, sr, data.row_edges), ps)
+        shown = ps
+        if mono:   # what a bounce would do with it (ml/mono.py); the report says it is mono
+            from .ml import mono as for_mono
+
+            shown = for_mono.settings(ps)[0]
+        out = bounce.render(audio, sr, shown, split=True, unity=True, edits=rows)[0]
+        analyze.draw(picture, a, data, panogram.power_rows(out, sr, data.row_edges), shown)
     if args.json:
         print(json.dumps(a.report(), indent=2))
     else:
@@ -388,10 +392,38 @@ def _started_as_recorded(chain, auto):
     return chain
 
 
-def _live_chain(args, auto=None):
+def _live_chain(args, input_file=None, auto=None):
     """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead; with
-    automation to play, every stage starts where it starts."""
-    return _with_ml(_started_as_recorded(_chain(args), auto), args.ml_patch)
+    automation to play, every stage starts where it starts. A mono ``input_file``: every stage
+    set as ml/mono.py says (said once), before the look-ahead."""
+    chain = _started_as_recorded(_chain(args), auto)
+    if not args.chain:
+        _fixed_when_live(args)
+    if input_file:
+        from .formats.audiostream import StereoReader
+
+        with StereoReader(input_file, getattr(args, "channels", None)) as src:
+            mono = src.mono
+        if mono and chain.stages:
+            from .ml import mono as for_mono
+
+            for st in chain.stages:
+                ps, note = for_mono.settings(st.params)
+                st.engine.set_params(ps)
+            warnings.warn(f"{input_file}: {note}")
+    return _with_ml(chain, args.ml_patch)
+
+
+def _fixed_when_live(args) -> None:
+    """An ``auto`` preset measures a whole file before its bounce: live, say that its fixed
+    slice is used."""
+    from .formats import presets
+
+    preset = presets.load(args.preset)
+    if preset.auto is not None:
+        warnings.warn(f"preset {preset.name!r} sets its slice from a measurement of the whole file, "
+                      f"in a bounce; live uses its fixed slice (center {P.fmt(preset.params['center'])}, "
+                      f"width {P.fmt(preset.params['width'])})")
 
 
 def _bounce_chain(args, auto):
@@ -416,7 +448,7 @@ def cmd_live(args) -> int:
 
         auto = automation.read(args.automation)
     _first_run_notice(args)
-    chain = _live_chain(args, auto)
+    chain = _live_chain(args, args.input_file, auto)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.input_file, loop=args.loop, channels=args.channels,
         input_device=args.input, output_device=args.output, output_file=args.output_file,
@@ -430,11 +462,11 @@ def cmd_serve(args) -> int:
     from .live import loop as live, streams
 
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, args.input)
     block = args.buffer or live.LIVE_BLOCK
     src = streams.FileSource(args.input, block, loop=args.loop)
     sinks = [streams.FileSink(args.output_file, src.sample_rate, args.bit_depth, inputs=[args.input],
-                              overwrite=args.overwrite)] if args.output_file else []
+                              overwrite=args.overwrite, mono=src.mono)] if args.output_file else []
     what = (f"file {args.input}{' (looping)' if args.loop else ''} at real-time pace -> no device"
             + (f" + file {args.output_file}" if args.output_file else ""))
     return _run_live(args, chain, streams.Duplex(src, sinks), block, what)
@@ -460,7 +492,7 @@ def cmd_studio(args) -> int:
     from .live import loop as live
 
     _first_run_notice(args)
-    chain = _live_chain(args)
+    chain = _live_chain(args, args.song)
     stream, block, what = live.open_stream(
         args.buffer, input_file=args.song, loop=True, channels=args.channels,
         output_device=args.output, output_file=args.output_file, bit_depth=args.bit_depth,
@@ -676,9 +708,9 @@ def _channels(text: str) -> list[int]:
     try:
         chans = [int(c) for c in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two channel numbers like 1,2") from None
-    if len(chans) != 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: give exactly two channels, like 1,2")
+        raise argparse.ArgumentTypeError(f"{text!r} is not channel numbers like 1,2 or 1") from None
+    if len(chans) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two channels, like 1,2, or one, like 1")
     return chans
 
 
@@ -724,7 +756,7 @@ def _add_bounce(sub) -> None:
     b.add_argument("--format", default="wav", choices=("wav", "flac", "aiff", "mp3", "ogg"),
                    help="file format of the stems (with --stems; default wav)")
     b.add_argument("--channels", type=_channels, metavar="L,R",
-                   help="for files with more than two channels: the two to use (1-based)")
+                   help="the two channels to use (1-based), or one (a mono input: mono out)")
     b.add_argument("--keep-level", action="store_true",
                    help="a render that would clip an integer or lossy file is clipped (and the "
                         "clipped samples counted) instead of lowered to -1 dBTP, the default")
@@ -802,7 +834,7 @@ def _add_analyze(sub) -> None:
     an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for files with more than two channels: the two to use (1-based)")
+                    help="the two channels to use (1-based), or one (a mono input)")
     an.add_argument("-q", "--quiet", action="store_true",
                     help="only the report (no preset line, no 'wrote' or 'saved' messages)")
 
@@ -840,7 +872,7 @@ def _add_live(sub) -> None:
                                                          "real-time pace")
     lv.add_argument("--loop", action="store_true", help="loop --input-file until Ctrl-C")
     lv.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for an --input-file with more than two channels: the two to use")
+                    help="the two channels of an --input-file to use, or one (a mono input)")
     _add_take(lv)
     lv.add_argument("--jack", action="store_true",
                     help="use JACK ports (NAME:in_1/in_2, NAME:out_1/out_2) instead of devices")
@@ -881,7 +913,7 @@ def _add_studio(sub) -> None:
     _add_take(st)
     st.add_argument("--buffer", type=_block, metavar="SAMPLES", help="block size (default 512)")
     st.add_argument("--channels", type=_channels, metavar="L,R",
-                    help="for a SONG with more than two channels: the two to use")
+                    help="the two channels of SONG to use, or one (a mono input)")
     st.add_argument("--paused", action="store_true", help="start paused (press play on the page)")
     st.add_argument("--edits", metavar="FILE",
                     help="the painted regions: loaded from FILE if it exists and saved to it on "

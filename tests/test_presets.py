@@ -21,7 +21,7 @@ def test_shipped_preset_file_holds_registry_names_and_legal_values(name):
     legal for its parameter, and the loaded preset holds exactly those values."""
     raw = tomllib.loads((resources.files("panslice.presets") / f"{name}.toml").read_text("utf-8"))
     assert raw.get("format") == presets.FORMAT
-    assert set(raw) <= {"format", "description", "outputs", "params", "bands"}
+    assert set(raw) <= {"format", "description", "outputs", "params", "bands", "auto"}
     assert isinstance(raw.get("description"), str) and raw["description"].strip()
     outputs = raw.get("outputs")
     assert isinstance(outputs, list) and len(outputs) == 2 and outputs[0] != outputs[1]

@@ -114,8 +114,8 @@ def test_analyze_reads_at_most_its_cap_and_says_so(tmp_path, monkeypatch):
     p = tmp_path / "long.wav"
     audiofile.write_stereo(p, _song(10000, 0.5), SR, 32)
     monkeypatch.setattr(analyze, "MAX_MINUTES", 0.001)
-    audio, sr, note = analyze.read_capped(p)
+    audio, sr, note, _ = analyze.read_capped(p)
     assert audio.shape == (2, int(0.001 * 60 * SR)) and "first 0.001 minutes" in note
     monkeypatch.setattr(analyze, "MAX_MINUTES", 20)
-    audio, sr, note = analyze.read_capped(p)
+    audio, sr, note, _ = analyze.read_capped(p)
     assert audio.shape == (2, 10000) and note is None

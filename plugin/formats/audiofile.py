@@ -31,9 +31,19 @@ class AudioFileError(PansliceError):
 
 
 def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
-    """Read ``path`` as float32 [shape=(2, n)] and its sample rate.
+    """Read ``path`` as float32 [shape=(2, n)] and its sample rate (a mono input as left =
+    right; see :func:`read_input`)."""
+    audio, sr, _ = read_input(path, channels)
+    return audio, sr
 
-    channels : two 1-based channel numbers to use from a file with more than two channels.
+
+def read_input(path: str | os.PathLike,
+               channels: Sequence[int] | None = None) -> tuple[np.ndarray, float, bool]:
+    """Read ``path`` as float32 [shape=(2, n)], its sample rate, and whether it is mono.
+
+    channels : one or two 1-based channel numbers to use (see :func:`pick_channels`). A mono
+    input (one channel) is read as two equal channels: the engine takes stereo, and what it
+    makes of left = right folds back to mono exactly.
     Non-finite samples are replaced by 0 with a warning.
     """
     p = Path(path)
@@ -51,19 +61,33 @@ def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) 
         raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
     if n == 0:
         raise AudioFileError(f"{p}: contains no audio (zero length)")
-    if channels is not None:
-        if len(channels) != 2 or not all(1 <= c <= n_ch for c in channels):
-            raise AudioFileError(f"{p}: --channels must name two of channels 1..{n_ch}, got {list(channels)}")
-        audio = audio[[channels[0] - 1, channels[1] - 1]]
-    elif n_ch == 1:
-        raise AudioFileError(f"{p}: is mono; there is no stereo image to separate")
-    elif n_ch > 2:
-        raise AudioFileError(f"{p}: has {n_ch} channels; pick two with --channels L,R (e.g. --channels 1,2)")
+    pick, mono = pick_channels(p, n_ch, channels)
+    if pick is not None:
+        audio = audio[pick]
     bad = ~np.isfinite(audio)
     if bad.any():
-        warnings.warn(f"{p}: {int(bad.sum())} NaN/Inf samples replaced with silence", stacklevel=2)
+        warnings.warn(f"{p}: {int(bad[0].sum() if mono else bad.sum())} NaN/Inf samples "
+                      "replaced with silence", stacklevel=2)
         audio = np.where(bad, np.float32(0), audio)
-    return np.ascontiguousarray(audio), sr
+    return np.ascontiguousarray(audio), sr, mono
+
+
+def pick_channels(p: Path, n_ch: int, channels: Sequence[int] | None) -> tuple[list[int] | None, bool]:
+    """The channel indices to read as left and right (None: the file's own two) and whether
+    the input is mono: a one-channel file, or one channel picked with ``--channels``."""
+    if channels is not None:
+        if len(channels) not in (1, 2) or not all(1 <= c <= n_ch for c in channels):
+            raise AudioFileError(f"{p}: --channels must name one or two of channels 1..{n_ch}, "
+                                 f"got {list(channels)}")
+        return [channels[0] - 1, channels[-1] - 1], len(channels) == 1
+    if n_ch < 1:    # found by fuzzing: an MP3 cut to its first 40 bytes
+        raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
+    if n_ch == 1:
+        return [0, 0], True
+    if n_ch > 2:
+        raise AudioFileError(f"{p}: has {n_ch} channels; pick two with --channels L,R (e.g. "
+                             "--channels 1,2), or one with --channels N")
+    return None, False
 
 
 def _read(path: Path, named: Path) -> tuple[np.ndarray, float]:
@@ -180,9 +204,9 @@ def is_float(path: str | os.PathLike, bit_depth: int) -> bool:
 
 @contextmanager
 def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
-                  sweep: bool = True) -> Iterator[object]:
-    """Open a pedalboard writer on a temporary file; rename it to ``path`` only on success
-    (``sweep``: see :func:`atomic_path`)."""
+                  sweep: bool = True, channels: int = 2) -> Iterator[object]:
+    """Open a pedalboard writer of ``channels`` (1 or 2) on a temporary file; rename it to
+    ``path`` only on success (``sweep``: see :func:`atomic_path`)."""
     from pedalboard.io import AudioFile
 
     p = Path(path)
@@ -203,7 +227,7 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
 
     try:
         with atomic_path(p, check, sweep) as tmp:
-            with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=2, **kwargs) as f:
+            with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=channels, **kwargs) as f:
                 yield f
                 written[0] = int(f.frames)
     except BaseException as e:
@@ -213,12 +237,13 @@ def atomic_writer(path: str | os.PathLike, sample_rate: float, bit_depth: int = 
 
 
 def write_stereo(path: str | os.PathLike, audio: np.ndarray, sample_rate: float, bit_depth: int = 16) -> None:
-    with atomic_writer(path, sample_rate, bit_depth) as f:
+    """Write ``audio`` [shape=(channels, n)]: two channels, or one (a mono file)."""
+    with atomic_writer(path, sample_rate, bit_depth, channels=audio.shape[0]) as f:
         write_block(f, audio)
 
 
 def write_block(f, audio: np.ndarray) -> None:
-    """Write stereo ``audio`` [shape=(2, n)] to an open writer. pedalboard refuses a square
+    """Write ``audio`` [shape=(channels, n)] to an open writer. pedalboard refuses a square
     array (it cannot tell channels from samples): two samples go one at a time."""
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     for part in ([audio[:, :1], audio[:, 1:]] if audio.shape == (2, 2) else [audio]):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...dsp.engine import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import intact, wavheader
-from .audiofile import READ_EXTENSIONS, AudioFileError, read_stereo
+from .audiofile import READ_EXTENSIONS, AudioFileError, pick_channels, read_input
 
 READ_BLOCK = 1 << 16     # samples read from a file at once
 
@@ -25,8 +25,8 @@ READ_BLOCK = 1 << 16     # samples read from a file at once
 class ArraySource:
     """``audio`` [shape=(2, n)] given out in pieces, in order."""
 
-    def __init__(self, audio: np.ndarray, sample_rate: float):
-        self.audio, self.sample_rate = audio, sample_rate
+    def __init__(self, audio: np.ndarray, sample_rate: float, mono: bool = False):
+        self.audio, self.sample_rate, self.mono = audio, sample_rate, mono
         self.frames, self.dtype = audio.shape[1], audio.dtype
         self._pos = 0
 
@@ -37,7 +37,7 @@ class ArraySource:
         return x
 
     def again(self) -> "ArraySource":
-        return ArraySource(self.audio, self.sample_rate)
+        return ArraySource(self.audio, self.sample_rate, self.mono)
 
     def close(self) -> None:
         pass
@@ -46,7 +46,8 @@ class ArraySource:
 class StereoReader:
     """A stereo file read in order, a block at a time, with ``read_stereo``'s checks and
     errors (channels, no audio; and a sample rate the engine does not take) and its NaN/Inf rule (replaced by silence, one warning at
-    :meth:`close` with the count). Formats only ffmpeg decodes are read whole."""
+    :meth:`close` with the count). Formats only ffmpeg decodes are read whole. ``mono``: a
+    one-channel input, read as left = right (see ``read_input``)."""
 
     dtype = np.dtype(np.float32)
 
@@ -60,8 +61,8 @@ class StereoReader:
         if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file() or _damaged(p):
             # ffmpeg's formats, and files holding less than their header says (read_stereo
             # trims those to what is there and says so), are read whole
-            audio, sr = read_stereo(p, channels)
-            self._array = ArraySource(audio, sr)
+            audio, sr, self.mono = read_input(p, channels)
+            self._array = ArraySource(audio, sr, self.mono)
             self.frames, self.sample_rate, self._file = audio.shape[1], sr, None
             return
         self._array, self.bad = None, 0
@@ -80,7 +81,7 @@ class StereoReader:
             raise AudioFileError(f"{p}: its sample rate, {self.sample_rate:g} Hz, is not one panslice "
                                  f"processes ({MIN_SAMPLE_RATE:g} .. {MAX_SAMPLE_RATE:g} Hz)")
         try:
-            self._pick = _pick_channels(p, n_ch, channels)
+            self._pick, self.mono = pick_channels(p, n_ch, channels)
         except AudioFileError:
             self.close()
             raise
@@ -98,7 +99,7 @@ class StereoReader:
         x = np.asarray(x[self._pick] if self._pick is not None else x, dtype=np.float32)
         if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
-            self.bad += int(bad.sum())
+            self.bad += int(bad[0].sum() if self.mono else bad.sum())
             x = np.where(bad, np.float32(0), x)
         return x
 
@@ -137,18 +138,3 @@ def _damaged(p: Path) -> bool:
             return present < f.frames
     except Exception:  # noqa: BLE001 -- the reader below reports an unreadable file
         return False
-
-
-def _pick_channels(p: Path, n_ch: int, channels: Sequence[int] | None) -> list[int] | None:
-    """The two channel indices to read (None: the file's own two), or read_stereo's error."""
-    if channels is not None:
-        if len(channels) != 2 or not all(1 <= c <= n_ch for c in channels):
-            raise AudioFileError(f"{p}: --channels must name two of channels 1..{n_ch}, got {list(channels)}")
-        return [channels[0] - 1, channels[1] - 1]
-    if n_ch < 1:    # found by fuzzing: an MP3 cut to its first 40 bytes
-        raise AudioFileError(f"{p}: not a readable audio file (it has no channels)")
-    if n_ch == 1:
-        raise AudioFileError(f"{p}: is mono; there is no stereo image to separate")
-    if n_ch > 2:
-        raise AudioFileError(f"{p}: has {n_ch} channels; pick two with --channels L,R (e.g. --channels 1,2)")
-    return None

@@ -1,7 +1,9 @@
 """Named presets: TOML snapshots of registry values, shipped ones and the user's own.
 
 A preset file holds ``format``, ``description``, ``outputs`` (the names of the slice and of the
-rest, used for stem files) and a ``[params]`` table; ``[[bands]]`` lists the bands. Every value
+rest, used for stem files) and a ``[params]`` table; ``[[bands]]`` lists the bands. An ``[auto]``
+table (``per_spread``, ``min_width``, ``max_width``) makes a bounce set ``center`` and ``width``
+per file from analyze's measurement of its voice (plugin/offline/analyze.auto_slice). Every value
 is validated against the registry when the preset loads, so a bad preset fails with its file
 name, never halfway through a render. Missing values take their defaults.
 """
@@ -36,6 +38,7 @@ class Preset:
     outputs: tuple[str, str]
     params: P.ParamSet
     source: str  # 'shipped' or the user file's path
+    auto: dict[str, float] | None = None  # the [auto] table: the slice measured per file
 
 
 def user_dir() -> Path:
@@ -59,7 +62,7 @@ def parse(text: str, name: str, source: str) -> Preset:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PresetError(f"{where}: not valid TOML ({e})") from None
-    unknown = set(data) - {"format", "description", "outputs", "params", "bands"}
+    unknown = set(data) - {"format", "description", "outputs", "params", "bands", "auto"}
     if unknown:
         raise PresetError(f"{where}: unknown keys {sorted(unknown)}")
     if data.get("format", FORMAT) != FORMAT:
@@ -89,7 +92,24 @@ def parse(text: str, name: str, source: str) -> Preset:
                           for b in bands])
     except ParameterError as e:
         raise PresetError(f"{where}: {e}") from None
-    return Preset(name, str(data.get("description", "")), (outputs[0], outputs[1]), ps, source)
+    return Preset(name, str(data.get("description", "")), (outputs[0], outputs[1]), ps, source,
+                  _auto(data.get("auto"), where))
+
+
+AUTO_KEYS = ("per_spread", "min_width", "max_width")
+
+
+def _auto(table: object, where: str) -> dict[str, float] | None:
+    """The ``[auto]`` table checked: three positive numbers, min_width <= max_width <= 2."""
+    if table is None:
+        return None
+    if not isinstance(table, dict) or set(table) != set(AUTO_KEYS):
+        raise PresetError(f"{where}: [auto] must hold exactly {', '.join(AUTO_KEYS)}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in table.values()):
+        raise PresetError(f"{where}: [auto] values must be positive numbers")
+    if not table["min_width"] <= table["max_width"] <= 2.0:
+        raise PresetError(f"{where}: [auto] needs min_width <= max_width <= 2")
+    return {k: float(table[k]) for k in AUTO_KEYS}
 
 
 def to_toml(preset: Preset) -> str:

@@ -245,7 +245,8 @@ def open_stream(block: int | None, *, input_file: str | None = None, loop: bool 
                                              input_device, output_device, output_file, rate)
         if output_file:
             sink = streams.FileSink(output_file, src.sample_rate, bit_depth,
-                                    inputs=[input_file] if input_file else [], overwrite=overwrite)
+                                    inputs=[input_file] if input_file else [], overwrite=overwrite,
+                                    mono=getattr(src, "mono", False))
             opened.append(sink)
             sinks.append(sink)
             text += f" + file {Path(output_file)}"

@@ -50,7 +50,7 @@ class FileSource:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.path = Path(path)
-        self.audio, self.sample_rate = audiofile.read_stereo(path, channels)
+        self.audio, self.sample_rate, self.mono = audiofile.read_input(path, channels)
         self.loop = loop
         self._buf = np.zeros((2, block), np.float32)
         self._silence = np.zeros((2, block), np.float32)
@@ -118,21 +118,25 @@ class FileSource:
 class FileSink:
     """Writes every block it is given (what was heard) to ``path``; the file appears when it is
     closed (a session that heard nothing leaves nothing). Its header is brought up to date about
-    once a second, so a killed session leaves a take that plays (in the hidden temporary file)."""
+    once a second, so a killed session leaves a take that plays (in the hidden temporary file).
+    ``mono``: a mono file, the mean of the two channels (a mono input's: they agree)."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: float, bit_depth: int = 16,
-                 inputs: Sequence[str | os.PathLike] = (), overwrite: bool = False):
+                 inputs: Sequence[str | os.PathLike] = (), overwrite: bool = False,
+                 mono: bool = False):
         self.path = audiofile.check_output(path, inputs, overwrite, bit_depth)
-        self.sample_rate = sample_rate
+        self.sample_rate, self.mono = sample_rate, mono
         self._stack = ExitStack()
-        self._file = self._stack.enter_context(audiofile.atomic_writer(self.path, sample_rate, bit_depth,
-                                                                           sweep=False))
+        self._file = self._stack.enter_context(audiofile.atomic_writer(
+            self.path, sample_rate, bit_depth, sweep=False, channels=1 if mono else 2))
         self.overruns = 0
         self.underruns = 0
         self.samples = 0
         self._flushed = 0
 
     def write(self, block: np.ndarray) -> None:
+        if self.mono:
+            block = (block[:1] + block[1:]) * np.float32(0.5)
         audiofile.write_block(self._file, block)
         self.samples += block.shape[1]
         if self.samples >= self._flushed + self.sample_rate:

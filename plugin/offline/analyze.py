@@ -26,6 +26,10 @@ from . import picture_style as style
 from .picture_style import EDIT, SLICE, SUGGESTED
 
 NEAR_CENTRE = 0.1          # "near the centre": |azimuth| <= this
+NEAR_MONO = 0.97           # L/R correlation from which the mix counts as nearly mono
+MONO_LIKE = 0.999          # ... and from which an auto preset does not slice it by azimuth at all
+                           # (Music_Delta, at 0.98, still slices well: karaoke 12.6 dB)
+ML_HINT = "the ML prior (--set ml_prior=1, or acapella-ml / karaoke-ml) separates by sound instead"
 MIN_WIDTH, MAX_WIDTH = 0.08, 0.5
 GUARD = 0.05               # keep the slice's outer edge this far from a neighbouring source
 MAX_MINUTES = 20           # analyze reads at most this much of a file (memory: about 1 GB)
@@ -47,6 +51,7 @@ class Analysis:
     because: str
     current: dict[str, object]
     regions: list[Region] = field(default_factory=list)
+    mono: bool = False         # one channel: no stereo image at all
 
     @property
     def verdict_words(self) -> str:
@@ -58,6 +63,7 @@ class Analysis:
         v = self.voice
         return _strict({
             "input": self.input,
+            **({"mono": True} if self.mono else {}),
             "sample_rate": self.sample_rate,
             "duration_s": round(self.duration_s, 3),
             "lr_correlation": round(self.lr_correlation, 4),
@@ -80,7 +86,8 @@ class Analysis:
         v = self.voice
         near = "none" if math.isinf(v.neighbour) else f"{v.neighbour:.2f} away"
         lines = [
-            f"{self.input}: {self.duration_s:.1f} s at {self.sample_rate:g} Hz",
+            f"{self.input}: {self.duration_s:.1f} s at {self.sample_rate:g} Hz"
+            + (", mono (one channel)" if self.mono else ""),
             f"  L/R correlation            {self.lr_correlation:6.3f}   (1 = mono, 0 = unrelated)",
             f"  mix near the centre        {100 * self.near_centre_share:5.1f} %  of the energy within "
             f"azimuth +/-{NEAR_CENTRE:g}",
@@ -89,17 +96,18 @@ class Analysis:
             + (", ".join(_az(x) for x in v.peaks if abs(x - v.center) > 0.05) or "none")
             + f" (nearest distinct one: {near})",
             f"  suggested slice            center={self.suggestion['center']:g} "
-            f"width={self.suggestion['width']:g}: holds {100 * self.slice_share:.0f} % of the "
-            f"voice band's energy",
+            f"width={self.suggestion['width']:g}"
+            + (" ml_prior=1" if "ml_prior" in self.suggestion else "")
+            + f": holds {100 * self.slice_share:.0f} % of the voice band's energy",
             f"  verdict: centre removal likely to work {self.verdict_words}, because {self.because}",
         ]
         return "\n".join(lines)
 
 
-def read_capped(path: Path, channels=None) -> tuple[np.ndarray, float, str | None]:
-    """The first :data:`MAX_MINUTES` of ``path`` (a stereo file), its rate, and a note when
-    that is not all of it: analyze holds its input in memory, so a longer file is measured
-    by its start (the placement of voices rarely changes after that)."""
+def read_capped(path: Path, channels=None) -> tuple[np.ndarray, float, str | None, bool]:
+    """The first :data:`MAX_MINUTES` of ``path`` (as stereo), its rate, a note when that is not
+    all of it, and whether it is mono: analyze holds its input in memory, so a longer file is
+    measured by its start (the placement of voices rarely changes after that)."""
     from ..formats.audiostream import StereoReader
 
     with StereoReader(path, channels) as src:
@@ -108,7 +116,7 @@ def read_capped(path: Path, channels=None) -> tuple[np.ndarray, float, str | Non
         note = None if src.frames <= cap else (
             f"{path}: analyzing its first {MAX_MINUTES} minutes of {src.frames / src.sample_rate / 60:.0f} "
             "(analyze holds its input in memory; bounce streams the whole file)")
-    return np.ascontiguousarray(audio), src.sample_rate, note
+    return np.ascontiguousarray(audio), src.sample_rate, note, src.mono
 
 
 def check_picture(path: Path, inp: Path) -> None:
@@ -163,19 +171,43 @@ def suggest(voice: pg.VoiceEstimate, params: P.ParamSet) -> dict[str, float]:
     return {"center": round(float(np.clip(voice.center, -1, 1)), 2) + 0.0, "width": round(width, 2)}
 
 
+@dataclass(frozen=True)
+class AutoRule:
+    """How an ``auto`` preset sets its slice from the measured voice: centre on the voice, half-
+    width ``per_spread`` times its measured half-width, between ``min_width`` and ``max_width``."""
+
+    per_spread: float
+    min_width: float
+    max_width: float
+
+
+def measure_voice(audio: np.ndarray, sample_rate: float) -> tuple[pg.VoiceEstimate, float]:
+    """The voice's place and spread in ``audio`` [shape=(2, n)], and the L/R correlation."""
+    stats = pg.measure(audio, sample_rate, row_edges(sample_rate))
+    return pg.find_voice(pg.voice_profile(stats.voice)), pg.lr_correlation(audio)
+
+
+def auto_slice(voice: pg.VoiceEstimate, rule: AutoRule) -> dict[str, float]:
+    """``center`` and ``width`` for ``voice`` by ``rule``."""
+    width = float(np.clip(rule.per_spread * voice.spread, rule.min_width, rule.max_width))
+    return {"center": round(float(np.clip(voice.center, -1, 1)), 2) + 0.0, "width": round(width, 3)}
+
+
 def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: float,
-             center: float, current: tuple[float, float]) -> tuple[str, str]:
+             center: float, current: tuple[float, float], mono: bool = False) -> tuple[str, str]:
     """'well', 'partly' or 'poorly', and why, from how much of the voice band the slice must
     keep, how the voice and the mix are spread, and whether the slice in use (``current``:
     center, width) holds the voice as measured."""
+    if mono:
+        return "poorly", f"the file is mono (one channel): it has no stereo image to slice; {ML_HINT}"
     if slice_share >= 0.9:
         return "poorly", (f"{100 * slice_share:.0f} % of the voice band's energy sits inside the "
                           "slice: the other sources in that band share the voice's position, so "
                           "the slice keeps them too")
-    if corr >= 0.97:
+    if corr >= NEAR_MONO:
         return "partly", (f"the mix is nearly mono (L/R correlation {corr:.2f}, {100 * near:.0f} % "
                           "of it near the centre): the slice removes only what is panned away "
-                          "from the voice")
+                          f"from the voice; {ML_HINT}")
     if voice.spread > 0.2:
         return "partly", (f"the voice is spread wide (half-width {voice.spread:.2f}, reverb or "
                           "doubling), so a slice wide enough to hold it also holds neighbours")
@@ -190,21 +222,30 @@ def _verdict(corr: float, near: float, voice: pg.VoiceEstimate, slice_share: flo
                     f"{voice.spread:.2f}) and {where}")
 
 
+def _model_installed() -> bool:
+    from ..ml import model
+
+    return model.model_path().exists()
+
+
 def analyze(audio: np.ndarray, sample_rate: float, params: P.ParamSet, name: str = "input",
-            regions: list[Region] | None = None) -> tuple[Analysis, pg.Field]:
-    """Measure ``audio`` [shape=(2, n)]; returns the analysis and the histograms to draw."""
+            regions: list[Region] | None = None, mono: bool = False) -> tuple[Analysis, pg.Field]:
+    """Measure ``audio`` [shape=(2, n)] (``mono``: one channel read as two); returns the
+    analysis and the histograms to draw."""
     stats = pg.measure(audio, sample_rate, row_edges(sample_rate))
     voice = pg.find_voice(pg.voice_profile(stats.voice))
     sug = suggest(voice, params)
     slice_share = pg.share_within(stats.voice, sug["center"], sug["width"])
     corr = pg.lr_correlation(audio)
+    if (mono or corr >= NEAR_MONO) and params["ml_prior"] == 0 and _model_installed():
+        sug["ml_prior"] = 1.0   # little to slice by direction: the ML prior (the text says so too)
     near = pg.share_within(stats.whole, 0.0, NEAR_CENTRE)
     verdict, because = _verdict(corr, near, voice, slice_share, sug["center"],
-                                (params["center"], params["width"]))
+                                (params["center"], params["width"]), mono)
     current = {"center": params["center"], "width": params["width"],
                "softness": params["softness"], "bands": [list(b) for b in params.bands()]}
     a = Analysis(name, sample_rate, audio.shape[1] / sample_rate, corr, near, voice, sug,
-                 slice_share, verdict, because, current, list(regions or []))
+                 slice_share, verdict, because, current, list(regions or []), mono)
     return a, stats
 
 

@@ -128,6 +128,7 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
     if job.automation is not None:
         job.automation.check_rate(sr, str(job.input))
         changes = job.automation.changes
+    params, changes = _for_input(job, source, changes)
     bar = None if progress else _progress_bar(n, sr, job.input.name, quiet)
     told = bar.update_to if bar else None
     if progress is not None:
@@ -135,14 +136,14 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
             progress(done, total)
     try:
         with published_together(job.output if job.stems else None), \
-                BounceWriter(targets, sr, depth, job.keep_level) as out:
+                BounceWriter(targets, sr, depth, job.keep_level, 1 if source.mono else 2) as out:
             # a set of stems appears whole or not at all
             if job.chain is not None:
                 for st in job.chain.stages if job.edits is not None else ():
                     st.engine.set_edits(job.edits)  # as the studio does: every panslice stage
                 job.chain.render_stream(n, source.read, sr, out.emit, changes=changes, progress=told)
             else:
-                render_stream(source, job.params, out.emit, split=job.stems, unity=job.stems,
+                render_stream(source, params, out.emit, split=job.stems, unity=job.stems,
                               changes=changes, progress=told, edits=job.edits)
             note = out.finish()
     finally:
@@ -150,6 +151,51 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
             bar.close()
     if note:
         warnings.warn(f"{job.input}: {note}")
+
+
+def _for_input(job: BounceJob, source: StereoReader, changes):
+    """The job's settings and changes as its input needs them: a mono input's (ml/mono.py),
+    an ``auto`` preset's slice measured on it (:func:`_auto`), each said once; else as given."""
+    if not source.mono:
+        return _auto(job, source), changes
+    from ..ml import mono
+
+    if job.chain is not None:
+        warnings.warn(f"{job.input}: {mono.chain_note()}")
+        return job.params, changes
+    params, note = mono.settings(job.params)
+    warnings.warn(f"{job.input}: {note}")
+    return params, mono.changes(changes)
+
+
+def _auto(job: BounceJob, source: StereoReader) -> P.ParamSet:
+    """An ``auto`` preset's ``center`` and ``width`` from analyze's measurement of the voice in
+    this input (its first minutes), unless ``--set`` gave them; a mix whose two channels are all
+    but the same is not sliced by azimuth at all (as a mono one). Other settings, and other
+    presets, as given."""
+    auto, base = job.preset.auto, job.preset.params
+    if auto is None or job.chain is not None or any(job.params[k] != base[k] for k in ("center", "width")):
+        return job.params
+    from .analyze import MAX_MINUTES, MONO_LIKE, AutoRule, auto_slice, measure_voice
+
+    src = source.again()
+    try:
+        audio = src.read(min(src.frames, int(MAX_MINUTES * 60 * src.sample_rate)))
+    finally:
+        src.close()
+    voice, corr = measure_voice(np.ascontiguousarray(audio), src.sample_rate)
+    if corr >= MONO_LIKE:
+        from ..ml import mono
+
+        params, note = mono.settings(job.params, f"all but mono (L/R correlation {corr:.4f}): the "
+                                     "slice is not chosen by azimuth")
+        warnings.warn(f"{job.input}: auto: {note}")
+        return params
+    params = job.params.copy()
+    params.update(auto_slice(voice, AutoRule(**auto)))
+    warnings.warn(f"{job.input}: auto: the voice sits at {voice.center:+.2f}, half-width "
+                  f"{voice.spread:.2f}: center={P.fmt(params['center'])} width={P.fmt(params['width'])}")
+    return params
 
 
 def _progress_bar(total: int, sr: float, label: str, quiet: bool):

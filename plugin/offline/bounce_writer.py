@@ -23,21 +23,23 @@ CHUNK = headroom._CHUNK    # samples per write (and per true-peak piece)
 class BounceWriter:
     """``emit(o, lo)`` (render.render_stream's sink) the render [pieces (outs, 2, k)] into
     ``targets`` (one per out); :meth:`finish` says what headroom did (None: nothing). Use it as
-    a context: an error inside leaves no output behind."""
+    a context: an error inside leaves no output behind. With ``channels`` 1 (a mono input,
+    rendered as left = right) the files are mono: the mean of the two (exact where they agree)."""
 
-    def __init__(self, targets: list[Path], sample_rate: float, depth: int, keep_level: bool):
+    def __init__(self, targets: list[Path], sample_rate: float, depth: int, keep_level: bool,
+                 channels: int = 2):
         self.targets, self.keep_level = targets, keep_level
-        self.sr, self.depth = sample_rate, depth
+        self.sr, self.depth, self.channels = sample_rate, depth, channels
         self.float = audiofile.is_float(targets[0], depth)
-        self._buf = np.zeros((len(targets), 2, CHUNK), np.float32)
+        self._buf = np.zeros((len(targets), channels, CHUNK), np.float32)
         self._fill = 0
         self._over, self._peak = 0, 0.0
         self._stack = ExitStack()
         self._temp = None
 
     def __enter__(self) -> "BounceWriter":
-        self._files = [self._stack.enter_context(audiofile.atomic_writer(t, self.sr, self.depth))
-                       for t in self.targets]
+        self._files = [self._stack.enter_context(
+            audiofile.atomic_writer(t, self.sr, self.depth, channels=self.channels)) for t in self.targets]
         if not self.float:
             self._temp = self._stack.enter_context(
                 tempfile.TemporaryFile(prefix=".panslice-render-", dir=self.targets[0].parent))
@@ -47,6 +49,8 @@ class BounceWriter:
         return self._stack.__exit__(*exc)
 
     def emit(self, o: np.ndarray, lo: int) -> None:
+        if self.channels == 1:
+            o = (o[:, :1] + o[:, 1:]) * np.float32(0.5)
         done = 0
         while done < o.shape[2]:
             k = min(CHUNK - self._fill, o.shape[2] - done)
@@ -93,10 +97,10 @@ class BounceWriter:
             return
         size = self._temp.seek(0, 2) // 4
         self._temp.seek(0)
-        per = self._buf.shape[0] * 2
+        per = self._buf.shape[0] * self.channels
         while size > 0:
             m = min(CHUNK, size // per)
-            yield np.fromfile(self._temp, np.float32, per * m).reshape(-1, 2, m)
+            yield np.fromfile(self._temp, np.float32, per * m).reshape(-1, self.channels, m)
             size -= per * m
 
     def _copy(self, gain: np.float32 | None) -> None:

@@ -47,12 +47,22 @@ def names(count: int, fmt: str = ".wav") -> list[str]:
     return [f"source_{k + 1}{fmt}" for k in range(count)] + [f"rest{fmt}"]
 
 
+def read(inp: Path, channels=None) -> tuple[np.ndarray, float]:
+    """``inp`` as stereo, or an error for a mono input: sources are found by direction."""
+    audio, sr, mono = audiofile.read_input(inp, channels)
+    if mono:
+        raise audiofile.AudioFileError(
+            f"{inp}: is mono; there are no directions to find sources by (without --sources, "
+            "the ML prior separates a mono file)")
+    return audio, sr
+
+
 def bounce(inp: Path, folder: Path, base: P.ParamSet, count: int | None, *,
            bit_depth: int | None = None, channels=None, overwrite: bool = False,
            fmt: str = ".wav", keep_level: bool = False) -> tuple[list[Path], list[Source]]:
     """Find the sources of ``inp`` and write their stems into ``folder``; returns the paths
     written and the sources."""
-    audio, sr = audiofile.read_stereo(inp, channels)
+    audio, sr = read(inp, channels)
     found = find(audio, sr, count)
     paths = [folder / name for name in names(len(found), fmt)]
     for p in paths:
