@@ -183,15 +183,26 @@ def _analyze_sources(args) -> int:
     import json
 
     from .formats import audiofile
-    from .offline import sources
+    from .offline import analyze, sources
 
-    audio, sr = audiofile.read_stereo(Path(args.input), args.channels)
-    found = sources.find(audio, sr, args.sources or None)
+    inp = Path(args.input)
+    picture = Path(args.output) if args.output else None
+    if picture is not None:
+        analyze.check_picture(picture, inp)
+    audio, sr = audiofile.read_stereo(inp, args.channels)
+    hist = sources.histogram(audio, sr)
+    found = hist.sources(args.sources or None)
+    if picture is not None:
+        from .offline import sources_picture
+
+        sources_picture.draw(picture, hist, found, inp.name)
     if args.json:
         print(json.dumps([{"azimuth": s.azimuth, "delay_ms": s.delay_ms, "share": s.share,
                            "settings": s.settings} for s in found], indent=2))
     else:
         print("\n".join(sources.describe(found) or ["no sources found (silence?)"]))
+    if picture is not None and not args.quiet:
+        print(f"wrote {picture}", file=sys.stderr)
     return 0
 
 
@@ -731,7 +742,8 @@ def _add_analyze(sub) -> None:
     an.add_argument("--sources", nargs="?", type=int, const=0, metavar="N",
                     help="list the sources (talkers) found by direction, level and delay: where "
                          "each sits, its share, and the --set arguments that select it (N: the "
-                         "N strongest only); no picture")
+                         "N strongest only); with -o PNG, a picture of the level x delay "
+                         "histogram with the sources marked")
     an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",

@@ -138,3 +138,30 @@ def test_talkers_panned_by_level_are_found_by_level_fed_in_blocks():
     found = blocks.sources()
     assert [round(s.azimuth, 1) for s in found] == [-0.6, 0.0, 0.6]
     assert all(s.settings["direction_cue"] == 0 and s.settings["fft_size"] == 1024 for s in found)
+
+
+def test_the_sources_picture_marks_and_labels_each_peak_found(table):
+    from panslice.plugin.offline import sources, sources_picture
+
+    mix = sum(table[1])
+    hist = sources.histogram(mix, 16000)
+    found = hist.sources()
+    fig = sources_picture.figure(hist, found, "table.wav")
+    ax = fig.axes[0]
+    marks = [ln for ln in ax.get_lines() if ln.get_gid() == sources_picture.PEAKS_GID]
+    assert len(marks) == 1 and len(found) == 3
+    assert np.allclose(marks[0].get_xdata(), [s.azimuth for s in found])
+    assert np.allclose(marks[0].get_ydata(), [s.delay_ms for s in found])
+    labels = [t for t in ax.texts if (t.get_gid() or "").startswith(sources_picture.PEAKS_GID)]
+    assert [t.get_text().splitlines()[0] for t in labels] == ["source_1", "source_2", "source_3"]
+    assert [t.xy for t in labels] == [(s.azimuth, s.delay_ms) for s in found]
+    mesh = ax.collections[0].get_array()   # the histogram drawn, in dB re. its highest cell
+    assert mesh.size == hist.hist.size and np.isclose(mesh.max(), 0.0)
+
+
+def test_analyze_sources_writes_the_picture_asked_for(tmp_path, table):
+    r = run_cli("analyze", table[0], "--sources", "-o", tmp_path / "hist.png")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote" in r.stderr and r.stdout.count("source_") == 3
+    assert run_cli("analyze", table[0], "--sources", "-o", tmp_path / "hist.jpg").returncode != 0

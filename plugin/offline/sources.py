@@ -21,12 +21,17 @@ from .bounce import render
 FEED = 65536  # samples per block fed to the histogram
 
 
-def find(audio: np.ndarray, sample_rate: float, count: int | None = None) -> list[Source]:
-    """The sources of ``audio`` [shape=(2, n)], left to right (the ``count`` strongest)."""
+def histogram(audio: np.ndarray, sample_rate: float) -> DirectionHistogram:
+    """The level x delay histogram of ``audio`` [shape=(2, n)], fed in blocks."""
     h = DirectionHistogram(sample_rate)
     for at in range(0, audio.shape[1], FEED):
         h.add(audio[:, at:at + FEED])
-    return h.sources(count)
+    return h
+
+
+def find(audio: np.ndarray, sample_rate: float, count: int | None = None) -> list[Source]:
+    """The sources of ``audio`` [shape=(2, n)], left to right (the ``count`` strongest)."""
+    return histogram(audio, sample_rate).sources(count)
 
 
 def stems(audio: np.ndarray, sample_rate: float, base: P.ParamSet,
