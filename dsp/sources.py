@@ -96,13 +96,18 @@ class DirectionHistogram:
         if not cells:
             return []
         found = [(az[i], d[j]) for i, j in cells]
-        shares = _shares(self.hist, az, d, found, self.max_delay_ms)
-        cue = _cue(found, az[1] - az[0], d[1] - d[0])
-        key = [p[0] if cue == 0 else p[1] if cue == 1 else p[0] + p[1] / self.max_delay_ms
-               for p in found]
-        order = np.argsort(key, kind="stable")
-        return [Source(float(found[k][0]), float(found[k][1]), float(shares[k]),
-                       {"fft_size": float(self.n), **_settings(found, k, cue)}) for k in order]
+        return self.at(found, _shares(self.hist, az, d, found, self.max_delay_ms))
+
+    def at(self, directions, shares=None) -> list[Source]:
+        """Sources at the given (azimuth, delay ms) directions, left to right, with the settings
+        the peaks would get: a yardstick for the finding (the benchmark's true directions)."""
+        az, d = self.axes()
+        cells = (az[1] - az[0], d[1] - d[0])
+        shares = np.full(len(directions), np.nan) if shares is None else shares
+        key = [p[0] / cells[0] + p[1] / cells[1] for p in directions]   # left: less of both
+        return [Source(float(directions[k][0]), float(directions[k][1]), float(shares[k]),
+                       {"fft_size": float(self.n), **_settings(directions, k, cells)})
+                for k in np.argsort(key, kind="stable")]
 
 
 def _smooth(h: np.ndarray) -> np.ndarray:
@@ -137,29 +142,33 @@ def _shares(h, az, d, found, max_delay_ms) -> np.ndarray:
     return np.array([h[nearest == k].sum() / total for k in range(len(found))])
 
 
-def _cue(found, az_cell: float, delay_cell: float) -> int:
-    """Level (0) when the sources differ by level alone, delay (1) when by delay alone, else
-    both (2)."""
-    a = [p[0] for p in found]
-    d = [p[1] for p in found]
-    by_level = max(a) - min(a) > 1.5 * az_cell
-    by_delay = max(d) - min(d) > 1.5 * delay_cell
-    return 2 if by_level and by_delay else (1 if by_delay else 0)
-
-
-def _settings(found, k: int, cue: int) -> dict:
-    """Registry values for a slice on source ``k``: its direction, widths of a share of the
-    distance to its nearest neighbour on each axis the cue uses."""
+def _parted(found, k: int, cells) -> tuple[list[int], list[int]]:
+    """The other sources that level parts from source ``k``, and those that delay parts: each
+    by the axis on which it lies more cells away. Spaced microphones hear a nearer talker a
+    little louder too (a room's three talkers 1.2 m from mics 20 cm apart read azimuths -0.1,
+    0 and +0.1 with delays 10 cells apart); a level slice as narrow as that gap lost them
+    3.6 dB against the delay slice alone."""
     a, d = found[k]
-    others = [p for i, p in enumerate(found) if i != k]
-    gap_a = min((abs(p[0] - a) for p in others), default=1.0)
-    gap_d = min((abs(p[1] - d) for p in others), default=1.0)
+    by_level, by_delay = [], []
+    for i, (ai, di) in enumerate(found):
+        if i != k:
+            (by_level if abs(ai - a) / cells[0] >= abs(di - d) / cells[1] else by_delay).append(i)
+    return by_level, by_delay
+
+
+def _settings(found, k: int, cells) -> dict:
+    """Registry values for a slice on source ``k``: its direction, and on each axis that parts
+    it from a neighbour (level, delay or both: direction_cue 0, 1, 2) a width of a share of the
+    distance to the nearest one it parts; the level window is whole where delay parts them all."""
+    a, d = found[k]
+    by_level, by_delay = _parted(found, k, cells)
+    cue = 1 if by_delay and not by_level else 2 if by_delay else 0
+    gap_a = min((abs(found[i][0] - a) for i in by_level), default=1.0)
+    gap_d = min((abs(found[i][1] - d) for i in by_delay), default=1.0)
     s = {"direction_cue": float(cue), "center": round(float(a), 3), "softness": 0.5,
-         "width": round(float(np.clip(0.5 * gap_a, 0.05, 0.5)), 3)}
+         "width": 2.0 if cue == 1 else round(float(np.clip(0.5 * gap_a, 0.05, 0.5)), 3)}
     if cue == 0:
         return s
-    if cue == 1:
-        s["width"] = 2.0
     far = max(abs(p[1]) for p in found)
     s.update({"delay_center_ms": round(float(d), 4),
               "delay_width_ms": round(float(np.clip(0.45 * gap_d, 0.02, 0.5)), 4),
