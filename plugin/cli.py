@@ -385,8 +385,44 @@ def _with_ml(chain, patch: int | None, offline: bool = False):
 
 
 def _live_chain(args):
-    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead."""
+    """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead. With
+    --sources, the 'voices' preset by default and the frame size the sources were found with."""
+    args.found_sources = _live_sources(args)
+    if args.found_sources:
+        if args.preset == args.preset_default:
+            args.preset = "voices"
+        args.set = [f"fft_size={P.fmt(args.found_sources[0]['fft_size'])}", *(args.set or [])]
     return _with_ml(_chain(args), args.ml_patch)
+
+
+def _live_sources(args) -> list[dict]:
+    """--sources FILE for live/serve/studio: the JSON of 'analyze --sources --json', or an
+    audio file to find them in; each source's settings (control/solo.py solos them)."""
+    if not getattr(args, "live_sources", None):
+        return []
+    import json
+
+    from .control import solo
+
+    path = Path(args.live_sources)
+    if path.suffix.lower() == ".json":
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise PansliceError(f"--sources {path}: cannot read it as JSON ({e})") from None
+        if not isinstance(found, list):
+            raise PansliceError(f"--sources {path}: expected the list that 'panslice analyze "
+                                "--sources --json' prints")
+    else:
+        from .formats import audiofile
+        from .offline import sources
+
+        audio, sr = audiofile.read_stereo(path, getattr(args, "channels", None))
+        found = [{"settings": s.settings} for s in sources.find(audio, sr)]
+    try:
+        return solo.read(found)
+    except PansliceError as e:
+        raise PansliceError(f"--sources {path}: {e}") from None
 
 
 def _bounce_chain(args, auto):
@@ -441,7 +477,8 @@ def _control(args, chain, sample_rate: float):
 
     return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
                           record_to=args.record_automation, outputs=presets.load(args.preset).outputs,
-                          allow=parse_allow(args.osc_allow))
+                          allow=parse_allow(args.osc_allow),
+                          sources=getattr(args, "found_sources", None))
 
 
 def cmd_studio(args) -> int:
@@ -590,6 +627,10 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--osc-allow", action="append", type=_allow, metavar="ADDR[/BITS]",
                    help="obey only OSC senders at these addresses (repeat, or join with commas; "
                         "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
+    p.add_argument("--sources", dest="live_sources", metavar="FILE",
+                   help="the sources (talkers) to solo or mute over OSC "
+                        "(/panslice/source/<n>/solo): the JSON of 'panslice analyze X --sources "
+                        "--json', or an audio file to find them in; the 'voices' preset by default")
     p.add_argument("--record-automation", metavar="FILE",
                    help="write every OSC change with its sample position to FILE (CSV) when the "
                         "session ends; replay it with 'panslice bounce --automation FILE'")
