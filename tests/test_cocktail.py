@@ -153,7 +153,7 @@ def test_the_sources_picture_marks_and_labels_each_peak_found(table):
     assert np.allclose(marks[0].get_xdata(), [s.azimuth for s in found])
     assert np.allclose(marks[0].get_ydata(), [s.delay_ms for s in found])
     labels = [t for t in ax.texts if (t.get_gid() or "").startswith(sources_picture.PEAKS_GID)]
-    assert [t.get_text().splitlines()[0] for t in labels] == ["source_1", "source_2", "source_3"]
+    assert [t.get_text().split()[0] for t in labels] == ["source_1", "source_2", "source_3"]
     assert [t.xy for t in labels] == [(s.azimuth, s.delay_ms) for s in found]
     mesh = ax.collections[0].get_array()   # the histogram drawn, in dB re. its highest cell
     assert mesh.size == hist.hist.size and np.isclose(mesh.max(), 0.0)

@@ -23,7 +23,7 @@ PEAKS_GID = "sources"   # the marker line's id, for whoever reads the figure bac
 
 
 def label(k: int, s: Source) -> str:
-    return f"source_{k + 1}\n{s.azimuth:+.2f}, {s.delay_ms:+.3f} ms\n{100 * s.share:.0f} %"
+    return f"source_{k + 1}  {100 * s.share:.0f} %\n{s.azimuth:+.2f}, {s.delay_ms:+.3f} ms"
 
 
 def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
@@ -51,10 +51,13 @@ def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
                  f"{len(found)} source(s) found", fontsize=11)
     ax.plot([s.azimuth for s in found], [s.delay_ms for s in found], ls="none", marker="o",
             ms=14, mfc="none", mec="cyan", mew=2.2, gid=PEAKS_GID)
+    # Labels beside the peaks when they stand one above another (parted by delay), else above.
+    cells = [(s.azimuth / (2 * half_az), s.delay_ms / (2 * half_d)) for s in found]
+    beside = bool(found) and np.ptp([c[1] for c in cells]) > np.ptp([c[0] for c in cells])
     for k, s in enumerate(found):
-        ha = "right" if s.azimuth > 0.75 else "left" if s.azimuth < -0.75 else "center"
-        ax.annotate(label(k, s), (s.azimuth, s.delay_ms), xytext=(0, 14), va="bottom", ha=ha,
-                    textcoords="offset points", color="cyan", fontsize=9.5, weight="bold",
+        ha = "right" if s.azimuth > 0.75 else "left" if s.azimuth < -0.75 or beside else "center"
+        ax.annotate(label(k, s), (s.azimuth, s.delay_ms), xytext=(16, 0) if beside else (0, 14),
+                    va="center" if beside else "bottom", ha=ha, textcoords="offset points", color="cyan", fontsize=9.5, weight="bold",
                     bbox={"fc": "black", "ec": "none", "alpha": 0.6}, gid=f"{PEAKS_GID}_{k + 1}")
     ax.set_xlim(-1, 1)
     ax.set_ylim(-h.max_delay_ms, h.max_delay_ms)
