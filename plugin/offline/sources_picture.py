@@ -55,14 +55,23 @@ def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
     cells = [(s.azimuth / (2 * half_az), s.delay_ms / (2 * half_d)) for s in found]
     beside = bool(found) and np.ptp([c[1] for c in cells]) > np.ptp([c[0] for c in cells])
     for k, s in enumerate(found):
-        ha = "right" if s.azimuth > 0.75 else "left" if s.azimuth < -0.75 or beside else "center"
-        ax.annotate(label(k, s), (s.azimuth, s.delay_ms), xytext=(16, 0) if beside else (0, 14),
-                    va="center" if beside else "bottom", ha=ha, textcoords="offset points", color="cyan", fontsize=9.5, weight="bold",
+        offset, ha, va = _placement(s.azimuth, beside)
+        ax.annotate(label(k, s), (s.azimuth, s.delay_ms), xytext=offset, ha=ha, va=va,
+                    textcoords="offset points", color="cyan", fontsize=9.5, weight="bold",
                     bbox={"fc": "black", "ec": "none", "alpha": 0.6}, gid=f"{PEAKS_GID}_{k + 1}")
     ax.set_xlim(-1, 1)
     ax.set_ylim(-h.max_delay_ms, h.max_delay_ms)
     fig.tight_layout()
     return fig
+
+
+def _placement(azimuth: float, beside: bool):
+    """Where a label goes (offset in points, alignment): beside its peak, on the side with room,
+    or above it, kept inside the axes."""
+    if beside:
+        return ((-16, 0), "right", "center") if azimuth > 0.4 else ((16, 0), "left", "center")
+    ha = "right" if azimuth > 0.75 else "left" if azimuth < -0.75 else "center"
+    return (0, 14), ha, "bottom"
 
 
 def draw(path: Path, h: DirectionHistogram, found: Sequence[Source], name: str) -> None:
