@@ -12,8 +12,9 @@ stem less that of the mixture, in dB, per talker and their mean.
 
 Then rooms (``--rooms``: those alone): the same talkers in a shoebox room simulated by
 pyroomacoustics (image sources), anechoic and at RT60 0.3 s, two omni microphones 10, 20 and
-30 cm apart, 16 kHz (``talkers.in_room``). Each talker's reference is its image at the
-microphones, reflections included (the task is to part the talkers, not to dereverberate).
+30 cm apart at 16 kHz, 20 cm at 44.1 kHz (``talkers.in_room``). Each talker's reference is
+its image at the microphones, reflections included (the task is to part the talkers, not to
+dereverberate).
 Beside the sources found: the same slices at the talkers' true direct-path delays (what the
 slicing reaches if the finding were perfect).
 """
@@ -80,26 +81,27 @@ def _row(images, sr, truth_level, delays_ms) -> tuple[list[float], ...]:
             lifts(images, oracle(images, sr)))
 
 
+ROOMS = [(16000, s) for s in (0.1, 0.2, 0.3)] + [(44100, 0.2)]   # (rate, mics apart in m)
+
+
 def rooms() -> str:
     rows = []
-    for spoken in (True, False):
-        src = T.three(16000, 6.0, spoken=spoken)
-        for rt60 in (0.0, 0.3):
-            for spacing in (0.1, 0.2, 0.3):
-                images = T.in_room(src, 16000, rt60, spacing)
-                got, at_true, lvl, orc = _row(images, 16000, (0.0, 0.0, 0.0),
-                                              T.room_delays_ms(spacing))
-                what = "espeak-ng" if spoken else "synthetic"
-                room = f"RT60 {rt60:g} s" if rt60 else "anechoic"
-                rows.append(f"| {what} | {room} | {100 * spacing:g} cm | "
-                            + " / ".join(f"{v:+.1f}" for v in got)
-                            + f" | **{np.mean(got):+.1f}** | "
-                            + " / ".join(f"{v:+.1f}" for v in at_true)
-                            + f" | {np.mean(at_true):+.1f} | {np.mean(lvl):+.1f} | "
-                            f"{np.mean(orc):+.1f} |")
-                print(rows[-1], flush=True)
+    for sr, spoken in ((sr, spoken) for sr in (16000, 44100) for spoken in (True, False)):
+        src = T.three(sr, 6.0, spoken=spoken)
+        for rt60, spacing in ((r, s) for r in (0.0, 0.3) for rate, s in ROOMS if rate == sr):
+            images = T.in_room(src, sr, rt60, spacing)
+            got, at_true, lvl, orc = _row(images, sr, (0.0, 0.0, 0.0), T.room_delays_ms(spacing))
+            what = "espeak-ng" if spoken else "synthetic"
+            room = f"RT60 {rt60:g} s" if rt60 else "anechoic"
+            rows.append(f"| {sr / 1000:g} kHz | {what} | {room} | {100 * spacing:g} cm | "
+                        + " / ".join(f"{v:+.1f}" for v in got)
+                        + f" | **{np.mean(got):+.1f}** | "
+                        + " / ".join(f"{v:+.1f}" for v in at_true)
+                        + f" | {np.mean(at_true):+.1f} | {np.mean(lvl):+.1f} | "
+                        f"{np.mean(orc):+.1f} |")
+            print(rows[-1], flush=True)
     d = ", ".join(f"{v:+.2f}" for v in T.room_delays_ms(0.2))
-    return ("Three talkers of equal level (`benchmarks/talkers.py`), 6 s, 16 kHz, in a "
+    return ("Three talkers of equal level (`benchmarks/talkers.py`), 6 s, in a "
             f"{' x '.join(f'{v:g}' for v in T.ROOM_M)} m shoebox room simulated by pyroomacoustics "
             f"(`talkers.in_room`), {T.DISTANCE_M:g} m from two omni microphones at angles "
             f"{', '.join(f'{a:+g}' for a in T.ANGLES)} degrees (direct-path delays {d} ms at 20 "
@@ -107,8 +109,8 @@ def rooms() -> str:
             "included: the stems of `bounce --sources`, their mean, the same slices at the "
             "talkers' true delays (the finding made perfect), the level-only slice at azimuth 0, "
             "and the oracle binary mask.\n\n"
-            "| talkers | room | mics apart | --sources, per talker | mean | at the true delays "
-            "| mean | level only | oracle |\n|---|---|---|---|---|---|---|---|---|\n"
+            "| rate | talkers | room | mics apart | --sources, per talker | mean | at the true "
+            "delays | mean | level only | oracle |\n|---|---|---|---|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n")
 
 
