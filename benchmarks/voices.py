@@ -11,10 +11,9 @@ the talker with the most power in it; 64 ms sqrt-Hann frames). Scores: SI-SDR of
 stem less that of the mixture, in dB, per talker and their mean.
 
 Then rooms (``--rooms``: those alone): the same talkers in a shoebox room simulated by
-pyroomacoustics (image sources), anechoic and at RT60 0.3 s, two omni microphones 10, 20 and
-30 cm apart at 16 kHz, 20 cm at 44.1 kHz (``talkers.in_room``). Each talker's reference is
-its image at the microphones, reflections included (the task is to part the talkers, not to
-dereverberate).
+pyroomacoustics (image sources), anechoic and at RT60 0.2 to 0.4 s, two omni microphones 5 to
+30 cm apart (``ROOMS``, ``talkers.in_room``). Each talker's reference is its image at the
+microphones, reflections included (the task is to part the talkers, not to dereverberate).
 Beside the sources found: the same slices at the talkers' true direct-path delays (what the
 slicing reaches if the finding were perfect).
 """
@@ -81,14 +80,16 @@ def _row(images, sr, truth_level, delays_ms) -> tuple[list[float], ...]:
             lifts(images, oracle(images, sr)))
 
 
-ROOMS = [(16000, s) for s in (0.1, 0.2, 0.3)] + [(44100, 0.2)]   # (rate, mics apart in m)
+# (rate, RT60 s, mics apart m): the issue's 5-30 cm and RT60 0.2-0.4 s, densest at 16 kHz
+ROOMS = ([(16000, rt, s) for rt in (0.0, 0.3) for s in (0.05, 0.1, 0.2, 0.3)]
+         + [(16000, rt, 0.2) for rt in (0.2, 0.4)] + [(44100, rt, 0.2) for rt in (0.0, 0.3)])
 
 
 def rooms() -> str:
     rows = []
     for sr, spoken in ((sr, spoken) for sr in (16000, 44100) for spoken in (True, False)):
         src = T.three(sr, 6.0, spoken=spoken)
-        for rt60, spacing in ((r, s) for r in (0.0, 0.3) for rate, s in ROOMS if rate == sr):
+        for rt60, spacing in sorted((rt, s) for rate, rt, s in ROOMS if rate == sr):
             images = T.in_room(src, sr, rt60, spacing)
             got, at_true, lvl, orc = _row(images, sr, (0.0, 0.0, 0.0), T.room_delays_ms(spacing))
             what = "espeak-ng" if spoken else "synthetic"
