@@ -89,3 +89,49 @@ def three(sr: float, seconds: float = 6.0, spoken: bool = False) -> list[np.ndar
             n = int(sr * seconds)
             return [np.pad(s, (0, max(0, n - len(s))))[:n] for s in said]
     return [synthetic(sr, seconds, seed, f0) for seed, f0 in enumerate((110.0, 170.0, 240.0))]
+
+
+ROOM_M = (6.0, 5.0, 3.0)         # a meeting room, length x width x height
+TABLE_M = (3.1, 2.4, 1.2)        # the recorder on the table, off the room's centre
+ANGLES = (-60.0, 0.0, 45.0)      # the talkers around it, degrees (0: straight ahead, -: left)
+DISTANCE_M = 1.2
+
+
+def _positions(spacing_m: float, angles=ANGLES, distance_m: float = DISTANCE_M):
+    """The two microphones (left at -x) and the talkers in front of them (+y)."""
+    centre = np.array(TABLE_M)
+    mics = np.stack([centre - [spacing_m / 2, 0, 0], centre + [spacing_m / 2, 0, 0]])
+    talkers = [centre + distance_m * np.array([np.sin(np.radians(a)), np.cos(np.radians(a)), 0])
+               for a in angles]
+    return mics, talkers
+
+
+def room_delays_ms(spacing_m: float, angles=ANGLES, distance_m: float = DISTANCE_M) -> list[float]:
+    """Each talker's direct-path delay, how much later the left microphone hears it (ms)."""
+    mics, talkers = _positions(spacing_m, angles, distance_m)
+    return [1e3 * (np.linalg.norm(t - mics[0]) - np.linalg.norm(t - mics[1])) / 343.0
+            for t in talkers]
+
+
+def in_room(sources: list[np.ndarray], sr: float, rt60: float, spacing_m: float,
+            angles=ANGLES, distance_m: float = DISTANCE_M) -> list[np.ndarray]:
+    """Each source's image at two omni microphones ``spacing_m`` apart in a shoebox room
+    (pyroomacoustics' image sources; rt60 0: the direct path alone), as long as the source.
+    The image with the room's reflections is the reference a separation is scored against."""
+    import pyroomacoustics as pra
+    from scipy.signal import fftconvolve
+
+    if rt60 > 0:
+        absorption, order = pra.inverse_sabine(rt60, ROOM_M)
+        room = pra.ShoeBox(ROOM_M, fs=int(sr), materials=pra.Material(absorption),
+                           max_order=order)
+    else:
+        room = pra.ShoeBox(ROOM_M, fs=int(sr), max_order=0)
+    mics, talkers = _positions(spacing_m, angles, distance_m)
+    room.add_microphone_array(mics.T)
+    for t in talkers:
+        room.add_source(t)
+    room.compute_rir()
+    n = len(sources[0])
+    return [np.stack([fftconvolve(s, room.rir[m][k])[:n] for m in range(2)]) / np.sqrt(2)
+            for k, s in enumerate(sources)]

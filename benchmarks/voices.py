@@ -1,6 +1,6 @@
 """Talkers found by direction: SI-SDR gained per talker by ``bounce --sources``' slices.
 
-    python benchmarks/voices.py [--no-write]
+    python benchmarks/voices.py [--no-write] [--rooms]
 
 Three talkers of equal level made by ``benchmarks/talkers.py`` (espeak-ng voices, and synthetic
 voiced ones), placed by level (pan -0.6, 0, +0.6) and by delay only (-10, 0, +8 samples at 16
@@ -8,8 +8,14 @@ kHz, the same times at 44.1 kHz), 6 s. For each: the sources ``--sources`` finds
 (offline/sources.py, the ``voices`` preset), beside the level-only slice at each talker's true
 direction (what panslice did before the delay axis) and the oracle binary mask (each bin to
 the talker with the most power in it; 64 ms sqrt-Hann frames). Scores: SI-SDR of each talker's
-stem less that of the mixture, in dB, per talker and their mean. No anechoic room simulator
-here (pyroomacoustics is not installed): pure delays, no reverberation.
+stem less that of the mixture, in dB, per talker and their mean.
+
+Then rooms (``--rooms``: those alone): the same talkers in a shoebox room simulated by
+pyroomacoustics (image sources), anechoic and at RT60 0.2 to 0.4 s, two omni microphones 5 to
+30 cm apart (``ROOMS``, ``talkers.in_room``). Each talker's reference is its image at the
+microphones, reflections included (the task is to part the talkers, not to dereverberate).
+Beside the sources found: the same slices at the talkers' true direct-path delays (what the
+slicing reaches if the finding were perfect).
 """
 
 from __future__ import annotations
@@ -58,7 +64,66 @@ def lifts(images, estimates) -> list[float]:
     return [si_sdr(im, e) - si_sdr(im, mix) for im, e in zip(images, estimates)]
 
 
+def _row(images, sr, truth_level, delays_ms) -> tuple[list[float], ...]:
+    """Lifts per talker: sources found, slices at the true delays, level only, oracle."""
+    from panslice.dsp.sources import DirectionHistogram
+
+    mix = sum(images).astype(np.float32)
+    base = presets.load("voices").params
+    found = sources.find(mix, sr, 3)
+    got = (lifts(images, sources.stems(mix, sr, base, found)[:-1]) if len(found) == 3
+           else [float("nan")] * 3)
+    true = DirectionHistogram(sr).at([(0.0, d) for d in delays_ms])
+    at_true = lifts(images, sources.stems(mix, sr, base, true)[:-1])
+    return (got, at_true, lifts(images, level_only(images, sr, truth_level)),
+            lifts(images, oracle(images, sr)))
+
+
+# (rate, RT60 s, mics apart m): the issue's 5-30 cm and RT60 0.2-0.4 s, densest at 16 kHz
+ROOMS = ([(16000, rt, s) for rt in (0.0, 0.3) for s in (0.05, 0.1, 0.2, 0.3)]
+         + [(16000, rt, 0.2) for rt in (0.2, 0.4)] + [(44100, rt, 0.2) for rt in (0.0, 0.3)])
+
+
+def rooms() -> str:
+    rows = []
+    for sr, spoken in ((sr, spoken) for sr in (16000, 44100) for spoken in (True, False)):
+        src = T.three(sr, 6.0, spoken=spoken)
+        for rt60, spacing in sorted((rt, s) for rate, rt, s in ROOMS if rate == sr):
+            images = T.in_room(src, sr, rt60, spacing)
+            got, at_true, lvl, orc = _row(images, sr, (0.0, 0.0, 0.0), T.room_delays_ms(spacing))
+            what = "espeak-ng" if spoken else "synthetic"
+            room = f"RT60 {rt60:g} s" if rt60 else "anechoic"
+            rows.append(f"| {sr / 1000:g} kHz | {what} | {room} | {100 * spacing:g} cm | "
+                        + " / ".join(f"{v:+.1f}" for v in got)
+                        + f" | **{np.mean(got):+.1f}** | "
+                        + " / ".join(f"{v:+.1f}" for v in at_true)
+                        + f" | {np.mean(at_true):+.1f} | {np.mean(lvl):+.1f} | "
+                        f"{np.mean(orc):+.1f} |")
+            print(rows[-1], flush=True)
+    d = ", ".join(f"{v:+.2f}" for v in T.room_delays_ms(0.2))
+    return ("Three talkers of equal level (`benchmarks/talkers.py`), 6 s, in a "
+            f"{' x '.join(f'{v:g}' for v in T.ROOM_M)} m shoebox room simulated by pyroomacoustics "
+            f"(`talkers.in_room`), {T.DISTANCE_M:g} m from two omni microphones at angles "
+            f"{', '.join(f'{a:+g}' for a in T.ANGLES)} degrees (direct-path delays {d} ms at 20 "
+            "cm). SI-SDR gained per talker (dB) against its image at the microphones, reflections "
+            "included: the stems of `bounce --sources`, their mean, the same slices at the "
+            "talkers' true delays (the finding made perfect), the level-only slice at azimuth 0, "
+            "and the oracle binary mask.\n\n"
+            "| rate | talkers | room | mics apart | --sources, per talker | mean | at the true "
+            "delays | mean | level only | oracle |\n|---|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+
+
 def main() -> None:
+    if "--rooms" not in sys.argv:
+        direct()
+    body = rooms()
+    if "--no-write" not in sys.argv:
+        write_section("voices-rooms", "## Talkers in a room (`benchmarks/voices.py`)\n\n" + body)
+    print(body)
+
+
+def direct() -> None:
     rows = []
     for sr in (16000, 44100):
         delays = [round(d * sr / 16000) for d in T.DELAYS]

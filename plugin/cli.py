@@ -189,15 +189,26 @@ def _analyze_sources(args) -> int:
     """analyze --sources: list the sources found by direction, with the settings for each."""
     import json
 
-    from .offline import sources
+    from .offline import analyze, sources
 
-    audio, sr = sources.read(Path(args.input), args.channels)
-    found = sources.find(audio, sr, args.sources or None)
+    inp = Path(args.input)
+    picture = Path(args.output) if args.output else None
+    if picture is not None:
+        analyze.check_picture(picture, inp)
+    audio, sr = sources.read(inp, args.channels)
+    hist = sources.histogram(audio, sr)
+    found = hist.sources(args.sources or None)
+    if picture is not None:
+        from .offline import sources_picture
+
+        sources_picture.draw(picture, hist, found, inp.name)
     if args.json:
         print(json.dumps([{"azimuth": s.azimuth, "delay_ms": s.delay_ms, "share": s.share,
                            "settings": s.settings} for s in found], indent=2))
     else:
         print("\n".join(sources.describe(found) or ["no sources found (silence?)"]))
+    if picture is not None and not args.quiet:
+        print(f"wrote {picture}", file=sys.stderr)
     return 0
 
 
@@ -395,7 +406,13 @@ def _started_as_recorded(chain, auto):
 def _live_chain(args, input_file=None, auto=None):
     """The chain to run live; stages starting with ml_prior > 0 get the ML look-ahead; with
     automation to play, every stage starts where it starts. A mono ``input_file``: every stage
-    set as ml/mono.py says (said once), before the look-ahead."""
+    set as ml/mono.py says (said once), before the look-ahead. With --sources, the 'voices'
+    preset by default and the frame size the sources were found with."""
+    args.found_sources = _live_sources(args)
+    if args.found_sources:
+        if args.preset == args.preset_default:
+            args.preset = "voices"
+        args.set = [f"fft_size={P.fmt(args.found_sources[0]['fft_size'])}", *(args.set or [])]
     chain = _started_as_recorded(_chain(args), auto)
     if not args.chain:
         _fixed_when_live(args)
@@ -424,6 +441,35 @@ def _fixed_when_live(args) -> None:
         warnings.warn(f"preset {preset.name!r} sets its slice from a measurement of the whole file, "
                       f"in a bounce; live uses its fixed slice (center {P.fmt(preset.params['center'])}, "
                       f"width {P.fmt(preset.params['width'])})")
+
+
+def _live_sources(args) -> list[dict]:
+    """--sources FILE for live/serve/studio: the JSON of 'analyze --sources --json', or an
+    audio file to find them in; each source's settings (control/solo.py solos them)."""
+    if not getattr(args, "live_sources", None):
+        return []
+    import json
+
+    from .control import solo
+
+    path = Path(args.live_sources)
+    if path.suffix.lower() == ".json":
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise PansliceError(f"--sources {path}: cannot read it as JSON ({e})") from None
+        if not isinstance(found, list):
+            raise PansliceError(f"--sources {path}: expected the list that 'panslice analyze "
+                                "--sources --json' prints")
+    else:
+        from .offline import sources
+
+        audio, sr = sources.read(path, getattr(args, "channels", None))
+        found = [{"settings": s.settings} for s in sources.find(audio, sr)]
+    try:
+        return solo.read(found)
+    except PansliceError as e:
+        raise PansliceError(f"--sources {path}: {e}") from None
 
 
 def _bounce_chain(args, auto):
@@ -485,7 +531,8 @@ def _control(args, chain, sample_rate: float):
 
     return ControlSession(chain, sample_rate, host=args.osc_host, port=args.osc_port,
                           record_to=args.record_automation, outputs=presets.load(args.preset).outputs,
-                          allow=parse_allow(args.osc_allow), overwrite=args.overwrite)
+                          allow=parse_allow(args.osc_allow), overwrite=args.overwrite,
+                          sources=getattr(args, "found_sources", None))
 
 
 def cmd_studio(args) -> int:
@@ -660,6 +707,10 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--osc-allow", action="append", type=_allow, metavar="ADDR[/BITS]",
                    help="obey only OSC senders at these addresses (repeat, or join with commas; "
                         "e.g. 192.168.1.0/24); packets from others are dropped unanswered")
+    p.add_argument("--sources", dest="live_sources", metavar="FILE",
+                   help="the sources (talkers) to solo or mute over OSC "
+                        "(/panslice/source/<n>/solo): the JSON of 'panslice analyze X --sources "
+                        "--json', or an audio file to find them in; the 'voices' preset by default")
     p.add_argument("--record-automation", metavar="FILE",
                    help="record every OSC change with its sample position to FILE (CSV; kept on "
                         "the disk as it goes, published when the session ends); replay it with "
@@ -830,7 +881,8 @@ def _add_analyze(sub) -> None:
     an.add_argument("--sources", nargs="?", type=int, const=0, metavar="N",
                     help="list the sources (talkers) found by direction, level and delay: where "
                          "each sits, its share, and the --set arguments that select it (N: the "
-                         "N strongest only); no picture")
+                         "N strongest only); with -o PNG, a picture of the level x delay "
+                         "histogram with the sources marked")
     an.add_argument("--edits", metavar="FILE", help="draw these hand-edit regions (and apply "
                                                     "them to the slice's output)")
     an.add_argument("--channels", type=_channels, metavar="L,R",

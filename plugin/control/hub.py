@@ -44,8 +44,9 @@ class ControlHub:
     """
 
     def __init__(self, controls: Controls, params: P.ParamSet, *,
-                 outputs: tuple[str, str] = ("target", "rest")):
+                 outputs: tuple[str, str] = ("target", "rest"), sources: list[dict] | None = None):
         self.controls = controls
+        self.sources = list(sources or ())   # settings of each source found (control/solo.py)
         self.state = params.as_dict()  # validated values only: kept current as changes are accepted
         self.outputs = outputs
         self.listeners: list[Listener] = []
@@ -70,6 +71,20 @@ class ControlHub:
         P.check_bands({**self.state, **dict(checked)})
         for name, v in checked:
             self.accept(name, v, at)
+
+    def apply(self, changes: dict[str, object]) -> None:
+        """Set several parameters to their own values at once: all of them, or none."""
+        if not self.controls.stages:
+            raise Rejected("this chain has no panslice stage to steer")
+        checked = {}
+        for name, value in changes.items():
+            p = P.get(name)
+            if not p.live:
+                raise Rejected(f"{name} cannot change while running (read-only)")
+            checked[name] = p.validate(value)
+        P.check_bands({**self.state, **checked})
+        for name, v in checked.items():
+            self.accept(name, v)
 
     def accept(self, name: str, value: float, at: float | None = None) -> None:
         """Apply one validated change (at wall-clock time ``at``, if given) and echo it to

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import select
 import socket
 import struct
@@ -35,6 +36,7 @@ from ...dsp import params as P
 from ...dsp.errors import PansliceError
 from .bridge import Controls
 from .hub import MAX_HELD, ControlHub, Rejected, kind_of
+from .solo import solo
 
 PREFIX = "/panslice"
 DEFAULT_HOST = "127.0.0.1"
@@ -78,7 +80,12 @@ COMMANDS = (
     (f"{PREFIX}/unsubscribe", "[i port]", "stop sending to that address"),
     (f"{PREFIX}/preset/load", "s name", "apply a preset's live values (shipped or user preset)"),
     (f"{PREFIX}/preset/save", "s name", "save the current values as a user preset"),
+    (f"{PREFIX}/source/<n>/solo", "[f on]", "hear only source n of those given with --sources "
+                                            "(the slice on it, the rest silent); on 0: hear all"),
+    (f"{PREFIX}/source/<n>/mute", "[f on]", "hear all but source n (the slice on it, silent); "
+                                            "on 0: hear all"),
 )
+SOURCE_AT = re.compile(re.escape(PREFIX) + r"/source/([0-9]{1,3})/(solo|mute)")
 # (address, arguments, what it says): messages panslice sends
 REPLIES = (
     (f"{PREFIX}/<param>", "f value", "a parameter's value: answers to get/subscribe, echoes of changes"),
@@ -343,6 +350,9 @@ class OscServer:
             targets = [h.args[0] for h in LIVE_MATCHER.handlers_for_address(addr)]
             if not targets:
                 raise Rejected("the pattern matches no live parameter (see 'panslice osc-table')")
+        elif SOURCE_AT.fullmatch(addr):
+            self._source(addr, args)
+            return
         else:
             handler = self._commands.get(addr)
             if handler is None:
@@ -352,6 +362,14 @@ class OscServer:
         if len(args) != 1:
             raise Rejected(f"expects one number, got {len(args)} arguments")
         self.hub.set(targets, args[0], at)  # all of them, or none
+
+    def _source(self, addr: str, args: list) -> None:
+        """/panslice/source/<n>/solo|mute [on]: through the hub, as the studio page does."""
+        n, mode = SOURCE_AT.fullmatch(addr).groups()
+        if len(args) > 1 or any(isinstance(a, bool) or not isinstance(a, (int, float))
+                                for a in args):
+            raise Rejected(f"expects nothing or one number (1 on, 0 off), got {_describe(args)}")
+        solo(self.hub, int(n), mode, bool(args[0]) if args else True)
 
     def _echo(self, name: str, value: float) -> None:
         """Hub listener: every accepted change, from any surface, to the subscribers."""

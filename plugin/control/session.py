@@ -12,6 +12,7 @@ from ..formats import automation
 from ..graph.ring import ShortSwitchInterval
 from . import osc
 from .bridge import Controls
+from .hub import ControlHub
 from .osc import OscServer
 
 KEEP_EVERY_S = 1.0   # how often the recorded changes reach the disk (the audio take's header: 1 s)
@@ -30,16 +31,18 @@ class ControlSession:
 
     def __init__(self, chain, sample_rate: float, *, host: str | None = None, port: int | None = None,
                  record_to: str | None = None, outputs: tuple[str, str] = ("target", "rest"),
-                 allow: list | None = None, overwrite: bool = False):
+                 allow: list | None = None, overwrite: bool = False,
+                 sources: list[dict] | None = None):
         stages = chain.stages
         self.start = stages[0].params.copy() if stages else P.ParamSet()
         self.sample_rate = sample_rate
         self.record_to = automation.check_writable(record_to, overwrite=overwrite) if record_to else None
         self.controls = Controls(stages, record=record_to is not None, sample_rate=sample_rate)
         self._default_port = port is None
+        hub = ControlHub(self.controls, self.start, outputs=outputs, sources=sources)
         self.server = OscServer(self.controls, self.start, outputs=outputs, host=host or osc.DEFAULT_HOST,
                                 port=osc.DEFAULT_PORT if port is None else port,
-                                latency=lambda: chain.latency_samples, allow=allow)
+                                latency=lambda: chain.latency_samples, allow=allow, hub=hub)
 
     def __enter__(self) -> "ControlSession":
         self._recording = None

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ...dsp import params as P
-from ...dsp.sources import DirectionHistogram, Source
+from ...dsp.sources import DirectionHistogram, Source, TwoScales
 from ..formats import audiofile, headroom
 from ..formats.atomic import published_together
 from .bounce import render
@@ -22,12 +22,18 @@ from .bounce import render
 FEED = 65536  # samples per block fed to the histogram
 
 
-def find(audio: np.ndarray, sample_rate: float, count: int | None = None) -> list[Source]:
-    """The sources of ``audio`` [shape=(2, n)], left to right (the ``count`` strongest)."""
-    h = DirectionHistogram(sample_rate)
+def histogram(audio: np.ndarray, sample_rate: float) -> DirectionHistogram:
+    """The level x delay histogram of ``audio`` [shape=(2, n)], fed in blocks, at the scale
+    that suits its delays (dsp.sources.TwoScales)."""
+    h = TwoScales(sample_rate)
     for at in range(0, audio.shape[1], FEED):
         h.add(audio[:, at:at + FEED])
-    return h.sources(count)
+    return h.chosen()
+
+
+def find(audio: np.ndarray, sample_rate: float, count: int | None = None) -> list[Source]:
+    """The sources of ``audio`` [shape=(2, n)], left to right (the ``count`` strongest)."""
+    return histogram(audio, sample_rate).sources(count)
 
 
 def stems(audio: np.ndarray, sample_rate: float, base: P.ParamSet,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...dsp import params as P
 from ..control.hub import ControlHub, Rejected
+from ..control.solo import solo
 from ..formats import presets
 from ..formats import edits as edits_file
 from . import regions as R
@@ -96,13 +97,17 @@ class Page:
         self._handlers = {"set": self._set, "get": self._get, "monitor": self._monitor,
                           "transport": self._transport, "preset_load": self._preset_load,
                           "preset_save": self._preset_save, "command": self._command,
-                          "regions": self._regions, "bounce": self._bounce}
+                          "regions": self._regions, "bounce": self._bounce,
+                          "source": self._source}
 
     def hello(self) -> dict:
         return {"t": "hello", "params": registry(), "groups": [g[0] for g in GROUPS] + ["Other"], "state": self._state(), "info": self.info,
                 "monitor": MODES[self.monitor.mode], "modes": list(MODES),
                 "transport": self.transport_state(), "presets": self._presets(), "preset": self.preset,
                 "regions": R.to_page(self.regions), "overview": self._overview(),
+                "sources": [{"n": k, "center": s.get("center", 0.0),
+                             "delay_ms": s.get("delay_center_ms", 0.0)}
+                            for k, s in enumerate(self.hub.sources, 1)],
                 "files": {"out_dir": str(self.files.out_dir or ""), "edits": str(self.files.edits or ""),
                           "chain": bool(self.files.chain)}}
 
@@ -131,6 +136,14 @@ class Page:
             raise Rejected("set needs a parameter name")
         p = P.get(name)
         self.hub.set([p], -math.inf if value == "-inf" else value)
+
+    def _source(self, msg: dict, reply) -> None:
+        """{"t": "source", "n": 2, "mode": "solo" | "mute", "on": true}: as OSC's
+        /panslice/source/<n>/<mode>, through the same hub."""
+        n, on = msg.get("n"), msg.get("on", True)
+        if isinstance(n, bool) or not isinstance(n, int) or not isinstance(on, bool):
+            raise Rejected("source needs a whole number n (from 1) and on true or false")
+        solo(self.hub, n, str(msg.get("mode")), on)
 
     def _get(self, msg: dict, reply) -> None:
         reply({"t": "state", "state": self._state(), "monitor": MODES[self.monitor.mode],

@@ -215,6 +215,7 @@ const handlers = {
     showMonitor(m.monitor);
     showTransport(m.transport);
     showPresets(m.presets, m.preset);
+    showSources(m.sources || []);
     Pano.setup(m.info);
     showRegions(m.regions || []);
     if (m.overview && m.transport) TV.setup(m.overview, m.transport.length);
@@ -272,6 +273,24 @@ function showPresets(names, current) {
   const sel = $("preset-list"), cur = current || sel.value;
   sel.innerHTML = names.map((n) => `<option>${n.replace(/[<&]/g, "")}</option>`).join("");
   if (names.includes(cur)) sel.value = cur;
+}
+// One source alone (solo) or all but it (mute), as OSC's /panslice/source/<n>/solo|mute; "all" hears everything.
+function showSources(sources) {
+  $("sources-box").hidden = !sources.length;
+  const box = $("sources");
+  box.innerHTML = "";
+  const button = (text, title, msg) => {
+    const b = document.createElement("button");
+    b.textContent = text; b.title = title;
+    b.addEventListener("click", () => send(msg));
+    box.appendChild(b);
+  };
+  for (const s of sources) {
+    const where = `azimuth ${s.center.toFixed(2)}, delay ${s.delay_ms.toFixed(3)} ms`;
+    button(`${s.n} solo`, `hear source ${s.n} alone (${where})`, { t: "source", n: s.n, mode: "solo" });
+    button("mute", `hear all but source ${s.n} (${where})`, { t: "source", n: s.n, mode: "mute" });
+  }
+  button("all", "hear every source", { t: "source", n: 1, mode: "solo", on: false });
 }
 $("preset-load").addEventListener("click", () => send({ t: "preset_load", name: $("preset-list").value }));
 $("preset-save").addEventListener("click", () => send({ t: "preset_save", name: $("preset-name").value.trim() }));
