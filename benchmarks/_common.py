@@ -1,5 +1,6 @@
 """What the benchmark scripts share: the repo root on ``sys.path``, a free UDP port, the line
-that says which machine (and how busy) a figure came from, and how a result is published.
+that says which machine (and how busy) a figure came from, the command line of the scripts that
+score real tracks, and how a result is published.
 
 A script run as ``python3 benchmarks/x.py`` sees only its own folder, so it imports this module
 first (``import _common``), which puts the repo root on ``sys.path``; ``benchmarks.*`` imports
@@ -44,6 +45,24 @@ def load() -> float:
 def machine() -> str:
     """'<CPU>, <n> cores': the head of every benchmark's note on where it ran."""
     return f"{cpu_name()}, {os.cpu_count()} cores"
+
+
+def track_command(prog: str, doc: str):
+    """``prog [FOLDER] [--no-write]``, for a script that scores the real tracks in FOLDER:
+    ``(args, tracks)``, or None after one line on stderr when FOLDER holds none."""
+    import argparse
+
+    from benchmarks import scoring
+
+    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    tracks = scoring.tracks(args.folder)
+    if not tracks:
+        print(f"{prog}: no tracks in {args.folder}", file=sys.stderr)
+        return None
+    return args, tracks
 
 
 def publish(section: str, body: str, write: bool, heading: str = "") -> None:

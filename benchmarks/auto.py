@@ -13,15 +13,13 @@ Writes its section of benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import loo, scoring  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 K_GRID = (1.5, 2.0, 3.0, 4.0)
 MIN_WIDTH, MAX_WIDTH = 0.15, 0.6   # the floor is MIN_WIDTH, or the fixed preset's own width
@@ -97,18 +95,11 @@ def report(tracks: list[Path], scores: dict, mixture: np.ndarray, voices: list) 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(prog="auto", description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    tracks = scoring.tracks(args.folder)
-    if not tracks:
-        print(f"auto: no tracks in {args.folder}", file=sys.stderr)
+    ready = _common.track_command("auto", __doc__)
+    if ready is None:
         return 1
-    lines = report(tracks, *measure(tracks))
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("auto", "\n".join(lines))
+    args, tracks = ready
+    _common.publish("auto", "\n".join(report(tracks, *measure(tracks))), not args.no_write)
     return 0
 
 

@@ -24,14 +24,13 @@ that reshape the mask chosen on the other tracks, scored on the one left out. Ne
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import _common  # noqa: E402  (first: the repo root on sys.path)
-from benchmarks import loo, scoring  # noqa: E402
+from benchmarks import loo  # noqa: E402
 
 TARGET_VOCALS = 8.5
 TARGET_ACC = 13.0
@@ -116,14 +115,10 @@ def setup(prog: str, doc: str):
     the bounce uses): ``(args, tracks, net)``, or None after one line on stderr."""
     from panslice.plugin.ml import prior as ml_prior, model
 
-    ap = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    ap.add_argument("folder", nargs="?", type=Path, default=scoring.SHARED_REAL)
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    tracks = scoring.tracks(args.folder)
-    if not tracks:
-        print(f"{prog}: no tracks in {args.folder}", file=sys.stderr)
+    ready = _common.track_command(prog, doc)
+    if ready is None:
         return None
+    args, tracks = ready
     try:
         ml_prior._net = _Memo(ml_prior.network())
     except model.ModelError as e:

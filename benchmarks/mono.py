@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: E402,F401  (first: the repo root on sys.path)
+import _common  # noqa: E402  (first: the repo root on sys.path)
 from benchmarks import loo, scoring  # noqa: E402
 from benchmarks.ml_quality import MAX_LOSS, SHIPPED, setup, shipped_params  # noqa: E402
-from benchmarks.results import write_section  # noqa: E402
 
 GRID_CONTRAST = (0.6, 0.8, 1.0)
 PAIRS = {  # row -> (preset for the vocals, preset for the accompaniment)
@@ -136,10 +135,7 @@ def main() -> int:
         return 1
     args, tracks, _ = ready
     scores, gscores, worst = measure(tracks)
-    lines = report(tracks, scores, gscores, worst)
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section("mono", "\n".join(lines))
+    _common.publish("mono", "\n".join(report(tracks, scores, gscores, worst)), not args.no_write)
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for benchmarks.scoring
@@ -52,6 +53,24 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
         e.update(env)
     return subprocess.run([sys.executable, "-m", "panslice.plugin.cli", *map(str, args)],
                           capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def write_wav(path, audio, sr: float = 44100):
+    """``audio`` [shape=(channels, n)] as a float wav at ``path``; returns the path."""
+    sf.write(str(path), np.asarray(audio).T, sr, subtype="FLOAT")
+    return path
+
+
+def read_wav(path) -> np.ndarray:
+    """A sound file as float32 [shape=(channels, n)]."""
+    x, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return x.T
+
+
+@pytest.fixture
+def no_model(tmp_path) -> dict:
+    """The environment of a user without the ML prior installed (an empty cache folder)."""
+    return {"XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
 
 
 def noise(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:

@@ -8,27 +8,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import noise, pan, run_cli
+from conftest import noise, pan, run_cli, write_wav
 from panslice.plugin.formats import presets
 
 SR = 44100
-
-
-def write(path, audio):
-    sf.write(str(path), np.asarray(audio).T, SR, subtype="FLOAT")
-    return path
 
 
 @pytest.fixture
 def song(tmp_path):
     t = np.arange(3 * SR) / SR
     voice = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((330, 660, 990, 1320), 1))
-    return write(tmp_path / "song.wav", 0.3 * pan(voice, 0.3) + pan(noise(3 * SR)[0], -0.7))
-
-
-@pytest.fixture
-def no_model(tmp_path):
-    return {"XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
+    return write_wav(tmp_path / "song.wav", 0.3 * pan(voice, 0.3) + pan(noise(3 * SR)[0], -0.7))
 
 
 def test_auto_tables_are_checked():
@@ -67,7 +57,7 @@ def test_set_center_or_width_turns_the_measurement_off(tmp_path, song, no_model)
 
 def test_an_all_but_mono_mix_is_not_sliced_by_azimuth(tmp_path, no_model):
     x = noise(SR)
-    src = write(tmp_path / "near.wav", np.stack([x[0], x[0] + 0.03 * x[1]]))
+    src = write_wav(tmp_path / "near.wav", np.stack([x[0], x[0] + 0.03 * x[1]]))
     r = run_cli("bounce", src, "--preset", "auto-karaoke", "-o", tmp_path / "o.wav", env=no_model)
     assert r.returncode == 0, r.stderr
     assert "auto: all but mono (L/R correlation 0.99" in r.stderr, r.stderr

@@ -14,11 +14,10 @@ import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from conftest import free_port, noise, pan, run_cli
+from conftest import free_port, noise, pan, read_wav, run_cli, write_wav
 from panslice.dsp import params as P
 from panslice.plugin.formats import automation, presets
 from panslice.plugin.live import loop as live, streams
@@ -30,16 +29,6 @@ from panslice.plugin.control.session import ControlSession
 from panslice.plugin.graph.stage import Stage
 
 SR = 44100
-
-
-def write_wav(path, audio, sr=SR):
-    sf.write(str(path), np.asarray(audio).T, sr, subtype="FLOAT")
-    return path
-
-
-def read_wav(path):
-    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return x.T
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ the latency it publishes (``jack_lsp -l``, ``jack_iodelay``), freewheeling (``ja
 a new period mid-session (``jack_bufsize``), and a server that stops or comes back at another rate.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -197,13 +198,15 @@ def test_published_latency_is_what_jack_iodelay_measures(jack_server):
     assert rc == 0, p.text
 
 
-PW_JACK = "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
+# pipewire-jack's libjack: /usr/${LIB}/pipewire-0.3/jack for the loader, wherever the
+# distribution's ${LIB} is (lib/x86_64-linux-gnu, lib/aarch64-linux-gnu, lib64, ...)
+PW_JACK = [*glob.glob("/usr/lib/*/pipewire-0.3/jack"), *glob.glob("/usr/lib*/pipewire-0.3/jack")]
 
 
 @pytest.fixture
 def pipewire():
     """A private PipeWire, stopped afterwards (skips where pipewire or pipewire-jack is missing)."""
-    if shutil.which("pipewire") is None or not os.path.isdir(PW_JACK):
+    if shutil.which("pipewire") is None or not PW_JACK:
         pytest.skip("pipewire and pipewire-jack are not installed (Debian: apt-get install "
                     "pipewire pipewire-jack)")
     folder = tempfile.mkdtemp(prefix="pw-")     # short: the socket's path has a length limit

@@ -6,30 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from conftest import REAL_TRACKS, needs_real, noise, run_cli
+from conftest import REAL_TRACKS, needs_real, noise, read_wav, run_cli, write_wav
 from benchmarks import scoring
 from panslice.plugin.formats import audiofile
 from panslice.plugin.formats.audiostream import StereoReader
 
 SR = 44100
-
-
-def write(path, audio, sr=SR):
-    sf.write(str(path), np.asarray(audio).T, sr, subtype="FLOAT")
-    return path
-
-
-def read(path):
-    x, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    return x.T
-
-
-@pytest.fixture
-def no_model(tmp_path):
-    """The environment of a user without the ML prior installed."""
-    return {"XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
 
 
 def mono_lines(stderr: str) -> list[str]:
@@ -38,8 +21,8 @@ def mono_lines(stderr: str) -> list[str]:
 
 def test_a_mono_file_reads_as_two_equal_channels(tmp_path):
     x = noise(3000)
-    m = write(tmp_path / "m.wav", x[:1])
-    s = write(tmp_path / "s.wav", x)
+    m = write_wav(tmp_path / "m.wav", x[:1])
+    s = write_wav(tmp_path / "s.wav", x)
     with StereoReader(m) as r:
         got = r.read(5000)
         assert r.mono and got.shape == (2, 3000) and np.array_equal(got[0], got[1])
@@ -55,26 +38,27 @@ def test_a_mono_file_reads_as_two_equal_channels(tmp_path):
 
 @pytest.mark.parametrize("preset", ["vocal-lift", "karaoke"])
 def test_mono_in_mono_out_stems_sum_back_said_once(tmp_path, no_model, preset):
-    src = write(tmp_path / "mono.wav", noise(SR)[:1])
+    src = write_wav(tmp_path / "mono.wav", noise(SR)[:1])
     r = run_cli("bounce", src, "--preset", preset, "--stems", "-o", tmp_path / "st",
                 "--bit-depth", "32", env=no_model)
     assert r.returncode == 0, r.stderr
     said = mono_lines(r.stderr)
     assert len(said) == 1 and "nothing to act on" in said[0] and "model install" in said[0], r.stderr
-    v, a, x = read(tmp_path / "st" / "vocals.wav"), read(tmp_path / "st" / "accompaniment.wav"), read(src)
+    st = tmp_path / "st"
+    v, a, x = read_wav(st / "vocals.wav"), read_wav(st / "accompaniment.wav"), read_wav(src)
     assert v.shape == a.shape == x.shape == (1, SR)
     assert np.abs(v + a - x).max() < 1e-6
 
 
 def test_channels_picks_one_channel_of_a_stereo_file(tmp_path, no_model):
     x = noise(SR)
-    both = write(tmp_path / "both.wav", x)
-    right = write(tmp_path / "right.wav", x[1:])
+    both = write_wav(tmp_path / "both.wav", x)
+    right = write_wav(tmp_path / "right.wav", x[1:])
     for inp, out, extra in ((both, "picked.wav", ["--channels", "2"]), (right, "mono.wav", [])):
         r = run_cli("bounce", inp, *extra, "--preset", "karaoke", "-o", tmp_path / out,
                     "--bit-depth", "32", "-q", env=no_model)
         assert r.returncode == 0, r.stderr
-    picked, mono = read(tmp_path / "picked.wav"), read(tmp_path / "mono.wav")
+    picked, mono = read_wav(tmp_path / "picked.wav"), read_wav(tmp_path / "mono.wav")
     assert picked.shape == (1, SR) and np.array_equal(picked, mono)
 
 
@@ -85,7 +69,7 @@ def model_file():
 
 
 def test_analyze_says_mono_and_recommends_the_ml_prior(tmp_path, no_model):
-    src = write(tmp_path / "mono.wav", noise(SR)[:1])
+    src = write_wav(tmp_path / "mono.wav", noise(SR)[:1])
     r = run_cli("analyze", src, "--json", env=no_model)
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
@@ -99,7 +83,7 @@ def test_analyze_says_mono_and_recommends_the_ml_prior(tmp_path, no_model):
 
 
 def test_sources_refuse_a_mono_file_in_one_line(tmp_path):
-    src = write(tmp_path / "mono.wav", noise(SR)[:1])
+    src = write_wav(tmp_path / "mono.wav", noise(SR)[:1])
     r = run_cli("bounce", src, "--sources", "-o", tmp_path / "src")
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
@@ -108,7 +92,7 @@ def test_sources_refuse_a_mono_file_in_one_line(tmp_path):
 
 
 def test_file_driven_live_on_a_mono_file_writes_mono_as_the_bounce(tmp_path, no_model):
-    src = write(tmp_path / "mono.wav", noise(SR // 2)[:1])
+    src = write_wav(tmp_path / "mono.wav", noise(SR // 2)[:1])
     heard = tmp_path / "heard.wav"
     r = run_cli("live", "--no-osc", "--input-file", src, "--output-file", heard, "--output", "none",
                 "--preset", "karaoke", "--buffer", "1024", "--bit-depth", "32", env=no_model)
@@ -117,7 +101,7 @@ def test_file_driven_live_on_a_mono_file_writes_mono_as_the_bounce(tmp_path, no_
     r = run_cli("bounce", src, "--preset", "karaoke", "-o", tmp_path / "b.wav", "--bit-depth", "32",
                 "-q", env=no_model)
     assert r.returncode == 0, r.stderr
-    y, b = read(heard), read(tmp_path / "b.wav")
+    y, b = read_wav(heard), read_wav(tmp_path / "b.wav")
     lat = 2047
     assert y.shape == (1, b.shape[1] + lat) and np.array_equal(y[:, lat:], b)
 
@@ -130,7 +114,7 @@ def test_acapella_ml_on_a_mono_fold_reaches_spleeter_and_sums_back(tmp_path, mod
     track = next(t for t in REAL_TRACKS if t.name.startswith("Music_Delta"))
     mix, _ = scoring.load(track / "mixture.wav")
     voc = scoring.load(track / "vocals.wav")[0].mean(axis=0, keepdims=True)
-    src = write(tmp_path / "fold.wav", mix.mean(axis=0, keepdims=True))
+    src = write_wav(tmp_path / "fold.wav", mix.mean(axis=0, keepdims=True))
     env = {"XDG_CACHE_HOME": str(model_cache)}
     got = {}
     for name, settings in (("preset", ["--preset", "acapella-ml"]),
@@ -139,8 +123,8 @@ def test_acapella_ml_on_a_mono_fold_reaches_spleeter_and_sums_back(tmp_path, mod
         r = run_cli("bounce", src, *settings, "--stems", "-o", tmp_path / name, "--bit-depth", "32",
                     "-q", env=env)
         assert r.returncode == 0, r.stderr
-        v, a = read(tmp_path / name / "vocals.wav"), read(tmp_path / name / "accompaniment.wav")
-        assert v.shape[0] == 1 and np.abs(v + a - read(src)).max() < 1e-5
+        v, a = read_wav(tmp_path / name / "vocals.wav"), read_wav(tmp_path / name / "accompaniment.wav")
+        assert v.shape[0] == 1 and np.abs(v + a - read_wav(src)).max() < 1e-5
         got[name] = scoring.sdr(voc, v)
     print("mono fold, vocals SDR:", got)
     assert got["preset"] >= got["shipped"]

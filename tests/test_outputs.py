@@ -153,13 +153,13 @@ def test_formats_pedalboard_cannot_read_go_through_ffmpeg_or_are_named(tmp_path,
     if shutil.which("ffmpeg"):
         m4a = tmp_path / "song.m4a"
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(song), "-c:a", "aac", str(m4a)], check=True)
-        x, sr = audiofile.read_stereo(m4a)
+        x, sr, _ = audiofile.read_input(m4a)
         assert sr == SR and x.shape[0] == 2 and abs(x.shape[1] - SR) < 4096
     monkeypatch.setattr(shutil, "which", lambda name: None)
     odd = tmp_path / "song.opus"
     odd.write_bytes(b"x")
     with pytest.raises(audiofile.AudioFileError, match="cannot read '.opus' files .readable: wav, flac"):
-        audiofile.read_stereo(odd)
+        audiofile.read_input(odd)
 
 
 def test_small_cli_things_a_newcomer_trips_on(tmp_path, song):

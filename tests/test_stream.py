@@ -40,7 +40,7 @@ def test_float_bounce_is_the_whole_render(tmp_path, n, stems):
     paths = bounce.run(_job(inp, out, "karaoke", stems=stems, bit_depth=32))
     p = presets.load("karaoke")
     want = bounce.render(x, SR, p.params, split=stems, unity=stems)
-    got = [audiofile.read_stereo(q)[0] for q in paths]
+    got = [audiofile.read_input(q)[0] for q in paths]
     np.testing.assert_array_equal(np.stack(got) if stems else got[0], want)
 
 
@@ -68,7 +68,7 @@ def test_true_peak_in_pieces_is_the_whole_one(n):
     assert max(tp.value(), float(np.abs(a).max())) == headroom.true_peak(a)
 
 
-def test_reader_gives_the_file_in_pieces_with_read_stereo_rules(tmp_path):
+def test_reader_gives_the_file_in_pieces_with_read_input_rules(tmp_path):
     x = _song(5000, 0.5)
     x[0, 10] = np.nan
     p = tmp_path / "a.wav"
@@ -78,7 +78,7 @@ def test_reader_gives_the_file_in_pieces_with_read_stereo_rules(tmp_path):
             assert r.frames == 5000
             got = np.concatenate([r.read(1234) for _ in range(5)], axis=1)
     with pytest.warns(UserWarning):
-        want, _ = audiofile.read_stereo(p)
+        want = audiofile.read_input(p)[0]
     np.testing.assert_array_equal(got, want)
     with pytest.raises(audiofile.AudioFileError, match="--channels"):
         StereoReader(p, [1, 3])

@@ -35,7 +35,7 @@ def cut(path, fraction=0.5):
 def read(path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        audio, _ = audiofile.read_stereo(path)
+        audio = audiofile.read_input(path)[0]
     return audio, [str(w.message) for w in caught]
 
 

@@ -4,7 +4,9 @@ The OSC thread hands over changes it has already validated; the audio loop takes
 :meth:`Controls.on_block`, between blocks, and applies them to the chain's panslice stages. The
 hand-over is a ``collections.deque``: ``append`` and ``popleft`` are single atomic operations in
 CPython, so neither side ever waits on a lock that the other holds. Applied changes are recorded
-with the sample position they took effect at, which is what ``bounce --automation`` replays.
+with the sample position they took effect at, which is what ``bounce --automation`` replays
+(with ``live --jack-transport``, at the stamp :meth:`Controls.on_block` is given: the
+transport's frame).
 
 A change may carry a due time (``at``, seconds on the ``time.time()`` clock, from an OSC bundle's
 timetag). The first block after it arrives turns that time into a sample position, counting

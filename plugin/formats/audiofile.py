@@ -30,13 +30,6 @@ class AudioFileError(PansliceError):
     """An audio file that cannot be read or written, with the reason."""
 
 
-def read_stereo(path: str | os.PathLike, channels: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
-    """Read ``path`` as float32 [shape=(2, n)] and its sample rate (a mono input as left =
-    right; see :func:`read_input`)."""
-    audio, sr, _ = read_input(path, channels)
-    return audio, sr
-
-
 def read_input(path: str | os.PathLike,
                channels: Sequence[int] | None = None) -> tuple[np.ndarray, float, bool]:
     """Read ``path`` as float32 [shape=(2, n)], its sample rate, and whether it is mono.
@@ -159,7 +152,7 @@ def source_bit_depth(path: str | os.PathLike) -> int:
     try:
         with AudioFile(str(p)) as f:
             dtype = str(f.file_dtype)
-    except Exception:  # noqa: BLE001 -- read_stereo has said what is wrong by now
+    except Exception:  # noqa: BLE001 -- read_input has said what is wrong by now
         return 16
     return {"int8": 16, "int16": 16, "int24": 24}.get(dtype, 32)
 

@@ -44,7 +44,7 @@ class ArraySource:
 
 
 class StereoReader:
-    """A stereo file read in order, a block at a time, with ``read_stereo``'s checks and
+    """A stereo file read in order, a block at a time, with ``read_input``'s checks and
     errors (channels, no audio; and a sample rate the engine does not take) and its NaN/Inf rule (replaced by silence, one warning at
     :meth:`close` with the count). Formats only ffmpeg decodes are read whole. ``mono``: a
     one-channel input, read as left = right (see ``read_input``)."""
@@ -59,7 +59,7 @@ class StereoReader:
         if p.suffix.lower() in READ_EXTENSIONS and p.is_file():
             wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
         if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file() or _damaged(p):
-            # ffmpeg's formats, and files holding less than their header says (read_stereo
+            # ffmpeg's formats, and files holding less than their header says (read_input
             # trims those to what is there and says so), are read whole
             audio, sr, self.mono = read_input(p, channels)
             self._array = ArraySource(audio, sr, self.mono)
@@ -93,7 +93,7 @@ class StereoReader:
             return self._array.read(m)
         m = min(m, self._left)
         x = self._file.read(m) if m else np.zeros((2, 0), np.float32)
-        if x.shape[1] < m:  # the file holds less than its header said: silence, as read_stereo
+        if x.shape[1] < m:  # the file holds less than its header said: silence, as read_input
             x = np.concatenate([x, np.zeros((x.shape[0], m - x.shape[1]), np.float32)], axis=1)
         self._left -= m
         x = np.asarray(x[self._pick] if self._pick is not None else x, dtype=np.float32)

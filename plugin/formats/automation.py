@@ -14,8 +14,9 @@ The format (UTF-8 text)::
 The header holds the sample rate the positions count in and the structural (not live)
 parameters. ``start`` rows give the value every live parameter had when the session began (the
 engine starts there, with no glide), so a replay reproduces the session whatever preset the
-bounce was given. The other rows are changes at input sample positions; they need not be
-sorted, and changes at one position apply in file order. Every row is validated against the
+bounce was given. The other rows are changes at input sample positions (a session recorded
+with ``live --jack-transport``: at JACK transport frames, which ``bounce`` reads as input
+positions); they need not be sorted, and changes at one position apply in file order. Every row is validated against the
 registry when the file loads, and errors name the file and line.
 """
 
@@ -79,7 +80,7 @@ def write(path: str | os.PathLike, sample_rate: float, params: P.ParamSet,
 class Recording:
     """A recording written as it goes, so that a killed session keeps its moves as a killed
     take keeps its audio: the header and ``start`` rows at once, then whole rows appended by
-    :meth:`flush` (about once a second, from the session's own thread), into the hidden
+    :meth:`flush` (about once a second, from a thread of the control session), into the hidden
     temporary ``.NAME.PID-*.part.csv`` beside ``path``; :meth:`close` publishes it at ``path``.
     A SIGKILL or a power cut leaves that temporary, holding every row up to the last flush
     (kept, not swept, like the audio take's), a file ``bounce --automation`` reads."""

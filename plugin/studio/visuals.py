@@ -31,7 +31,7 @@ from ...dsp import panogram as pg
 from ...dsp.frames import FrameReader
 
 FPS = 30.0
-FFT = 4096            # the overview's and a chain without a panslice stage's axes
+FFT = 4096            # the axes when no engine publishes (a chain without a panslice stage)
 RING = 16             # frames the engine's ring holds: 16 per picture at 30 fps (480 a second)
 PATIENCE_S = 0.5      # no frame for this long (or two hops if longer): the audio stopped
 ROWS = 64
@@ -47,7 +47,7 @@ def row_edges(sample_rate: float, rows: int = ROWS) -> np.ndarray:
     return np.geomspace(LOW_HZ, sample_rate / 2, rows + 1)
 
 
-def bin_rows(sample_rate: float, edges: np.ndarray, fft: int = FFT) -> tuple[np.ndarray, np.ndarray]:
+def bin_rows(sample_rate: float, edges: np.ndarray, fft: int) -> tuple[np.ndarray, np.ndarray]:
     """(FFT bin, row) pairs: each bin in the rows' span with its row, and for a row too
     narrow to hold a bin (the lowest ones), the bin nearest its centre."""
     freqs = np.fft.rfftfreq(fft, 1.0 / sample_rate)
@@ -63,7 +63,7 @@ def bin_rows(sample_rate: float, edges: np.ndarray, fft: int = FFT) -> tuple[np.
 class Panogram:
     """Bins an engine's frames into a decaying azimuth x log-frequency picture."""
 
-    def __init__(self, sample_rate: float, fft_size: int = FFT, rows: int = ROWS):
+    def __init__(self, sample_rate: float, fft_size: int, rows: int = ROWS):
         self.edges = row_edges(sample_rate, rows)
         self.rows = rows
         self._bins, self._row = bin_rows(sample_rate, self.edges, fft_size)
