@@ -613,6 +613,9 @@ def _session(args, chain, stream, block: int, what: str, stop, auto=None):
         print(f"panslice {args.command}: played {args.automation}"
               + (f" on the JACK transport ({player.jumps} locates followed)"
                  if args.jack_transport else ""), file=sys.stderr)
+        if player.failed:
+            print(f"panslice: warning: {player.failed} automation changes were refused by a "
+                  "panslice stage and not applied", file=sys.stderr)
     return report
 
 
