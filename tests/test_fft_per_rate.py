@@ -71,3 +71,14 @@ def test_a_16_khz_bounce_uses_and_says_the_scaled_size_and_set_overrides_it(tmp_
     assert presets.load("mine").params["fft_size"] == 4096   # gives 2048 back at 16 kHz
     said, again = _bounce(tmp_path, "d.wav", "--preset", "mine")
     assert np.array_equal(again, named) and "the preset's 4096" in said
+
+
+def test_a_16_khz_session_loads_a_preset_at_its_size_and_saves_one_that_gives_it_back(home):
+    from panslice.plugin.control.bridge import Controls
+    from panslice.plugin.control.hub import ControlHub
+
+    st = Stage(presets.load("karaoke").params, preset_fft=2048).prepare(16000, 256)
+    hub = ControlHub(Controls([st], sample_rate=16000), st.params)
+    assert hub.load_preset("acapella") == "acapella"   # its 2048 is 1024 here too: no restart
+    hub.save_preset("mine", "")
+    assert presets.load("mine").params["fft_size"] == 2048
