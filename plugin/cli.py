@@ -119,7 +119,7 @@ def cmd_bounce(args) -> int:
                              chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
                              stem_format=f".{args.format}", preset_fft=fft)
             for inp, out in zip(inputs, outs)]
-    rates = _rates(inputs, args.channels) if not chain else []
+    rates = _rates(inputs) if not chain else []
     if args.save_preset:
         _save_preset(args, preset, ps if fft is not None or not rates else _saved(ps, rates[0]),
                      f"saved from {preset.name}")
@@ -128,18 +128,12 @@ def cmd_bounce(args) -> int:
     return _run_jobs(args, jobs)
 
 
-def _rates(inputs: list[Path], channels) -> list[float]:
-    """The inputs' sample rates, for the preset line (an unreadable input: left to its bounce)."""
-    from .formats.audiostream import StereoReader
+def _rates(inputs: list[Path]) -> list[float]:
+    """The inputs' sample rates from their headers, for the preset line (a format only ffmpeg
+    reads, or an unreadable file, is left out: its bounce still scales, or says why not)."""
+    from .formats.audiostream import header_rate
 
-    rates = []
-    for inp in inputs:
-        try:
-            with StereoReader(inp, channels) as src:
-                rates.append(src.sample_rate)
-        except (PansliceError, OSError):
-            pass
-    return rates
+    return [r for r in map(header_rate, inputs) if r is not None]
 
 
 def _saved(ps: P.ParamSet, sample_rate: float) -> P.ParamSet:

@@ -82,3 +82,28 @@ def test_a_16_khz_session_loads_a_preset_at_its_size_and_saves_one_that_gives_it
     assert hub.load_preset("acapella") == "acapella"   # its 2048 is 1024 here too: no restart
     hub.save_preset("mine", "")
     assert presets.load("mine").params["fft_size"] == 2048
+
+
+def test_analyze_serve_and_batch_at_16_khz_use_the_scaled_size(tmp_path, home):
+    from panslice.plugin.offline import batch_work
+
+    song = tmp_path / "talk.wav"
+    sf.write(str(song), noise(16000, seed=7).T, 16000, subtype="FLOAT")
+    note = "fft_size 1024 at 16000 Hz (the preset's 2048 at 44.1 kHz)"
+    r = run_cli("analyze", song, "--json", "-o", tmp_path / "a.png")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("analyze", song, "-o", tmp_path / "a.png")
+    assert note in r.stdout, r.stdout
+    heard = []
+    for name, extra in (("s.wav", []), ("t.wav", ["--set", "fft_size=1024"])):
+        r = run_cli("serve", song, "-o", tmp_path / name, "--osc-port", "0", "--preset", "acapella", *extra)
+        assert r.returncode == 0, r.stderr
+        assert (note in r.stderr) == (not extra), r.stderr
+        heard.append(sf.read(str(tmp_path / name), dtype="float32")[0])
+    assert np.array_equal(*heard)
+    st = batch_work.settings(presets.load("acapella"), [], bit_depth=32)
+    assert st.preset_fft == 2048 and batch_work.settings(presets.load("acapella"), ["fft_size=2048"]).preset_fft is None
+    row = batch_work.run(batch_work.Task(str(song), str(tmp_path / "b.wav"), "x", st))
+    assert row["status"] != "failed", row
+    _, bounced = _bounce(tmp_path, "c.wav", "--preset", "acapella", "--set", "fft_size=1024")
+    assert np.array_equal(sf.read(str(tmp_path / "b.wav"), dtype="float32")[0], bounced)
