@@ -95,7 +95,7 @@ class ControlHub:
 
         preset = presets.load(name)
         rate = getattr(self.controls, "sample_rate", None)
-        values = presets.at_rate(preset.params, preset.params["fft_size"] if rate else None, rate or 0.0)
+        values = presets.at_rate(preset.params, preset.params["fft_size"], rate) if rate else preset.params
         fixed = [p for p in P.REGISTRY if values[p.name] != self.state[p.name]
                  and self._restart_only(p, values[p.name])]
         for p in P.REGISTRY:
