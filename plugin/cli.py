@@ -26,15 +26,25 @@ def _settings(args) -> tuple[object, P.ParamSet]:
     return preset, ps
 
 
-def _preset_line(args, preset) -> str:
+def _preset_fft(args, preset, auto=None) -> float | None:
+    """The preset's fft_size, which a run scales to its rate (formats/presets.fft_size_at); None
+    where the user named fft_size: with --set, or an automation file that records it."""
+    named = "fft_size" in P.parse_set(args.set or []) or (auto is not None and "fft_size" in auto.structure)
+    return None if named else preset.params["fft_size"]
+
+
+def _preset_line(args, preset, rates=(), auto=None) -> str:
     """Which preset a run uses, said on every run: the commands' defaults differ (bounce:
-    karaoke, analyze: acapella, live/serve/studio: vocal-lift) and a user file may shadow one."""
+    karaoke, analyze: acapella, live/serve/studio: vocal-lift) and a user file may shadow one;
+    and the fft_size used at each of ``rates`` where it is not the preset's."""
     from .formats import presets
 
     why = f"the default of '{args.command}'; --preset to choose" if args.preset == args.preset_default else ""
     if presets.shadows_shipped(preset):
         why = ", ".join(filter(None, [f"your file {preset.source}, not the shipped one", why]))
-    return f"preset {preset.name!r}" + (f" ({why})" if why else "")
+    fft = _preset_fft(args, preset, auto)
+    notes = [presets.fft_note(fft, r) for r in sorted(set(rates))] if fft is not None else []
+    return "; ".join([f"preset {preset.name!r}" + (f" ({why})" if why else ""), *filter(None, notes)])
 
 
 def _add_ml_patch(p: argparse.ArgumentParser) -> None:
@@ -103,18 +113,44 @@ def cmd_bounce(args) -> int:
     name = Path(args.chain).stem if chain else preset.name
     inputs = [Path(i) for i in args.inputs]
     outs = _bounce_outputs(args, inputs, name)
+    fft = _preset_fft(args, preset, auto)
     jobs = [bounce.BounceJob(inp, out, preset, ps, stems=args.stems, bit_depth=args.bit_depth,
                              channels=args.channels, edits=edit_rows, automation=auto,
                              chain=chain, overwrite=args.overwrite, keep_level=args.keep_level,
-                             stem_format=f".{args.format}")
+                             stem_format=f".{args.format}", preset_fft=fft)
             for inp, out in zip(inputs, outs)]
+    rates = _rates(inputs) if not chain else []
     if args.save_preset:
-        path = presets.save_user(presets.Preset(args.save_preset, f"saved from {preset.name}",
-                                                preset.outputs, ps, "user"))
-        _say(args, f"saved preset {args.save_preset!r} to {path}")
+        _save_preset(args, preset, ps if fft is not None or not rates else _saved(ps, rates[0]),
+                     f"saved from {preset.name}")
     if not chain:
-        _say(args, _preset_line(args, preset))
+        _say(args, _preset_line(args, preset, rates, auto))
     return _run_jobs(args, jobs)
+
+
+def _rates(inputs: list[Path]) -> list[float]:
+    """The inputs' sample rates from their headers, for the preset line (a format only ffmpeg
+    reads, or an unreadable file, is left out: its bounce still scales, or says why not)."""
+    from .formats.audiostream import header_rate
+
+    return [r for r in map(header_rate, inputs) if r is not None]
+
+
+def _saved(ps: P.ParamSet, sample_rate: float) -> P.ParamSet:
+    """A named fft_size as a preset must hold it to give that size at ``sample_rate``."""
+    from .formats import presets
+
+    out, note = presets.for_saving(ps, sample_rate)
+    if note:
+        warnings.warn(note)
+    return out
+
+
+def _save_preset(args, preset, ps: P.ParamSet, description: str) -> None:
+    from .formats import presets
+
+    path = presets.save_user(presets.Preset(args.save_preset, description, preset.outputs, ps, "user"))
+    _say(args, f"saved preset {args.save_preset!r} to {path}")
 
 
 def _bounce_outputs(args, inputs: list[Path], name: str) -> list[Path]:
@@ -263,10 +299,12 @@ def cmd_analyze(args) -> int:
         print(f"panslice: warning: {note}", file=sys.stderr)
     for msg in edits.past_end(edits.rows(regions), audio.shape[1] / sr, str(inp)):
         print(f"panslice: warning: {msg}", file=sys.stderr)
-    a, data = analyze.analyze(audio, sr, ps, str(inp), regions, mono)
+    fft = _preset_fft(args, preset)
+    used = presets.at_rate(ps, fft, sr)
+    a, data = analyze.analyze(audio, sr, used, str(inp), regions, mono)
     if picture is not None:
         rows = edits.rows(regions) if regions else None
-        shown = ps
+        shown = used
         if mono:   # what a bounce would do with it (ml/mono.py); the report says it is mono
             from .ml import mono as for_mono
 
@@ -277,14 +315,14 @@ def cmd_analyze(args) -> int:
         print(json.dumps(a.report(), indent=2))
     else:
         if not args.quiet:
-            print(_preset_line(args, preset))
+            print(_preset_line(args, preset, [sr]))
         print(a.text())
         if args.suggest:   # the user's own --set values first, then the suggestion
             own = [f"--set {item}" for item in args.set or []
                    if item.partition("=")[0].strip() not in a.suggestion]
             print(" ".join([f"--preset {preset.name}", *own, *analyze.set_args(a.suggestion)]))
     if args.save_preset:
-        sug = ps.copy()
+        sug = ps.copy() if fft is not None else _saved(ps, sr)
         sug.update(a.suggestion)
         path = presets.save_user(presets.Preset(
             args.save_preset, f"suggested by 'panslice analyze' for {inp.name}, from {preset.name}",
@@ -377,7 +415,8 @@ def _chain(args):
     from .graph.stage import Stage
 
     if not args.chain:
-        return Chain([Stage(_settings(args)[1])])
+        preset, ps = _settings(args)
+        return Chain([Stage(ps, preset_fft=_preset_fft(args, preset))])
     from .graph import chainfile
 
     return chainfile.load(args.chain, preset=args.preset, overrides=P.parse_set(args.set or []))
@@ -400,6 +439,8 @@ def _started_as_recorded(chain, auto):
     if auto is not None:
         for st in chain.stages:
             st.engine.set_params({**auto.structure, **auto.start})
+            if "fft_size" in auto.structure:
+                st.preset_fft = None   # the size it was recorded with, at the rate it was
     return chain
 
 
@@ -601,7 +642,7 @@ def _session(args, chain, stream, block: int, what: str, stop, auto=None):
     print(f"panslice {args.command}: {what}\n  {sr:g} Hz, blocks of {block}, latency {lat} "
           f"samples ({1000 * lat / sr:.1f} ms); Ctrl-C stops", file=sys.stderr)
     if not args.chain:
-        print(f"  {_preset_line(args, presets.load(args.preset))}", file=sys.stderr)
+        print(f"  {_preset_line(args, presets.load(args.preset), [sr], auto)}", file=sys.stderr)
     for line in (line for st in chain.stages for line in st.describe()):
         print(f"  {line}", file=sys.stderr)
     with _control(args, chain, sr) as ctl, _studio(args, chain, stream, ctl) as studio:

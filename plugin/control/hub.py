@@ -109,11 +109,13 @@ class ControlHub:
         from ..formats import presets
 
         preset = presets.load(name)
-        fixed = [p for p in P.REGISTRY if preset.params[p.name] != self.state[p.name]
-                 and self._restart_only(p, preset.params[p.name])]
+        rate = getattr(self.controls, "sample_rate", None)
+        values = presets.at_rate(preset.params, preset.params["fft_size"], rate) if rate else preset.params
+        fixed = [p for p in P.REGISTRY if values[p.name] != self.state[p.name]
+                 and self._restart_only(p, values[p.name])]
         for p in P.REGISTRY:
-            if p not in fixed and preset.params[p.name] != self.state[p.name]:
-                self.accept(p.name, preset.params[p.name])
+            if p not in fixed and values[p.name] != self.state[p.name]:
+                self.accept(p.name, values[p.name])
         if fixed:
             kept = ", ".join(f"{p.name}={P.fmt(self.state[p.name])}" for p in fixed)
             raise Rejected(f"preset {preset.name!r} applied except {kept}, which need a restart")
@@ -129,9 +131,14 @@ class ControlHub:
         """Save the current values as user preset ``name`` (checked); returns where."""
         from ..formats import presets
 
+        params = P.ParamSet(self.state)
+        rate = getattr(self.controls, "sample_rate", None)
+        if rate:   # the size used at this rate, as a preset's (44.1 kHz) size that gives it here
+            params, note = presets.for_saving(params, rate)
+            if note:
+                raise Rejected(f"preset {name!r} not saved: {note}")
         try:
-            path = presets.save_user(presets.Preset(name, description, self.outputs,
-                                                    P.ParamSet(self.state), "user"))
+            path = presets.save_user(presets.Preset(name, description, self.outputs, params, "user"))
         except OSError as e:
             raise Rejected(f"cannot save preset {name!r} ({e.strerror})") from None
         return str(path)

@@ -121,6 +121,22 @@ class StereoReader:
         self.close()
 
 
+def header_rate(path: str | os.PathLike) -> float | None:
+    """A file's sample rate from its header, nothing decoded; None for a format only ffmpeg
+    reads or a file that does not open (its bounce says why)."""
+    from pedalboard.io import AudioFile
+
+    p = Path(path)
+    if p.suffix.lower() not in READ_EXTENSIONS or not p.is_file():
+        return None
+    try:
+        wavheader.check(p, p, AudioFileError)  # headers that would crash the decoder
+        with AudioFile(str(p)) as f:
+            return float(f.samplerate)
+    except Exception:  # noqa: BLE001 -- pedalboard raises several types for undecodable files
+        return None
+
+
 def _damaged(p: Path) -> bool:
     """Whether ``p`` holds less audio than its header says (see formats/intact.py)."""
     from pedalboard.io import AudioFile

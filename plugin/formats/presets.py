@@ -10,6 +10,7 @@ name, never halfway through a render. Missing values take their defaults.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from ...dsp.errors import ParameterError, PansliceError
 from .atomic import atomic_path
 
 FORMAT = 1
+REFERENCE_RATE = 44100.0  # the rate a preset's fft_size is written for
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -39,6 +41,48 @@ class Preset:
     params: P.ParamSet
     source: str  # 'shipped' or the user file's path
     auto: dict[str, float] | None = None  # the [auto] table: the slice measured per file
+
+
+def fft_size_at(fft_size: float, sample_rate: float) -> int:
+    """A preset's ``fft_size`` at ``sample_rate``: the power of two nearest (in the log domain)
+    to ``fft_size * sample_rate / 44100``, within the registry's range. 44.1 and 48 kHz keep it
+    (2048 * 48000 / 44100 = 2229 is nearer 2048 than 4096 on a log axis)."""
+    spec = P.get("fft_size")
+    size = 2.0 ** round(math.log2(fft_size * sample_rate / REFERENCE_RATE))
+    return int(min(max(size, spec.minimum), spec.maximum))
+
+
+def at_rate(params: P.ParamSet, preset_fft: float | None, sample_rate: float) -> P.ParamSet:
+    """``params`` as a run at ``sample_rate`` uses them: ``preset_fft`` (the preset's size, None
+    where the user named fft_size) scaled to the rate."""
+    if preset_fft is None or fft_size_at(preset_fft, sample_rate) == params["fft_size"]:
+        return params
+    out = params.copy()
+    out.update({"fft_size": fft_size_at(preset_fft, sample_rate)})
+    return out
+
+
+def for_saving(params: P.ParamSet, sample_rate: float) -> tuple[P.ParamSet, str]:
+    """``params`` (as used at ``sample_rate``) as a preset must hold them to give the same
+    fft_size at that rate: the preset size nearest the same milliseconds that scales back to
+    it; and a warning where no preset size does (the saved file keeps the size as given)."""
+    used = params["fft_size"]
+    fits = [c for c in P.get("fft_size").choices if fft_size_at(c, sample_rate) == used]
+    if not fits:
+        return params, (f"fft_size {used:g} at {sample_rate:g} Hz is not what any preset size gives "
+                        f"at that rate; the saved preset gives {fft_size_at(used, sample_rate)} there")
+    ideal = math.log2(used * REFERENCE_RATE / sample_rate)
+    out = params.copy()
+    out.update({"fft_size": min(fits, key=lambda c: abs(math.log2(c) - ideal))})
+    return out, ""
+
+
+def fft_note(fft_size: float, sample_rate: float) -> str:
+    """The words for the run's preset line when the size used differs from the preset's."""
+    used = fft_size_at(fft_size, sample_rate)
+    if used == fft_size:
+        return ""
+    return f"fft_size {used} at {sample_rate:g} Hz (the preset's {fft_size:g} at {REFERENCE_RATE / 1000:g} kHz)"
 
 
 def user_dir() -> Path:

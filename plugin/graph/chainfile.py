@@ -193,7 +193,8 @@ class _Builder:
         if not isinstance(values, dict):
             raise self.fail(where, "set must be a table, like set = { width = 0.3 }")
         try:
-            ps = presets.load(name).params.copy()
+            base = presets.load(name).params
+            ps = base.copy()
             P.apply_overrides(ps, values)
         except PansliceError as e:
             raise self.fail(where, str(e)) from None
@@ -203,7 +204,8 @@ class _Builder:
             raise PansliceError(f"--set: {e}") from None
         branches = {k: self.chain(spec[k], f"{where.split(' (')[0]} > {k}", f"step.{k}")
                     for k in ("target", "rest") if k in spec}
-        return Stage(ps, **branches)
+        named = "fft_size" in values or "fft_size" in self.overrides
+        return Stage(ps, **branches, preset_fft=None if named else base["fft_size"])
 
 
 def _reason(e: Exception) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...dsp import params as P
 from ...dsp.engine import Engine
+from ..formats.presets import fft_size_at
 from .node import NodeBase, in_pieces
 from .ring import Ring
 
@@ -29,14 +30,18 @@ class Stage(NodeBase):
     target, rest : Chain, optional
         Sub-chains for the slice and for the rest (split routing). Give one or both; an output
         without a sub-chain passes through (delayed to stay aligned with the other).
+    preset_fft : float, optional
+        The preset's ``fft_size`` when the stage takes it from a preset (not named by the user):
+        ``prepare`` then uses it as scaled to the rate (formats/presets.fft_size_at).
 
     ``set`` changes a parameter between blocks (the engine glides to it); ``levels`` gives the
     RMS of the two outputs over the last block, for meters.
     """
 
     def __init__(self, params: Mapping[str, object] | P.ParamSet | None = None, *,
-                 target=None, rest=None, name: str = "panslice"):
+                 target=None, rest=None, name: str = "panslice", preset_fft: float | None = None):
         self.engine = Engine(params)
+        self.preset_fft = preset_fft
         self.target = target
         self.rest = rest
         self.name = name
@@ -57,6 +62,8 @@ class Stage(NodeBase):
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block: int) -> "Stage":
         """Allocate for ``sample_rate`` and blocks up to ``max_block`` (sub-chains too)."""
+        if self.preset_fft is not None:
+            self.engine.set_params({"fft_size": fft_size_at(self.preset_fft, sample_rate)})
         self.engine.prepare(sample_rate, max_block)
         # flat buffers: a view of the first n samples is C-contiguous for every n, so the
         # engine's compiled kernel sees one array layout and a short block never compiles anew

@@ -38,6 +38,7 @@ class Settings:
     chain_name: str | None = None
     overrides: dict = field(default_factory=dict)  # --set, applied to the chain's stages
     digest: str = ""
+    preset_fft: float | None = None  # the preset's fft_size, scaled per file's rate (None: --set names it)
 
     @property
     def name(self) -> str:
@@ -64,11 +65,13 @@ def settings(preset: Preset, sets: list[str], *, stems: bool = False, bit_depth:
 
         chain_text = read_text(Path(chain_path), "chain file", chainfile.ChainFileError)
         chainfile.parse(chain_text, Path(chain_path), preset=preset.name, overrides=overrides)
+    fft = None if "fft_size" in overrides else preset.params["fft_size"]
     digest = stamp.settings_hash({"params": ps.as_dict(), "outputs": list(preset.outputs),
                                   "stems": stems, "bit_depth": bit_depth, "format": fmt,
                                   "chain": chain_text, "preset": preset.name if chain_text else None,
-                                  "overrides": {k: str(v) for k, v in overrides.items()}})
-    return Settings(preset, ps, stems, bit_depth, fmt, chain_text, chain_path, overrides, digest)
+                                  "overrides": {k: str(v) for k, v in overrides.items()},
+                                  "fft_size_per_rate": fft is not None})
+    return Settings(preset, ps, stems, bit_depth, fmt, chain_text, chain_path, overrides, digest, fft)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def _bounce(task: Task, tmp: Path) -> dict:
         return {"status": "skipped", "outputs": old.get("outputs", [])}
     target = tmp / "out" if st.stems else tmp / f"out{st.format}"
     job = bounce.BounceJob(Path(local_in), target, st.preset, st.params, stems=st.stems,
-                           bit_depth=st.bit_depth, chain=_chain(st), stem_format=st.format)
+                           bit_depth=st.bit_depth, chain=_chain(st), stem_format=st.format,
+                           preset_fft=st.preset_fft)
     try:
         written = bounce.run(job)
     except PansliceError as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -22,7 +22,7 @@ from ..formats import audiofile
 from ..formats.atomic import published_together
 from ..formats.audiostream import ArraySource, StereoReader
 from ..formats.automation import Automation
-from ..formats.presets import Preset
+from ..formats.presets import Preset, at_rate
 from ..graph.render import OFFLINE_BLOCK, render_stream as stream
 from .bounce_writer import BounceWriter
 
@@ -96,6 +96,7 @@ class BounceJob:
     overwrite: bool = False    # replace existing outputs (else refuse them before any work)
     keep_level: bool = False   # let a render that clips clip (counted) instead of lowering it
     stem_format: str = ".wav"  # the stems' file format, by extension
+    preset_fft: float | None = None  # the preset's fft_size, scaled to the input's rate (None: as given)
 
 
 def stem_paths(job: BounceJob) -> list[Path]:
@@ -154,8 +155,10 @@ def _run(job: BounceJob, targets: list[Path], source: StereoReader, quiet: bool,
 
 
 def _for_input(job: BounceJob, source: StereoReader, changes):
-    """The job's settings and changes as its input needs them: a mono input's (ml/mono.py),
-    an ``auto`` preset's slice measured on it (:func:`_auto`), each said once; else as given."""
+    """The job's settings and changes as its input needs them: the preset's fft_size at its
+    rate (formats/presets.at_rate), a mono input's (ml/mono.py), an ``auto`` preset's slice
+    measured on it (:func:`_auto`), each said once; else as given."""
+    job = replace(job, params=at_rate(job.params, job.preset_fft, source.sample_rate))
     if not source.mono:
         return _auto(job, source), changes
     from ..ml import mono

@@ -92,6 +92,7 @@ class Bouncer:
         out = output_of(self.song, self.out_dir, base, stems)
         job = bounce.BounceJob(self.song, out, preset, ps, stems=stems, channels=self.channels,
                                edits=edit_rows, overwrite=True,
+                               preset_fft=None if "fft_size" in overrides else preset.params["fft_size"],
                                chain=chain_of(self.chain, base, overrides) if self.chain else None)
         targets = self._targets(job)
         check_apart([("the song", self.song), ("--chain", self.chain)],
