@@ -9,7 +9,7 @@ this process: submission, hashing, stamping, publishing). Then the skip-check co
 of 10,000 inputs whose outputs are all stamped, planned and checked as a rerun does (listing,
 naming, reading every stamp). Writes its section of benchmarks/RESULTS.md.
 
-    python3 benchmarks/batch.py [--files 16] [--seconds 60] [--done 10000] [--no-write]
+    python3 benchmarks/batch.py [--files 32] [--seconds 60] [--done 10000] [--no-write]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def bounce_time(song: Path, st: batch_work.Settings, out: Path) -> float:
     """The bounce's own time for one file, in this process, kernel warm (best of 3)."""
     times = []
     for _ in range(3):
-        job = bounce.BounceJob(song, out / "ref.wav", st.preset, st.params)
+        job = bounce.BounceJob(song, out / "ref.wav", st.preset, st.params, overwrite=True)
         t = time.perf_counter()
         bounce.run(job)
         times.append(time.perf_counter() - t)
@@ -97,7 +97,7 @@ def skip_check(folder: Path, done: int, st: batch_work.Settings) -> tuple[float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--files", type=int, default=16)
+    ap.add_argument("--files", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--done", type=int, default=10000)
     ap.add_argument("--tiny", type=int, default=20, help="0.25 s files for the per-file overhead")
