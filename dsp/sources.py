@@ -2,9 +2,18 @@
 
 Speech is sparse: most time-frequency bins hold one talker, so each bin's direction is that
 talker's, and the directions of all bins pile up around one peak per talker (DUET: Rickard and
-Yilmaz). A bin's direction is its azimuth by level (mask.azimuth's pan law) and its delay from
-the inter-channel phase, read only below the spatial-aliasing frequency of the largest delay
-looked for, where the phase is unambiguous.
+Yilmaz). A bin's direction is its azimuth by level (mask.azimuth's pan law) and, for the delay,
+every delay its inter-channel phase agrees with: a bin adds exp(KAPPA (cos(phase - w tau) - 1))
+at each candidate delay tau (the angular spectrum of GCC-PHAT made sharper, Blandin et al. 2012),
+so bins above the spatial-aliasing frequency count too, each at all the delays it allows; summed
+over many frequencies only the talkers' own delays pile up.
+
+In a room this is what finds the talkers. The old reading (one delay per bin from its phase,
+below the aliasing frequency of 1 ms, 100-500 Hz, power-weighted) was pulled towards 0 by the
+reverberation, which is strongest and most alike at both microphones at low frequencies: at
+RT60 0.3 s only mics 10 cm apart were found. Here each bin from LOW_HZ to HIGH_HZ counts once
+(PHAT: the direct sound's phase, not the power, tells the delay), and the peaks stand on a
+smooth floor that is taken away before they are picked.
 
 Offline, in numpy: fed the stream block by block, it holds the histogram and a frame of
 samples, never the file. The peaks become settings for the engine (stream.py), one slice each.
@@ -20,26 +29,43 @@ import numpy as np
 from .mask import SPEED_OF_SOUND
 
 AZ_CELLS = 41       # azimuth -1 .. 1, 0.05 a cell
-DELAY_CELLS = 41    # delay -max .. max
-LOW_HZ = 100.0      # below, a delay turns the phase too little to read
-# Without a count, a peak must reach this share of the highest (3 x 3 smoothed): bins where
-# talkers overlap pile up between them, up to 0.28 of the highest with three espeak-ng talkers,
-# while each of those talkers reached 0.52 or more. Give a count to reach quieter ones.
+DELAY_CELLS = 121   # delay -max .. max: 1/60 ms a cell at 1 ms (a quarter sample at 16 kHz)
+# Chosen on three talkers in two room layouts other than the benchmark's (angles -40/15/70 at
+# 1.5 m, -75/-20/30 at 0.9 m), espeak-ng and synthetic, mics 5-30 cm apart, anechoic and at
+# RT60 0.2-0.4 s, 16 kHz (64 rooms): the share whose three delays were all found within 0.05 ms
+# went from 22 (old reading) to 57 with these, against 36-56 for LOW_HZ 100/300/500/1200,
+# KAPPA 2/5, HIGH_HZ 2000/4000, bins weighted by their power to the 0.1/0.25/0.5/1 (55/51/22/5),
+# counted only where the inter-channel coherence over 5 bins x 3 frames passed 0.5/0.8 (56/55)
+# or only at onsets (power x2 over the last frame: 58, left out as within noise).
+LOW_HZ = 800.0
+HIGH_HZ = 7900.0
+KAPPA = 10.0
+# A bin is counted where it is within QUIET of its frame's strongest and within SILENT of the
+# strongest bin heard so far: in a pause, the reverberation's tail and the noise would count as
+# much as a talker's direct sound (every bin counts once). SILENT 1e-10 (whole-file maximum)
+# found all three delays in 57 of the 64 rooms below; none (only QUIET): 49.
+QUIET = 1e-7
+SILENT = 1e-10
+# Peaks are picked on the histogram less each azimuth row's median (the floor every bin's
+# kernel leaves), smoothed over SMOOTH cells either side (azimuth, delay), and must lie
+# APART cells from a stronger one on either axis: reverberation scatters a talker's bins over
+# level (a room's talker spans +/- 0.3 of azimuth at spaced mics), far less over delay.
+SMOOTH = (3, 1)
+APART = (6, 4)
+# Without a count, a peak must reach this share of the highest: measured on the same 64 rooms,
+# 0.35 gave the right count in 36, 0.25 in 34, 0.5 in 26 (the old finding: 27).
 FLOOR = 0.35
 MAX_SOURCES = 8
-# The fine histogram (TwoScales): its range, and when it is used. Measured on three talkers
-# at 16 kHz (benchmarks/voices.py): the share of the coarse histogram's power within +/- 0.25 ms
-# was 0.94 or more where their delays lay within it (mics 5-10 cm apart, anechoic and at RT60
-# 0.3 s; -4/0/+3 samples) and 0.59 or less where they did not (20 cm; -10/0/+8 samples).
-FINE_MS = 0.33
-ZOOM_WITHIN_MS = 0.25
-ZOOM_SHARE = 0.9
+# Settings compare distances in cells of 0.05 azimuth and 2/41 ms (the old histogram's), so a
+# slice parts its neighbours by level or by delay as it did whatever the histogram's resolution.
+PART_CELLS = (2.0 / AZ_CELLS, 2.0 / 41)
 # The spacing a slice assumes, over the one the farthest source's delay implies: above the
 # aliasing frequency this halves, a bin's phase must agree with the slice's delay twice as
 # closely. Measured on three talkers by delay (benchmarks/voices.py, 16 kHz): 2.4 with widths
 # of 0.45 of the gap lifted them +0.6 dB (espeak-ng) and +0.7 dB (synthetic) over 1.2 and 0.3,
 # the best of 1.2/2.4/4.8 x 0.18/0.3/0.45 on each set alone.
 SPACING_MARGIN = 2.4
+CHUNK = 16384       # bins per kernel evaluation (memory: CHUNK x DELAY_CELLS)
 
 
 @dataclass(frozen=True)
@@ -54,7 +80,7 @@ class Source:
 
 
 class DirectionHistogram:
-    """Power-weighted histogram of (azimuth, delay) over the bins of a stream."""
+    """Histogram of (azimuth, delay) over the bins of a stream, each bin counted once."""
 
     def __init__(self, sample_rate: float, max_delay_ms: float = 1.0):
         self.sample_rate = float(sample_rate)
@@ -64,11 +90,13 @@ class DirectionHistogram:
         self.hop = self.n // 4
         self.window = np.hanning(self.n + 1)[:-1]
         f = np.fft.rfftfreq(self.n, 1.0 / sample_rate)
-        top = 1e3 / (2.0 * self.max_delay_ms)   # spatial aliasing of the largest delay
-        self.bins = np.flatnonzero((f >= LOW_HZ) & (f <= top))
+        self.high_hz = min(HIGH_HZ, 0.49 * sample_rate)
+        self.bins = np.flatnonzero((f >= LOW_HZ) & (f <= self.high_hz))
         self.omega = 2.0 * np.pi * self.bins / self.n   # radians per sample
+        self.tau = self.axes()[1] * (self.sample_rate / 1e3)   # the cells' delays, samples
         self.hist = np.zeros((AZ_CELLS, DELAY_CELLS))
         self.pending = np.zeros((2, 0))
+        self.loudest = 0.0
 
     def add(self, block: np.ndarray) -> None:
         """Feed the next samples [shape=(2, n)]."""
@@ -83,33 +111,51 @@ class DirectionHistogram:
 
     def _count(self, left: np.ndarray, right: np.ndarray) -> None:
         pl, pr = np.abs(left) ** 2, np.abs(right) ** 2
+        power = pl + pr
+        # the strongest bin so far, frame by frame: the same whatever the blocks
+        so_far = np.maximum.accumulate(np.maximum(power.max(axis=1), self.loudest))
+        self.loudest = float(so_far[-1]) if so_far.size else self.loudest
+        heard = ((power > QUIET * power.max(axis=1, keepdims=True))
+                 & (power > SILENT * so_far[:, None]) & (power > 0.0))
         az = np.arctan2(np.sqrt(pr), np.sqrt(pl)) * (4.0 / np.pi) - 1.0
-        delay = np.angle(right * np.conj(left)) / self.omega * (1e3 / self.sample_rate)
-        h, _, _ = np.histogram2d(az.ravel(), delay.ravel(), (AZ_CELLS, DELAY_CELLS),
-                                 ((-1.0, 1.0), (-self.max_delay_ms, self.max_delay_ms)),
-                                 weights=(pl + pr).ravel())
-        self.hist += h
+        cell = np.minimum(((az[heard] + 1.0) * (0.5 * AZ_CELLS)).astype(np.intp), AZ_CELLS - 1)
+        phase = np.angle(right * np.conj(left))[heard]
+        omega = np.broadcast_to(self.omega, heard.shape)[heard]
+        for at in range(0, cell.size, CHUNK):
+            part = slice(at, at + CHUNK)
+            agree = np.cos(phase[part, None] - omega[part, None] * self.tau)
+            kernel = np.exp(KAPPA * (agree - 1.0))
+            rows = np.zeros((AZ_CELLS, kernel.shape[0]))
+            rows[cell[part], np.arange(kernel.shape[0])] = 1.0
+            self.hist += rows @ kernel
 
     def axes(self) -> tuple[np.ndarray, np.ndarray]:
         """The cells' centres: azimuths, delays (ms)."""
         az = np.linspace(-1.0, 1.0, AZ_CELLS + 1)
-        d = np.linspace(-self.max_delay_ms, self.max_delay_ms, DELAY_CELLS + 1)
-        return 0.5 * (az[1:] + az[:-1]), 0.5 * (d[1:] + d[:-1])
+        return 0.5 * (az[1:] + az[:-1]), np.linspace(-self.max_delay_ms, self.max_delay_ms,
+                                                     DELAY_CELLS)
+
+    def peaks_of(self) -> np.ndarray:
+        """The histogram the peaks are picked on: less each row's floor, smoothed."""
+        return _smooth(self._above_floor(), SMOOTH)
+
+    def _above_floor(self) -> np.ndarray:
+        return np.maximum(self.hist - np.median(self.hist, axis=1, keepdims=True), 0.0)
 
     def sources(self, count: int | None = None) -> list[Source]:
         """The peaks (the ``count`` strongest, or all above FLOOR), from left to right."""
         az, d = self.axes()
-        cells = _peaks(_smooth(self.hist), count)
+        h = self.peaks_of()
+        cells = _refine(_smooth(self._above_floor(), (1, 1)), _peaks(h, count))
         if not cells:
             return []
         found = [(az[i], d[j]) for i, j in cells]
-        return self.at(found, _shares(self.hist, az, d, found, self.max_delay_ms))
+        return self.at(found, _shares(h, az, d, found, self.max_delay_ms))
 
     def at(self, directions, shares=None) -> list[Source]:
         """Sources at the given (azimuth, delay ms) directions, left to right, with the settings
         the peaks would get: a yardstick for the finding (the benchmark's true directions)."""
-        az, d = self.axes()
-        cells = (az[1] - az[0], d[1] - d[0])
+        cells = PART_CELLS
         shares = np.full(len(directions), np.nan) if shares is None else shares
         key = [p[0] / cells[0] + p[1] / cells[1] for p in directions]   # left: less of both
         return [Source(float(directions[k][0]), float(directions[k][1]), float(shares[k]),
@@ -117,53 +163,48 @@ class DirectionHistogram:
                 for k in np.argsort(key, kind="stable")]
 
 
-class TwoScales:
-    """A coarse histogram (delays to +/- 1 ms, read below 500 Hz) and a fine one (to +/- FINE_MS,
-    read below 1.5 kHz, cells a third as wide) fed together; the fine one is used where nearly
-    all the power sits well inside its range. Close microphones (5-10 cm) or talkers near the
-    middle part by a few cells of the coarse one, or none: three talkers at 5 cm gave no three
-    peaks at all; the fine one found them (espeak-ng, anechoic: +9.7 dB mean) and lifted those
-    at 10 cm +9.1 (coarse: +7.3), those at -4/0/+3 samples +9.1 (+8.0), synthetic +13.5 (+1.5).
-    Wider delays (20 cm and more) alias in the fine one's range: there the coarse one is used."""
-
-    def __init__(self, sample_rate: float):
-        self.coarse = DirectionHistogram(sample_rate, 1.0)
-        self.fine = DirectionHistogram(sample_rate, FINE_MS)
-
-    def add(self, block: np.ndarray) -> None:
-        self.coarse.add(block)
-        self.fine.add(block)
-
-    def chosen(self) -> DirectionHistogram:
-        """The fine histogram if ZOOM_SHARE of the coarse one's power lies within
-        +/- ZOOM_WITHIN_MS, else the coarse one."""
-        _, d = self.coarse.axes()
-        by_delay = self.coarse.hist.sum(axis=0)
-        inside = by_delay[np.abs(d) <= ZOOM_WITHIN_MS].sum()
-        return self.fine if inside >= ZOOM_SHARE * by_delay.sum() > 0.0 else self.coarse
-
-
-def _smooth(h: np.ndarray) -> np.ndarray:
-    """A 3 x 3 box over the histogram (edges padded with zeros)."""
-    p = np.pad(h, 1)
-    return sum(p[i:i + h.shape[0], j:j + h.shape[1]] for i in range(3) for j in range(3)) / 9.0
+def _smooth(h: np.ndarray, half) -> np.ndarray:
+    """A box of 2 half + 1 cells on each axis (edges padded with zeros)."""
+    a, b = half
+    p = np.pad(h, ((a, a), (b, b)))
+    c = np.cumsum(np.cumsum(np.pad(p, ((1, 0), (1, 0))), axis=0), axis=1)
+    m, n = h.shape
+    box = c[2 * a + 1:, 2 * b + 1:] - c[:m, 2 * b + 1:] - c[2 * a + 1:, :n] + c[:m, :n]
+    return box / ((2 * a + 1) * (2 * b + 1))
 
 
 def _peaks(h: np.ndarray, count: int | None) -> list[tuple[int, int]]:
-    """Local maxima, strongest first, each at least 3 cells from a stronger one."""
+    """Local maxima, strongest first, each APART from a stronger one on either axis; none on
+    the delay range's edges (the floor rising to an edge is no talker)."""
     if h.max() <= 0.0:
         return []
     p = np.pad(h, 1, constant_values=-1.0)
     neighbours = np.max([p[1 + i:1 + i + h.shape[0], 1 + j:1 + j + h.shape[1]]
                          for i in (-1, 0, 1) for j in (-1, 0, 1) if i or j], axis=0)
     floor = FLOOR * h.max() if count is None else 1e-3 * h.max()
-    cand = np.argwhere((h >= neighbours) & (h >= floor))
+    top = (h >= neighbours) & (h >= floor) & (h > 0.0)
+    top[:, [0, -1]] = False
+    cand = np.argwhere(top)
     cand = cand[np.argsort(-h[cand[:, 0], cand[:, 1]], kind="stable")]
     kept: list[tuple[int, int]] = []
     for i, j in cand:
-        if all(max(abs(i - a), abs(j - b)) >= 3 for a, b in kept):
+        if all(abs(i - a) >= APART[0] or abs(j - b) >= APART[1] for a, b in kept):
             kept.append((int(i), int(j)))
     return kept[:count or MAX_SOURCES]
+
+
+def _refine(h: np.ndarray, cells) -> list[tuple[int, int]]:
+    """Each peak moved to the highest cell of ``h`` (3 x 3 smoothed) within SMOOTH of it: the
+    wide box finds the peaks, but where talkers overlap it leans towards the other talkers
+    (three panned at -0.6/0/+0.6 were found at -0.49/0/+0.49; refined, -0.59/0/+0.59)."""
+    a, b = SMOOTH
+    out = []
+    for i, j in cells:
+        i0, j0 = max(i - a, 0), max(j - b, 0)
+        win = h[i0:i + a + 1, j0:j + b + 1]
+        di, dj = np.unravel_index(np.argmax(win), win.shape)
+        out.append((int(i0 + di), int(j0 + dj)))
+    return out
 
 
 def _shares(h, az, d, found, max_delay_ms) -> np.ndarray:

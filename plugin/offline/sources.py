@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ...dsp import params as P
-from ...dsp.sources import DirectionHistogram, Source, TwoScales
+from ...dsp.sources import DirectionHistogram, Source
 from ..formats import audiofile, headroom
 from ..formats.atomic import published_together
 from .bounce import render
@@ -23,12 +23,11 @@ FEED = 65536  # samples per block fed to the histogram
 
 
 def histogram(audio: np.ndarray, sample_rate: float) -> DirectionHistogram:
-    """The level x delay histogram of ``audio`` [shape=(2, n)], fed in blocks, at the scale
-    that suits its delays (dsp.sources.TwoScales)."""
-    h = TwoScales(sample_rate)
+    """The level x delay histogram of ``audio`` [shape=(2, n)], fed in blocks."""
+    h = DirectionHistogram(sample_rate)
     for at in range(0, audio.shape[1], FEED):
         h.add(audio[:, at:at + FEED])
-    return h.chosen()
+    return h
 
 
 def find(audio: np.ndarray, sample_rate: float, count: int | None = None) -> list[Source]:
@@ -88,6 +87,6 @@ def bounce(inp: Path, folder: Path, base: P.ParamSet, count: int | None, *,
 def describe(found: Sequence[Source]) -> list[str]:
     """A line per source: where it is, its share, and the --set arguments that select it."""
     return [f"source_{k + 1}: azimuth {s.azimuth:+.2f}, delay {s.delay_ms:+.3f} ms, "
-            f"{100 * s.share:.0f} % of the energy: "
+            f"{100 * s.share:.0f} % of the bins: "
             + " ".join(f"--set {n}={P.fmt(v)}" for n, v in s.settings.items())
             for k, s in enumerate(found)]

@@ -45,9 +45,8 @@ def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
     sr = h.sample_rate
     ax.secondary_yaxis("right", functions=(lambda ms: ms * sr / 1e3, lambda n: n * 1e3 / sr)
                        ).set_ylabel(f"samples at {sr / 1e3:g} kHz")
-    top = min(1e3 / (2.0 * h.max_delay_ms), sr / 2)
     ax.set_title(f"panslice analyze --sources: {name}\nlevel x delay of each bin "
-                 f"({h.n}-sample frames, delays read {LOW_HZ:g}-{top:.0f} Hz); "
+                 f"({h.n}-sample frames, phases read {LOW_HZ:g}-{h.high_hz:.0f} Hz); "
                  f"{len(found)} source(s) found", fontsize=11)
     ax.plot([s.azimuth for s in found], [s.delay_ms for s in found], ls="none", marker="o",
             ms=14, mfc="none", mec="cyan", mew=2.2, gid=PEAKS_GID)
