@@ -8,12 +8,11 @@ at each candidate delay tau (the angular spectrum of GCC-PHAT made sharper, Blan
 so bins above the spatial-aliasing frequency count too, each at all the delays it allows; summed
 over many frequencies only the talkers' own delays pile up.
 
-In a room this is what finds the talkers. The old reading (one delay per bin from its phase,
-below the aliasing frequency of 1 ms, 100-500 Hz, power-weighted) was pulled towards 0 by the
-reverberation, which is strongest and most alike at both microphones at low frequencies: at
-RT60 0.3 s only mics 10 cm apart were found. Here each bin from LOW_HZ to HIGH_HZ counts once
-(PHAT: the direct sound's phase, not the power, tells the delay), and the peaks stand on a
-smooth floor that is taken away before they are picked.
+In a room this is what finds the talkers: one delay per bin read below the aliasing frequency
+(100-500 Hz for 1 ms), power-weighted, was pulled towards 0 by the reverberation, strongest and
+most alike at both microphones at low frequencies. Each bin from LOW_HZ to HIGH_HZ counts once
+(PHAT: the direct sound's phase, not its power, tells the delay), and the floor the kernels
+leave is taken away before the peaks are picked.
 
 Offline, in numpy: fed the stream block by block, it holds the histogram and a frame of
 samples, never the file. The peaks become settings for the engine (stream.py), one slice each.
@@ -32,11 +31,13 @@ AZ_CELLS = 41       # azimuth -1 .. 1, 0.05 a cell
 DELAY_CELLS = 121   # delay -max .. max: 1/60 ms a cell at 1 ms (a quarter sample at 16 kHz)
 # Chosen on three talkers in two room layouts other than the benchmark's (angles -40/15/70 at
 # 1.5 m, -75/-20/30 at 0.9 m), espeak-ng and synthetic, mics 5-30 cm apart, anechoic and at
-# RT60 0.2-0.4 s, 16 kHz (64 rooms): the share whose three delays were all found within 0.05 ms
-# went from 22 (old reading) to 57 with these, against 36-56 for LOW_HZ 100/300/500/1200,
-# KAPPA 2/5, HIGH_HZ 2000/4000, bins weighted by their power to the 0.1/0.25/0.5/1 (55/51/22/5),
-# counted only where the inter-channel coherence over 5 bins x 3 frames passed 0.5/0.8 (56/55)
-# or only at onsets (power x2 over the last frame: 58, left out as within noise).
+# RT60 0.2-0.4 s, 16 kHz (64 rooms), by the rooms whose three delays were all found within
+# 0.05 ms: 22 with the old reading, 57 with these. Changed one at a time (nearly): LOW_HZ 500
+# or 1200, 54 and 52; HIGH_HZ 2000 or 4000, 20-32 (with LOW_HZ 100; 7000: 29-37); KAPPA 5, 56
+# (30 or 100: 58/59, but then a bin's kernel is narrower than a cell at the top); bins weighted
+# by their power to the 0.1 or 0.25, 55 and 51 (power itself: 5-22); counted only where the
+# inter-channel coherence over 5 bins x 3 frames passed 0.5 or 0.8, 56 and 55; only at onsets
+# (power x2 over the frame before), 58: left out, within the noise of 64 rooms.
 LOW_HZ = 800.0
 HIGH_HZ = 7900.0
 KAPPA = 10.0
@@ -49,8 +50,10 @@ SILENT = 1e-10
 # Peaks are picked on the histogram less each azimuth row's median (the floor every bin's
 # kernel leaves), smoothed over SMOOTH cells either side (azimuth, delay), and must lie
 # APART cells from a stronger one on either axis: reverberation scatters a talker's bins over
-# level (a room's talker spans +/- 0.3 of azimuth at spaced mics), far less over delay.
-SMOOTH = (3, 1)
+# level (a room's talker spans +/- 0.3 of azimuth at spaced mics), far less over delay. On the
+# 64 rooms: smoothed over (3, 0) 59, (3, 1) 57, (1, 1) 55 (and panned talkers found 0.05 short
+# of their azimuth with (3, 1) before _refine).
+SMOOTH = (3, 0)
 APART = (6, 4)
 # Without a count, a peak must reach this share of the highest: measured on the same 64 rooms,
 # 0.35 gave the right count in 36, 0.25 in 34, 0.5 in 26 (the old finding: 27).

@@ -1,6 +1,6 @@
 """``analyze --sources -o PNG``: the level x delay histogram with the sources found on it.
 
-What --sources lists in words, drawn: every time-frequency bin's power piled up at its direction
+What --sources lists in words, drawn: every time-frequency bin piled up at its direction
 (azimuth by level across, delay between the microphones up), one peak per talker, each peak
 marked and labelled as the stem it becomes. A user sees at a glance whether talkers part by
 level, by delay or not at all, and whether a quiet one was missed.
@@ -27,7 +27,8 @@ def label(k: int, s: Source) -> str:
 
 
 def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
-    """The histogram (dB re. its highest cell) with a marker and a label per source."""
+    """The histogram the peaks are picked on (its floor taken away, smoothed; dB re. its highest
+    cell) with a marker and a label per source: drawn with its floor, a room's peaks hide."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,11 +36,12 @@ def figure(h: DirectionHistogram, found: Sequence[Source], name: str):
 
     az, d = h.axes()
     half_az, half_d = 0.5 * (az[1] - az[0]), 0.5 * (d[1] - d[0])
-    db = 10.0 * np.log10(np.maximum(h.hist / max(h.hist.max(), 1e-300), 1e-12))
+    shown = h.peaks_of()
+    db = 10.0 * np.log10(np.maximum(shown / max(shown.max(), 1e-300), 1e-12))
     fig, ax = plt.subplots(figsize=(10, 7.5), dpi=100)
     m = ax.pcolormesh(np.r_[az - half_az, az[-1] + half_az], np.r_[d - half_d, d[-1] + half_d],
                       db.T, cmap="magma", vmin=-DB_RANGE, vmax=0, shading="flat")
-    fig.colorbar(m, ax=ax, pad=0.1, fraction=0.05).set_label("power (dB re. the highest cell)")
+    fig.colorbar(m, ax=ax, pad=0.1, fraction=0.05).set_label("bins above the floor (dB re. the highest cell)")
     ax.set_xlabel("azimuth by level (pan position: -1 left, 0 centre, +1 right)")
     ax.set_ylabel("delay (ms): + the left mic hears it later")
     sr = h.sample_rate
