@@ -172,7 +172,7 @@ def test_analyze_sources_writes_the_picture_asked_for(tmp_path, table):
 def test_talkers_in_a_simulated_room_are_found_at_their_delays_and_lifted(rt60, spacing, floor):
     # pyroomacoustics: three synthetic talkers 1.2 m from two mics, 16 kHz, 4 s. Told there are
     # three, --sources finds each within 0.03 ms of its direct path, reverberant or not, and
-    # lifts it (measured +11.4 dB or more anechoic, +5.0 at RT60 0.3 s 10-20 cm, +4.0 at 30 cm;
+    # lifts it (measured +11.4 dB or more anechoic, +5.0 at RT60 0.3 s 10-20 cm, +4.2 at 30 cm;
     # the old finding lost the talkers at 20 cm: the reverberation pulled its peaks to 0).
     from benchmarks import talkers as T
     from benchmarks.scoring import si_sdr
