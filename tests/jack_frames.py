@@ -13,7 +13,7 @@ so ``last_frame_time`` is where a cycle ends, on one continuous timeline.
 Both clients log the frames of every cycle they ran. A client that runs late reads the next
 cycle's frame time (two cycles with one label), and one that JACK skips leaves a hole: either
 shows in its log as a break, and :func:`breaks` gives the frames around each one, so that what
-such a cycle did to the recording is put down to the test's own clients.
+the server's repair of such a cycle did to the recording is not blamed on the client between.
 
 The child runs nothing but the two callbacks (gc off, arrays allocated up front, its main thread
 asleep on stdin), so that on a busy machine the test's own clients miss as few cycles as they
