@@ -332,7 +332,7 @@ def test_competing_slices_share_each_bin_and_leave_the_rest_what_fits_none(cue):
         rivals = np.array([ps[f"rival.{i}.{f}"] for i in (1, 2) for f in P.RIVAL_FIELDS])
         compete_mask(spec, cue, ps["center"], ps["width"], ps["delay_center_ms"],
                      ps["delay_width_ms"], 1.0, ps["mic_spacing_cm"], rivals,
-                     bin_frequencies(1024, 16000), np.ones(513), masks[k])
+                     bin_frequencies(1024, 16000), np.ones(513), np.zeros((3, 513)), masks[k])
     total = masks.sum(axis=0)
     assert masks.min() >= 0.0 and total.max() <= 1.0 + 1e-12
     # a bin that fits one source goes to it; one far from all of them to the rest
