@@ -15,11 +15,13 @@ import numpy as np
 from .mask import SPEED_OF_SOUND
 
 # The width (the Gaussian's sigma) as a share of the nearest gap, and the refinement's time
-# constant. Chosen on the synthetic talkers of benchmarks/voices.py (16 kHz; anechoic 10 and
-# 30 cm, RT60 0.3 s at 5 and 20 cm; at their true delays), mean lift: 0.4 and 20 ms +11.4 dB;
-# 0.25 and 20 ms +11.4; 0.4 with no smoothing +10.9; 0.4 and 50 ms +11.4 (anechoic 0.7 dB
-# lower). Smoothing across frequency (smooth_hz 16 to 100) lost 1 to 5 dB: neighbouring
-# harmonics belong to different talkers.
+# constant where delay places them. Chosen on the synthetic talkers of benchmarks/voices.py
+# (16 kHz; anechoic 10 and 30 cm, RT60 0.3 s at 5 and 20 cm; at their true delays), mean
+# lift: 0.4 and 20 ms +11.4 dB; 0.25 and 20 ms +11.4; 0.4 with no smoothing +10.9; 0.4 and
+# 50 ms +11.4 (anechoic 0.7 dB lower). Smoothing across frequency (smooth_hz 16 to 100) lost
+# 1 to 5 dB: neighbouring harmonics belong to different talkers. By level alone (synthetic
+# talkers panned -0.6, 0, +0.6; no room to smear the cue), 0.4 with no smoothing +15.0, with
+# 20 ms +14.7, 0.25 +14.8: level-only slices get no smoothing.
 WIDTH_SHARE = 0.4
 SMOOTH_MS = 20.0
 # The spacing a slice assumes, over the one the farthest source's delay implies: above the
@@ -57,7 +59,7 @@ def settings(found, k: int, cells) -> dict:
     cue = 1 if not by_level else 2 if by_delay else 0
     s = {"direction_cue": float(cue), "center": round(float(a), 3),
          "width": 2.0 if cue == 1 else round(float(np.clip(WIDTH_SHARE * min(by_level), 0.02, 1.0)), 3),
-         "smooth_ms": SMOOTH_MS, "rivals": float(len(found) - 1)}
+         "smooth_ms": SMOOTH_MS if cue else 0.0, "rivals": float(len(found) - 1)}
     others = [p for i, p in enumerate(found) if i != k]
     for i, (ai, di) in enumerate(others, 1):
         s[f"rival.{i}.center"] = round(float(ai), 3)
