@@ -183,11 +183,17 @@ def compete_mask(S, cue, center, width, delay_ms, delay_width_ms, phase_tol, spa
     step = 2.0 * math.pi / n
     az, inv_wt, total = scratch[0], scratch[1], scratch[2]
     ph = out   # the phase, until the slice's own weight replaces it
-    for k in range(nb):
+    az[:] = 0.0
+    ph[:] = 0.0
+    for k in range(nb if cue != 1.0 else 0):
         l = S[0, k]
         r = S[1, k]
         az[k] = azimuth(l.real * l.real + l.imag * l.imag, r.real * r.real + r.imag * r.imag)
+    for k in range(nb if cue != 0.0 else 0):
+        l = S[0, k]
+        r = S[1, k]
         ph[k] = _angle(r.real * l.real + r.imag * l.imag, r.imag * l.real - r.real * l.imag)
+    for k in range(nb):
         wt = k * step if k * step < w_alias else w_alias
         inv_wt[k] = inv_dwidth / wt if wt > 0.0 else 0.0
         total[k] = _bell(REACH * REACH)

@@ -36,10 +36,13 @@ def parted(found, cells) -> tuple[list[float], list[float]]:
     """The gaps between the sources ``found`` [(azimuth, delay ms)]: those that level parts and
     those that delay parts, each pair by the axis on which it lies more cells apart. Spaced
     microphones hear a nearer talker a little louder too (a room's three talkers 1.2 m from mics
-    20 cm apart read azimuths -0.1, 0 and +0.1 with delays 10 cells apart): delay parts them."""
+    20 cm apart read azimuths -0.1, 0 and +0.1 with delays 10 cells apart): delay parts them.
+    Two sources within a cell on both axes (one found twice) are parted by neither."""
     by_level, by_delay = [], []
     for i, (a, d) in enumerate(found):
         for ai, di in found[i + 1:]:
+            if abs(ai - a) < cells[0] and abs(di - d) < cells[1]:
+                continue
             if abs(ai - a) / cells[0] >= abs(di - d) / cells[1]:
                 by_level.append(abs(ai - a))
             else:
@@ -50,15 +53,17 @@ def parted(found, cells) -> tuple[list[float], list[float]]:
 def settings(found, k: int, cells) -> dict:
     """Registry values for the slice on source ``k`` of ``found`` [(azimuth, delay ms)]: its
     direction, the others as its rivals, and the axes (direction_cue 0 level, 1 delay, 2 both)
-    and widths that part them. A source alone gets a plain slice, half the field wide."""
+    and widths that part them. A source alone gets a plain slice, half the field wide, and
+    sources that nothing parts share every bin in widths as wide."""
     a, d = found[k]
     if len(found) == 1:
         return {"direction_cue": 0.0, "center": round(float(a), 3), "width": 0.5,
                 "softness": 0.5, "rivals": 0.0}
     by_level, by_delay = parted(found, cells)
-    cue = 1 if not by_level else 2 if by_delay else 0
-    s = {"direction_cue": float(cue), "center": round(float(a), 3),
-         "width": 2.0 if cue == 1 else round(float(np.clip(WIDTH_SHARE * min(by_level), 0.02, 1.0)), 3),
+    cue = 2 if by_level and by_delay else 1 if by_delay else 0
+    width = 2.0 if cue == 1 else float(np.clip(WIDTH_SHARE * min(by_level, default=1.25),
+                                               0.02, 1.0))
+    s = {"direction_cue": float(cue), "center": round(float(a), 3), "width": round(width, 3),
          "smooth_ms": SMOOTH_MS if cue else 0.0, "rivals": float(len(found) - 1)}
     others = [p for i, p in enumerate(found) if i != k]
     for i, (ai, di) in enumerate(others, 1):
