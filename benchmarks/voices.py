@@ -69,9 +69,10 @@ def _row(images, sr, truth_level, delays_ms) -> tuple[list[float], ...]:
     """Lifts per talker: sources found, slices at the true delays, level only, oracle."""
     mix = sum(images).astype(np.float32)
     base = presets.load("voices").params
-    found = sources.find(mix, sr, 3)
-    got = (lifts(images, sources.stems(mix, sr, base, found)[:-1]) if len(found) == 3
-           else [float("nan")] * 3)
+    n = len(images)
+    found = sources.find(mix, sr, n)
+    got = (lifts(images, sources.stems(mix, sr, base, found)[:-1]) if len(found) == n
+           else [float("nan")] * n)
     true = DirectionHistogram(sr).at([(0.0, d) for d in delays_ms])
     at_true = lifts(images, sources.stems(mix, sr, base, true)[:-1])
     return (got, at_true, lifts(images, level_only(images, sr, truth_level)),
@@ -81,16 +82,22 @@ def _row(images, sr, truth_level, delays_ms) -> tuple[list[float], ...]:
 # (rate, RT60 s, mics apart m): the issue's 5-30 cm and RT60 0.2-0.4 s, densest at 16 kHz
 ROOMS = ([(16000, rt, s) for rt in (0.0, 0.3) for s in (0.05, 0.1, 0.2, 0.3)]
          + [(16000, rt, 0.2) for rt in (0.2, 0.4)] + [(44100, rt, 0.2) for rt in (0.0, 0.3)])
+# ... and where the left and right talkers alone are measured too (the issue's 2 talkers)
+PAIRS = [(16000, 0.0, s) for s in (0.1, 0.2, 0.3)] + [(16000, 0.3, 0.2)]
 
 
 def rooms() -> str:
     rows = []
     for sr, spoken in ((sr, spoken) for sr in (16000, 44100) for spoken in (True, False)):
         src = T.three(sr, 6.0, spoken=spoken)
-        for rt60, spacing in sorted((rt, s) for rate, rt, s in ROOMS if rate == sr):
-            images = T.in_room(src, sr, rt60, spacing)
-            got, at_true, lvl, orc = _row(images, sr, (0.0, 0.0, 0.0), T.room_delays_ms(spacing))
-            what = "espeak-ng" if spoken else "synthetic"
+        for rt60, spacing, who in sorted((rt, s, who) for rate, rt, s in ROOMS if rate == sr
+                                         for who in ((0, 1, 2), (0, 2))
+                                         if len(who) == 3 or (rate, rt, s) in PAIRS):
+            room = T.in_room(src, sr, rt60, spacing)
+            images = [room[k] for k in who]
+            delays = [T.room_delays_ms(spacing)[k] for k in who]
+            got, at_true, lvl, orc = _row(images, sr, [0.0] * len(who), delays)
+            what = ("espeak-ng" if spoken else "synthetic") + (", left + right" * (len(who) == 2))
             room = f"RT60 {rt60:g} s" if rt60 else "anechoic"
             rows.append(f"| {sr / 1000:g} kHz | {what} | {room} | {100 * spacing:g} cm | "
                         + " / ".join(f"{v:+.1f}" for v in got)
@@ -107,7 +114,8 @@ def rooms() -> str:
             "cm). SI-SDR gained per talker (dB) against its image at the microphones, reflections "
             "included: the stems of `bounce --sources`, their mean, the same slices at the "
             "talkers' true delays (the finding made perfect), the level-only slice at azimuth 0, "
-            "and the oracle binary mask.\n\n"
+            "and the oracle binary mask. Rows 'left + right': the talkers at -60 and +45 "
+            "degrees alone (two talkers).\n\n"
             "| rate | talkers | room | mics apart | --sources, per talker | mean | at the true "
             "delays | mean | level only | oracle |\n|---|---|---|---|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n")
