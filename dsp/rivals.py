@@ -73,7 +73,8 @@ def settings(found, k: int, cells) -> dict:
                                                0.02, 1.0))
     s = {"direction_cue": float(cue), "center": round(float(a), 3), "width": round(width, 3),
          "smooth_ms": SMOOTH_MS if cue else 0.0, "rivals": float(len(found) - 1)}
-    others = [p for i, p in enumerate(found) if i != k]
+    others = sorted((p for i, p in enumerate(found) if i != k),   # left to right, as the stems
+                    key=lambda p: p[0] / cells[0] + p[1] / cells[1])
     for i, (ai, di) in enumerate(others, 1):
         s[f"rival.{i}.center"] = round(float(ai), 3)
         s[f"rival.{i}.delay_ms"] = round(float(di), 4)
