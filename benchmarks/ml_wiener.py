@@ -68,7 +68,7 @@ def prior(mix: np.ndarray, sr: float, contrast: float, frames: int) -> np.ndarra
     from panslice.plugin.ml import prior as ml_prior
 
     pt = ml_prior.Patcher(ml_prior.network(), N, HOP, sr,
-                          params={"ml_contrast": contrast, "ml_spatial": 0.0})
+                          params={"ml_contrast": contrast, "ml_spatial": 0.0, "ml_bias": 0.0})
     rows = np.ones((frames, N // 2 + 1))
     for k in range(pt.n_patches(mix.shape[1])):
         f0, r = pt.rows(k, S.segment(mix, *pt.span(k)))
