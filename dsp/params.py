@@ -147,6 +147,10 @@ def _frames_ml_refinement() -> list[Param]:
         Param("ml_contrast", 0.25, 2.0, 1.0, "", "linear", 0.0,
               "How sure the ML mask is allowed to be: scales its log-odds (1 = as shipped; lower "
               "softens its confident mistakes so the azimuth can overrule them). Per ML patch."),
+        Param("ml_bias", -3.0, 3.0, 0.0, "", "linear", 0.0,
+              "Which way the ML mask leans where it is unsure: added to its log-odds after "
+              "ml_contrast (0 = as shipped; above 0 more of each bin counts as voice, so "
+              "karaoke takes the voice out more surely at a little of the band). Per ML patch."),
         Param("ml_spatial", 0.0, 10.0, 0.0, "", "linear", 0.0,
               "How much where things sit reshapes the ML mask: per band, azimuth histograms of "
               "what it calls voice and band are learned from the audio so far, and a bin's "
