@@ -50,6 +50,7 @@ STEERED = {  # name -> changes to acapella-ml / karaoke-ml (bands: the vocal ban
 # The leave-one-out grid: the knobs that reshape the ML mask, on acapella-ml's slice.
 GRID_CONTRAST = (0.6, 0.8, 1.0)
 GRID_SPATIAL = (0.0, 6.0)
+GRID_BIAS = (0.0, 0.5)
 SHIPPED = "Spleeter as shipped"
 MAX_LOSS = 0.2   # dB under Spleeter as shipped on any track that a chosen setting may cost
 
@@ -59,11 +60,12 @@ def grid() -> dict:
     from panslice.plugin.formats import presets
 
     out = {SHIPPED: shipped_params()}
-    for c in GRID_CONTRAST:
-        for sp in GRID_SPATIAL:
-            ps = presets.load("acapella-ml").params.copy()
-            ps.update({"ml_contrast": c, "ml_spatial": sp})
-            out[f"ml_contrast={c:g} ml_spatial={sp:g}"] = ps
+    for b in GRID_BIAS:
+        for c in GRID_CONTRAST:
+            for sp in GRID_SPATIAL:
+                ps = presets.load("acapella-ml").params.copy()
+                ps.update({"ml_contrast": c, "ml_spatial": sp, "ml_bias": b})
+                out[f"ml_contrast={c:g} ml_spatial={sp:g} ml_bias={b:g}"] = ps
     return out
 
 
@@ -78,7 +80,8 @@ def loo_section(tracks: list[Path], cache: "loo.ScoreCache", log=print) -> tuple
         log(f"  {label}: " + " ".join(f"{v:.2f}/{a:.2f}" for v, a in raw[label]))
     names = [t.name.split("-")[0][:14] for t in tracks]
     lines = [f"Leave one track out: the grid `ml_contrast` in {GRID_CONTRAST} x `ml_spatial` in "
-             f"{GRID_SPATIAL} on acapella-ml's slice, and Spleeter as shipped. Per stem, the setting "
+             f"{GRID_SPATIAL} x `ml_bias` in {GRID_BIAS} on acapella-ml's slice, and Spleeter as "
+             "shipped. Per stem, the setting "
              f"with the best mean on the other {len(tracks) - 1} tracks among those never more than "
              f"{MAX_LOSS} dB under Spleeter as shipped on any of them, scored on the track left out "
              "(in-sample: chosen on all tracks).", ""]

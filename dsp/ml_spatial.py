@@ -2,10 +2,13 @@
 
 Spleeter hears timbre, not space: on a mix where the voice sits dry in the centre and the band
 is panned around it, it can still call half of the voice "accompaniment", and be sure of it.
-Two knobs act on its vocal mask before it reaches the slice:
+Three knobs act on its vocal mask before it reaches the slice:
 
 - ``ml_contrast`` (tau) scales the model's log-odds: 1 is the mask as shipped; below 1 its
   confident mistakes soften, so that other evidence can overrule them.
+- ``ml_bias`` (b) is added to those log-odds: 0 is the mask as shipped; above 0 the voice takes
+  more of each bin it shares with the band (the accompaniment is scored by what voice is left in
+  it, and a little band lost costs it less).
 - ``ml_spatial`` (c) lets the azimuth speak. A voice's harmonics share one place in the
   stereo image at every frequency. Per octave band (``EDGES_HZ``, from 150 Hz up), an
   energy-weighted azimuth histogram is kept of what the mask calls voice and of what it calls
@@ -56,10 +59,10 @@ class SpatialPrior:
         self.band = np.zeros(self._size)
 
     def reshape(self, mask: np.ndarray, mag: np.ndarray, contrast: float = 1.0,
-                spatial: float = 0.0) -> np.ndarray:
+                spatial: float = 0.0, bias: float = 0.0) -> np.ndarray:
         """The reshaped vocal mask [shape=(T, K, C)] of one patch: ``mask`` is the model's
         (0..1) and ``mag`` the mix's magnitudes [shape=(T, K, 2): left, right]. At contrast
-        1 and spatial 0 it is ``mask`` unchanged (the histograms still learn)."""
+        1, spatial 0 and bias 0 it is ``mask`` unchanged (the histograms still learn)."""
         left, right = mag[:, self._learn, 0], mag[:, self._learn, 1]
         # azimuth + 1 = atan2(|R|, |L|) * 4 / pi, from 0 (left) to 2 (right), in AZ_BINS steps
         scale = np.float32(2 * (AZ_BINS - 1) / np.pi)
@@ -68,10 +71,12 @@ class SpatialPrior:
         m = (mask[:, self._learn].sum(axis=-1) / mask.shape[-1]).ravel()
         self.voice += np.bincount(where, energy * m, self._size)
         self.band += np.bincount(where, energy * (1 - m), self._size)
-        if spatial <= 0.0 and contrast == 1.0:
+        if spatial <= 0.0 and contrast == 1.0 and bias == 0.0:
             return mask
         odds = np.float32(contrast) * np.clip(np.log(mask / np.maximum(1 - mask, 1e-30) + 1e-30),
                                               -_LOGIT_LIMIT, _LOGIT_LIMIT)
+        if bias != 0.0:
+            odds = odds + np.float32(bias)
         if spatial > 0.0:
             v, b = self.voice.reshape(-1, AZ_BINS), self.band.reshape(-1, AZ_BINS)
             seen = (v.sum(axis=1) > 0) & (b.sum(axis=1) > 0)

@@ -5,7 +5,8 @@ generated from :data:`REGISTRY`. Add a knob here and it appears everywhere; neve
 default or unit a second time.
 
 Names are stable ids. Band parameters are a group repeated :data:`MAX_BANDS` times and named
-``band.<i>.<field>`` (1-based), which maps onto OSC as ``/panslice/band/<i>/<field>``.
+``band.<i>.<field>`` (1-based), which maps onto OSC as ``/panslice/band/<i>/<field>``; the
+rivals of a competing slice likewise, ``rival.<i>.<field>`` (:data:`MAX_RIVALS` times).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Iterable, Mapping
 from .errors import ParameterError
 
 MAX_BANDS = 8
+MAX_RIVALS = 7          # the other sources a slice competes with (bounce --sources finds up to 8)
 BAND_TOP_HZ = 96000.0   # a band edge's top: above any Nyquist panslice runs at ('up to the top')
 NEG_INF = float("-inf")
 
@@ -145,6 +147,10 @@ def _frames_ml_refinement() -> list[Param]:
         Param("ml_contrast", 0.25, 2.0, 1.0, "", "linear", 0.0,
               "How sure the ML mask is allowed to be: scales its log-odds (1 = as shipped; lower "
               "softens its confident mistakes so the azimuth can overrule them). Per ML patch."),
+        Param("ml_bias", -3.0, 3.0, 0.0, "", "linear", 0.0,
+              "Which way the ML mask leans where it is unsure: added to its log-odds after "
+              "ml_contrast (0 = as shipped; above 0 more of each bin counts as voice, so "
+              "karaoke takes the voice out more surely at a little of the band). Per ML patch."),
         Param("ml_spatial", 0.0, 10.0, 0.0, "", "linear", 0.0,
               "How much where things sit reshapes the ML mask: per band, azimuth histograms of "
               "what it calls voice and band are learned from the audio so far, and a bin's "
@@ -164,6 +170,24 @@ def _frames_ml_refinement() -> list[Param]:
     ]
 
 
+def _rivals() -> list[Param]:
+    """Other sources that the slice competes with for each bin (``bounce --sources`` sets them):
+    a bin is shared among the slice and its rivals by its distance to each."""
+    rivals = [Param("rivals", 0, MAX_RIVALS, 0, "", "int", 0.0,
+                    "How many rivals below the slice competes with (0: a plain slice). Competing, "
+                    "each bin is shared among the slice and its rivals by weights exp(-d^2/2) of "
+                    "its distance d to each, in widths (width, delay_width_ms; direction_cue picks "
+                    "the axes; softness is not used); a bin 4 widths from all goes to the rest.")]
+    for i in range(1, MAX_RIVALS + 1):
+        rivals += [
+            Param(f"rival.{i}.center", -1.0, 1.0, 0.0, "", "linear", 30.0,
+                  f"Azimuth of rival {i}, as center is the slice's."),
+            Param(f"rival.{i}.delay_ms", -5.0, 5.0, 0.0, "ms", "linear", 30.0,
+                  f"Delay of rival {i}, as delay_center_ms is the slice's."),
+        ]
+    return rivals
+
+
 def _bands() -> list[Param]:
     bands = []
     for i in range(1, MAX_BANDS + 1):
@@ -179,7 +203,8 @@ def _bands() -> list[Param]:
 
 
 def _declare() -> tuple[Param, ...]:
-    params = _direction_and_gains() + _frames_ml_refinement() + _bands()
+    # bands last: the kernel rebuilds its band table when a value from band 1 on moves
+    params = _direction_and_gains() + _frames_ml_refinement() + _rivals() + _bands()
     return tuple(Param(**{**p.__dict__, "index": i}) for i, p in enumerate(params))
 
 
@@ -187,6 +212,7 @@ REGISTRY: tuple[Param, ...] = _declare()
 BY_NAME: dict[str, Param] = {p.name: p for p in REGISTRY}
 INDEX: dict[str, int] = {p.name: p.index for p in REGISTRY}
 BAND_FIELDS = ("low_hz", "high_hz", "gain_db")
+RIVAL_FIELDS = ("center", "delay_ms")
 
 
 def get(name: str) -> Param:
@@ -207,11 +233,12 @@ def band_name(i: int, fld: str) -> str:
 
 
 def knobs() -> list[tuple[str, Param]]:
-    """One entry per knob, for docs and tables: bands fold into ``band.<i>.<field>`` (shown by
-    band 1's declaration)."""
+    """One entry per knob, for docs and tables: bands and rivals fold into ``band.<i>.<field>``
+    and ``rival.<i>.<field>`` (shown by the first's declaration)."""
     seen: dict[str, Param] = {}
     for p in REGISTRY:
-        key = p.name if not p.name.startswith("band.") else "band.<i>." + p.name.split(".")[2]
+        group, _, rest = p.name.partition(".")
+        key = f"{group}.<i>.{rest.split('.')[1]}" if group in ("band", "rival") and rest else p.name
         seen.setdefault(key, p)
     return list(seen.items())
 

@@ -15,7 +15,8 @@ most alike at both microphones at low frequencies. Each bin from LOW_HZ to HIGH_
 leave is taken away before the peaks are picked.
 
 Offline, in numpy: fed the stream block by block, it holds the histogram and a frame of
-samples, never the file. The peaks become settings for the engine (stream.py), one slice each.
+samples, never the file. The peaks become settings for the engine (stream.py), one slice each,
+the others its rivals (rivals.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mask import SPEED_OF_SOUND
+from . import rivals
 
 AZ_CELLS = 41       # azimuth -1 .. 1, 0.05 a cell
 DELAY_CELLS = 121   # delay -max .. max: 1/60 ms a cell at 1 ms (a quarter sample at 16 kHz)
@@ -62,12 +63,6 @@ MAX_SOURCES = 8
 # Settings compare distances in cells of 0.05 azimuth and 2/41 ms (the old histogram's), so a
 # slice parts its neighbours by level or by delay as it did whatever the histogram's resolution.
 PART_CELLS = (2.0 / AZ_CELLS, 2.0 / 41)
-# The spacing a slice assumes, over the one the farthest source's delay implies: above the
-# aliasing frequency this halves, a bin's phase must agree with the slice's delay twice as
-# closely. Measured on three talkers by delay (benchmarks/voices.py, 16 kHz): 2.4 with widths
-# of 0.45 of the gap lifted them +0.6 dB (espeak-ng) and +0.7 dB (synthetic) over 1.2 and 0.3,
-# the best of 1.2/2.4/4.8 x 0.18/0.3/0.45 on each set alone.
-SPACING_MARGIN = 2.4
 CHUNK = 16384       # bins per kernel evaluation (memory: CHUNK x DELAY_CELLS)
 
 
@@ -162,7 +157,7 @@ class DirectionHistogram:
         shares = np.full(len(directions), np.nan) if shares is None else shares
         key = [p[0] / cells[0] + p[1] / cells[1] for p in directions]   # left: less of both
         return [Source(float(directions[k][0]), float(directions[k][1]), float(shares[k]),
-                       {"fft_size": float(self.n), **_settings(directions, k, cells)})
+                       {"fft_size": float(self.n), **rivals.settings(directions, k, cells)})
                 for k in np.argsort(key, kind="stable")]
 
 
@@ -217,38 +212,3 @@ def _shares(h, az, d, found, max_delay_ms) -> np.ndarray:
     nearest = np.argmin(dist, axis=0)
     total = max(h.sum(), 1e-300)
     return np.array([h[nearest == k].sum() / total for k in range(len(found))])
-
-
-def _parted(found, k: int, cells) -> tuple[list[int], list[int]]:
-    """The other sources that level parts from source ``k``, and those that delay parts: each
-    by the axis on which it lies more cells away. Spaced microphones hear a nearer talker a
-    little louder too (a room's three talkers 1.2 m from mics 20 cm apart read azimuths -0.1,
-    0 and +0.1 with delays 10 cells apart); a level slice as narrow as that gap lost them
-    3.6 dB against the delay slice alone."""
-    a, d = found[k]
-    by_level, by_delay = [], []
-    for i, (ai, di) in enumerate(found):
-        if i != k:
-            (by_level if abs(ai - a) / cells[0] >= abs(di - d) / cells[1] else by_delay).append(i)
-    return by_level, by_delay
-
-
-def _settings(found, k: int, cells) -> dict:
-    """Registry values for a slice on source ``k``: its direction, and on each axis that parts
-    it from a neighbour (level, delay or both: direction_cue 0, 1, 2) a width of a share of the
-    distance to the nearest one it parts; the level window is whole where delay parts them all."""
-    a, d = found[k]
-    by_level, by_delay = _parted(found, k, cells)
-    cue = 1 if by_delay and not by_level else 2 if by_delay else 0
-    gap_a = min((abs(found[i][0] - a) for i in by_level), default=1.0)
-    gap_d = min((abs(found[i][1] - d) for i in by_delay), default=1.0)
-    s = {"direction_cue": float(cue), "center": round(float(a), 3), "softness": 0.5,
-         "width": 2.0 if cue == 1 else round(float(np.clip(0.5 * gap_a, 0.05, 0.5)), 3)}
-    if cue == 0:
-        return s
-    far = max(abs(p[1]) for p in found)
-    s.update({"delay_center_ms": round(float(d), 4),
-              "delay_width_ms": round(float(np.clip(0.45 * gap_d, 0.02, 0.5)), 4),
-              "mic_spacing_cm": round(float(np.clip(SPACING_MARGIN * far * 1e-3 * SPEED_OF_SOUND
-                                                    * 100, 1.0, 300.0)), 1)})
-    return s

@@ -32,7 +32,8 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import RF_ROWS, azimuth, band_table, delay_mask, refine_mask, slice_mask
+from .mask import (RF_A, RF_C, RF_ROWS, azimuth, band_table, compete_mask, delay_mask,
+                   refine_mask, slice_mask)
 from .regions import R_COLS, edit_gains
 
 
@@ -265,16 +266,8 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     spec = frame.spectrum
     hop = frame.head.shape[1]
     _publish(spec, floats, ints)
-    # direction_cue: 0 level, 1 delay, 2 both (with delay, its phase test replaces the level's)
-    cue = knobs[slots[PI_CUE]]
-    if cue == 1.0:
-        mask[:] = band_w
-    else:
-        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
-                   knobs[slots[PI_PHASE]] if cue == 0.0 else 1.0, band_w, mask)
-    if cue != 0.0:
-        delay_mask(spec, knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_SOFT]],
-                   knobs[slots[PI_SPACING]], _vector(floats, ints, V_FREQS), mask)
+    _direction_mask(spec, knobs, slots, _vector(floats, ints, V_FREQS), band_w, frame.refine,
+                    mask)
     refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
                 knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
                 _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
@@ -298,6 +291,30 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     frame.gains[1] = rg
     frame.gains[2] = 1.0 if per_band else 0.0
     state[ST_FRAMES] += 1
+
+
+@njit(cache=True, inline="always")
+def _direction_mask(spec, knobs, slots, freqs, band_w, refine, mask):
+    """The mask by direction: the slice alone, or competing with its rivals for each bin (in
+    the refinement's scratch rows, which refine_mask rewrites after). direction_cue: 0 level,
+    1 delay, 2 both (with delay, its phase test replaces the level's)."""
+    cue = knobs[slots[PI_CUE]]
+    count = int(knobs[slots[PI_RIVALS]] + 0.5)
+    if count > 0:
+        r0 = slots[PI_RIVAL0]
+        compete_mask(spec, cue, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]],
+                     knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_PHASE]],
+                     knobs[slots[PI_SPACING]], knobs[r0:r0 + 2 * count], freqs, band_w,
+                     refine[RF_A:RF_C + 1], mask)
+        return
+    if cue == 1.0:
+        mask[:] = band_w
+    else:
+        slice_mask(spec, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_PHASE]] if cue == 0.0 else 1.0, band_w, mask)
+    if cue != 0.0:
+        delay_mask(spec, knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_SOFT]],
+                   knobs[slots[PI_SPACING]], freqs, mask)
 
 
 @njit(cache=True)
@@ -624,6 +641,8 @@ KNOB_SLOTS = (
     (PI_DELAY := 14, "delay_center_ms"),
     (PI_DELAY_W := 15, "delay_width_ms"),
     (PI_SPACING := 16, "mic_spacing_cm"),
+    (PI_RIVALS := 17, "rivals"),
+    (PI_RIVAL0 := 18, "rival.1.center"),  # rival i's center, delay_ms: 2 * (i - 1) slots on
 )
 N_KNOBS = len(KNOB_SLOTS)
 

@@ -392,9 +392,11 @@ def cmd_params(args) -> int:
     width = max(len(p.range_text) for _, p in rows)
     for key, p in rows:
         smooth = f"{p.smoothing_ms:g} ms" if p.smoothing_ms else "steps"
-        doc = p.doc.replace(" band 1", " band i") if key.startswith("band.") else p.doc
+        doc = (p.doc.replace(" band 1", " band i").replace(" rival 1", " rival i")
+               if "<i>" in key else p.doc)
         print(f"{key:<18} {p.range_text:<{width}} default {P.fmt(p.default):<6} {smooth:<8} {doc}")
-    print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active)")
+    print(f"(bands: i = 1..{P.MAX_BANDS}; band_count sets how many are active; rivals: "
+          f"i = 1..{P.MAX_RIVALS}, rivals sets how many)")
     return 0
 
 

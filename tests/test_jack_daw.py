@@ -21,8 +21,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
 from conftest import free_port, noise, pan, run_cli
+from jack_frames import FramePlayerRecorder, breaks
 from test_jack import (PERIOD, PRESET, SR, PlayerRecorder, jack_server,  # noqa: F401
-                       open_player_recorder, start_jackd, stop_jackd, wait_for)
+                       start_jackd, stop_jackd, wait_for)
 
 pytestmark = [pytest.mark.jack,
               pytest.mark.skipif(shutil.which("jackd") is None or shutil.which("jack_iodelay") is None,
@@ -140,6 +141,13 @@ def published(server, client) -> tuple[int, int]:
     if "capture" not in i or "capture" not in o:
         return (-1, -1)
     return (o["capture"][1] - i["capture"][1], i["playback"][1] - o["playback"][1])
+
+
+def connections(server, port: str) -> list[str]:
+    """The ports connected to ``port`` (``jack_lsp -c``)."""
+    out = subprocess.run(["jack_lsp", "-c", port], capture_output=True, text=True,
+                         env=jack_env(server), timeout=30).stdout
+    return [line.strip() for line in out.splitlines() if line.startswith((" ", "\t"))]
 
 
 def jack_connect(server, *pairs):
@@ -351,107 +359,132 @@ s.close()
 print(rep.summary(), flush=True)
 """
 
-COUNT = 2.0 ** 23   # the player's sample count, exactly as a float32 value (count + 1) / COUNT
+GROWN, SHRUNK = 2048, 512   # the identity session's latency at periods 1024 and 64 (256: 512)
 
 
-class CountPlayerRecorder:
-    """'player' plays its own sample count; 'recorder' records; both count samples, and one
-    cycle both ran in (the same JACK frame time) relates the two counts."""
-
-    def __init__(self, server, seconds):
-
-        self.rec = np.zeros(int(seconds * SR), np.float32)
-        self.played = self.recorded = 0
-        self.at = {"player": {}, "recorder": {}}   # JACK frame time of a cycle -> count before it
-        self.xruns = 0
-        # activated together, before anything else runs: both counts start in the same cycle
-        open_player_recorder(self, server, lambda delay: setattr(self, "xruns", self.xruns + 1))
-
-    def _play(self, frames):
-        self.at["player"][self.player.last_frame_time] = self.played
-        v = (np.arange(self.played, self.played + frames) + 1) / COUNT
-        self.outs[0].get_array()[:] = v
-        self.outs[1].get_array()[:] = v
-        self.played += frames
-
-    def _record(self, frames):
-        self.at["recorder"][self.recorder.last_frame_time] = self.recorded
-        k = min(frames, self.rec.size - self.recorded)
-        self.rec[self.recorded:self.recorded + k] = self.ins[0].get_array()[:k]
-        self.recorded += frames
-
-    def delays(self):
-        """(recorder index, delay) of every recorded sample that carries a count."""
-        n = min(self.recorded, self.rec.size)
-        idx = np.flatnonzero(self.rec[:n])
-        src = np.round(self.rec[idx].astype(np.float64) * COUNT).astype(np.int64) - 1
-        f = max(set(self.at["player"]) & set(self.at["recorder"]))   # one cycle both ran in
-        offset = self.at["recorder"][f] - self.at["player"][f]
-        return idx, idx - offset - src
-
-    def close(self):
-        for c in (self.player, self.recorder):
-            c.deactivate()
-            c.close()
+def undisturbed(pr: FramePlayerRecorder, grow: int, shrink: int) -> np.ndarray:
+    """Per frame, whether the recording there owes nothing to a break in the cycles of the
+    test's own clients (one missed, or run late). A late client makes the server repair that
+    cycle for the whole graph, panslice's client included (jackd's log: "client = recorder
+    was not finished"), with buffers stale or skipped: measured, the delay went from 512 to 640
+    for the 512 samples after such a break, or to 448 for one cycle 576 frames after one. So
+    from a break's first frame on, until all that was in flight through panslice then has come
+    out (its latency: 512 at periods 256 and 64, 2048 from the growth at frame ``grow`` until
+    the shrink at ``shrink`` is done), the recording is left out."""
+    ok = np.ones(pr.frames.size, bool)
+    for first, end in breaks(pr.played) + breaks(pr.heard):
+        ok[first:end + (GROWN if grow - SHRUNK <= end < shrink + GROWN else SHRUNK)] = False
+    return ok
 
 
-def runs(values):
-    """[(value, start, length)] of the runs of equal values."""
-    cuts = np.flatnonzero(np.diff(values)) + 1
-    starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(values)]])
-    return [(int(values[s]), int(s), int(e - s)) for s, e in zip(starts, ends)]
+def delay_runs(t: np.ndarray, src: np.ndarray) -> list[tuple[int, int, int]]:
+    """[(delay, first frame, samples)] of the runs of equal delay in frames ``t``."""
+    d = t - src
+    cuts = np.flatnonzero(np.diff(d)) + 1
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [d.size]])
+    return [(int(d[a]), int(t[a]), int(b - a)) for a, b in zip(starts, ends)]
 
 
-def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server):
-    """jack_bufsize 256 -> 1024 -> 128 under a running session: the output carries every input
-    sample once, in order; the delay moves from 512 to 2048 (1536 samples of silence put in)
-    and back to 512 (1536 samples skipped); each latency is published."""
-    for attempt in range(3):   # a pass disturbed by the machine (an xrun, a late loop) runs again
+def silence_runs(t: np.ndarray) -> list[tuple[int, int]]:
+    """[(first frame, samples)] of the runs of consecutive frames in ``t``."""
+    cuts = np.flatnonzero(np.diff(t) != 1) + 1
+    return [(int(r[0]), r.size) for r in np.split(t, cuts) if r.size]
+
+
+def judge(pr: FramePlayerRecorder) -> dict:
+    """What the recording shows, from the first sample panslice passed on to the last, leaving
+    out the frames that a break of the test's own clients explains (:func:`undisturbed`) and
+    those the recorder never ran for."""
+    sizes = pr.heard[:, 1]
+    grow = int(pr.heard[np.argmax(sizes == 1024), 0])   # the first cycle of each new period
+    shrink = int(pr.heard[np.argmax(sizes == 64), 0])
+    src = pr.sources()
+    carried = np.flatnonzero(src >= 0)
+    span = np.arange(carried[0], carried[-1] + 1)
+    ok = undisturbed(pr, grow, shrink)[span] & (src[span] != -2)
+    t = span[ok]
+    s = src[t]
+    sound = s >= 0
+    model = np.where(t < grow, t - SHRUNK, np.where(t < grow + GROWN - SHRUNK, -1, t - GROWN))
+    before, after = t < shrink, (t >= shrink) & sound
+    falls = np.diff(t[after] - s[after])
+    # the frames of both steps, and one cycle of 64 either side, all judged
+    steps = np.r_[grow - 64:grow + GROWN - SHRUNK + 64, shrink - 64:shrink + 64]
+    return {"grow": grow, "shrink": shrink, "judged": (int(ok.sum()), span.size),
+            "runs": delay_runs(t[sound], s[sound]), "silences": silence_runs(t[s == -1]),
+            "sources rise": bool(np.all(np.diff(s[sound]) > 0)),
+            "unlike the model": [(int(a), int(b), int(c)) for a, b, c in
+                                 zip(t[before], s[before], model[before]) if b != c][:5],
+            "delay only falls after the shrink": bool(np.all(falls <= 0)),
+            "steps judged": bool(np.isin(steps, t).all())}
+
+
+IDENTITY_SESSION = [sys.executable, "-c", IDENTITY, "player:out_1", "player:out_2",
+                    "recorder:in_1", "recorder:in_2"]
+
+
+def test_new_period_mid_session_moves_the_latency_and_nothing_else(jack_server, tmp_path):
+    """jack_bufsize 256 -> 1024 -> 64 under a running session: the output carries every input
+    sample once, in order; the delay moves from 512 to 2048 (1536 samples of silence put in,
+    at the first cycle of the new period) and back to 512 at the first cycle of 64 (1536
+    samples skipped, perhaps over a few cycles); each latency is published.
+
+    The test's player and recorder run in a child process and speak JACK's frame time
+    (:mod:`jack_frames`): what a cycle they missed or ran late did to the recording is left
+    out, by their own logs, and everything else must be as said. A retry is left for what the
+    test cannot see through: panslice's own loop starved by the machine (the session reports
+    under-runs or late blocks, and repairs them as documented), or a break of the test's
+    clients at a period change itself."""
+    for attempt in range(3):
         subprocess.run(["jack_bufsize", "256"], check=True, capture_output=True,
                        env=jack_env(jack_server), timeout=30)
-        pr = CountPlayerRecorder(jack_server, 120)
-        p = Proc([sys.executable, "-c", IDENTITY, "player:out_1", "player:out_2", "recorder:in_1",
-                  "recorder:in_2"], jack_env(jack_server))
+        pr = FramePlayerRecorder(jack_server, tmp_path / f"attempt{attempt}", 120, SR,
+                                 jack_env(jack_server))
+        p = Proc(IDENTITY_SESSION, jack_env(jack_server))
         try:
-            wait_for(lambda: pr.recorder.get_all_connections("recorder:in_2") or p.p.poll() is not None,
-                     120, "the identity session to connect")
+            wait_for(lambda: "ident:out_2" in connections(jack_server, "recorder:in_2")
+                     or p.p.poll() is not None, 120, "the identity session to connect")
             assert p.p.poll() is None, p.text
             seen = []
-            for size, lat in ((256, 512), (1024, 2048), (128, 512)):
+            for size, lat in ((256, SHRUNK), (1024, GROWN), (64, SHRUNK)):
                 if size != 256:
                     subprocess.run(["jack_bufsize", str(size)], check=True, capture_output=True,
                                    env=jack_env(jack_server), timeout=30)
                 wait_for(lambda: published(jack_server, "ident") == (lat, lat), 30,
                          f"latency {lat} published at period {size}")
                 seen.append(published(jack_server, "ident"))
-                mark = pr.recorded
-                wait_for(lambda: pr.recorded > mark + SR, 60, "a second more audio")
+                mark = pr.recorded_until()
+                wait_for(lambda: pr.recorded_until() > mark + SR, 60, "a second more audio")
         finally:
             rc = p.stop()
             pr.close()
         assert rc == 0, p.text
-        idx, delay = pr.delays()
-        gaps = np.diff(idx)
-        silences = [(int(idx[i]), int(gaps[i] - 1)) for i in np.flatnonzero(gaps > 1)]
-        late = re.search(r"(\d+) server xruns, (\d+) late blocks", p.lines[-1])
-        if pr.xruns == 0 and len(silences) == 1 and late and late.groups() == ("0", "0"):
-            break   # undisturbed: neither the server nor panslice's loop ran late
-        print(f"\nbufsize: attempt {attempt + 1} disturbed ({pr.xruns} server xruns, silences "
-              f"(recorded index, samples) {silences}; {p.lines[-1]}); again")
+        v = judge(pr)
+        report = re.search(r"(\d+) under-runs, \d+ server xruns, (\d+) late blocks", p.lines[-1])
+        assert report, p.text
+        print(f"\nbufsize: attempt {attempt + 1}: {v}; the test's clients: breaks {breaks(pr.played)} "
+              f"(player), {breaks(pr.heard)} (recorder), server xruns heard of at frames "
+              f"{pr.xruns.tolist()}; panslice: {p.lines[-1]}")
+        kept_up = report.groups() == ("0", "0")
+        if kept_up and v["steps judged"]:
+            break
     assert seen == [(512, 512), (2048, 2048), (512, 512)]
     assert "JACK period 256 -> 1024: latency 512 -> 2048 samples" in p.text, p.text
-    assert "JACK period 1024 -> 128: latency 2048 -> 512 samples" in p.text, p.text
-    r = runs(delay)
-    print(f"\nbufsize: delay runs (delay, first counted sample, count): {r}; silences {silences}; "
-          f"{p.lines[-1]}")
-    steps = [d for d, _, _ in r]
+    assert "JACK period 1024 -> 64: latency 2048 -> 512 samples" in p.text, p.text
+    assert kept_up and v["steps judged"], "every attempt was disturbed (above)"
+    judged, frames = v["judged"]
+    assert 2 * judged > frames, v                      # the breaks left most of it to judge
+    steps = [d for d, _, _ in v["runs"]]
     # the skip takes only what a cycle does not need, so it may come in more than one step
-    assert steps[:2] == [512, 2048] and steps[-1] == 512, r
-    assert all(a > b for a, b in zip(steps[1:], steps[2:])), r
-    # silence only where the latency grew, exactly as long as it grew: nothing dropped or doubled
-    assert [k for _, k in silences] == [2048 - 512], silences
-    assert np.flatnonzero(gaps > 1)[0] + 1 == r[1][1], (silences, r)   # the silence is the step
+    assert steps[:2] == [SHRUNK, GROWN] and steps[-1] == SHRUNK, v
+    assert all(a > b for a, b in zip(steps[1:], steps[2:])), v
+    assert v["sources rise"], v                        # nothing doubled, nothing out of order
+    # before the shrink, every judged frame is the model's: delay 512; 1536 of silence from the
+    # first cycle at 1024 on; delay 2048. From the first cycle at 64 on the delay only falls,
+    # to 512, with no silence.
+    assert v["unlike the model"] == [], v
+    assert v["silences"] == [(v["grow"], GROWN - SHRUNK)], v
+    assert v["delay only falls after the shrink"] and v["runs"][2][1] >= v["shrink"], v
 
 
 def test_a_server_that_stops_ends_the_session_and_a_restart_at_another_rate_is_followed(tmp_path):

@@ -1,4 +1,4 @@
-"""The ML prior's two shaping knobs (dsp/ml_spatial.py): ml_contrast and ml_spatial.
+"""The ML prior's shaping knobs (dsp/ml_spatial.py): ml_contrast, ml_bias and ml_spatial.
 
 Synthetic magnitudes stand in for a mix: each bin holds either the voice (at one azimuth) or
 the band (at another), so what the azimuth can tell is known exactly.
@@ -44,6 +44,7 @@ def test_neutral_knobs_leave_the_mask_exactly_as_the_model_gave_it():
     m = model_mask(is_voice, 0.3)
     sp = ml_spatial.SpatialPrior(K, BIN_HZ)
     assert np.array_equal(sp.reshape(m, mag, 1.0, 0.0), m)
+    assert np.array_equal(sp.reshape(m, mag, 1.0, 0.0, 0.0), m)
     assert sp.voice.sum() > 0 and sp.band.sum() > 0       # it still learns where things sit
 
 
@@ -114,18 +115,31 @@ def test_the_histograms_carry_over_from_patch_to_patch():
     np.testing.assert_allclose(fresh.reshape(blind, mag, 0.6, 5.0), _soft(0.02, 0.6), atol=1e-3)
 
 
+def test_bias_shifts_the_log_odds_after_contrast():
+    mag, _ = mix(0.0, 0.5)
+    m = np.broadcast_to(np.linspace(0.01, 0.99, K, dtype=np.float32)[None, :, None], (T, K, 2)).copy()
+    logit = lambda x: np.log(x / (1 - x))                  # noqa: E731
+    for contrast, bias in ((1.0, 0.5), (0.6, 0.5), (0.6, -1.0)):
+        out = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, contrast, 0.0, bias)
+        np.testing.assert_allclose(logit(out), contrast * logit(m) + bias, atol=1e-3)
+    more = ml_spatial.SpatialPrior(K, BIN_HZ).reshape(m, mag, 1.0, 0.0, 0.5)
+    assert np.all(more > m)                                 # every bin leans towards the voice
+
+
 def _soft(p, tau):
     return 1 / (1 + ((1 - p) / p) ** tau)
 
 
 def test_the_knobs_are_registry_parameters_and_the_ml_presets_use_them():
     assert P.get("ml_contrast").default == 1.0 and P.get("ml_spatial").default == 0.0
+    assert P.get("ml_bias").default == 0.0
     for name in ("acapella-ml", "karaoke-ml"):
         ps = presets.load(name).params
         assert ps["ml_contrast"] < 1.0 and ps["ml_spatial"] > 0.0
 
 
-@pytest.mark.parametrize("name,value", [("ml_contrast", 0.1), ("ml_contrast", 3.0), ("ml_spatial", -1.0)])
+@pytest.mark.parametrize("name,value", [("ml_contrast", 0.1), ("ml_contrast", 3.0), ("ml_spatial", -1.0),
+                                        ("ml_bias", -4.0), ("ml_bias", 4.0)])
 def test_out_of_range_values_are_refused(name, value):
     with pytest.raises(P.ParameterError):
         P.get(name).validate(value)
@@ -147,6 +161,10 @@ def test_the_patcher_applies_the_knobs_to_every_patch_it_turns_into_rows():
     knobs.update({"ml_contrast": 1.0})               # a live change acts from the next patch on
     _, rows = pt.rows(1, seg)
     np.testing.assert_allclose(rows[:, 10:1000], 0.3, atol=1e-5)
+    knobs.update({"ml_bias": 1.0})
+    _, rows = pt.rows(2, seg)
+    np.testing.assert_allclose(rows[:, 10:1000], 1 / (1 + np.exp(-(np.log(0.3 / 0.7) + 1.0))),
+                               atol=1e-5)
 
 
 # -- on real music, with the real network ------------------------------------------------------

@@ -100,14 +100,20 @@ KERNEL_PROBE = textwrap.dedent("""
 """)
 
 
-def test_kernel_allocates_nothing_per_frame():
+# a slice competing with two rivals for the bins, by level and delay (bounce --sources' stems)
+COMPETING = {"direction_cue": 2, "delay_center_ms": 0.2, "rivals": 2, "rival.1.center": 0.3,
+             "rival.1.delay_ms": -0.2, "rival.2.center": -0.3, "smooth_ms": 20}
+
+
+@pytest.mark.parametrize("settings", [SETTINGS, COMPETING])
+def test_kernel_allocates_nothing_per_frame(settings):
     """numba's runtime counts every allocation. Calling the kernel wraps each array argument
     (a fixed count per call); inside, frames must allocate nothing: 30 calls of 8192 samples
     (480 frames) allocate exactly as often as 30 calls of 128 samples (7 frames), and as the
     same 128-sample calls with the work of each frame spread over the blocks of a hop, and as
     8192-sample calls that publish each frame for a picture."""
     env = dict(os.environ, NUMBA_NRT_STATS="1")
-    r = subprocess.run([sys.executable, "-c", KERNEL_PROBE, json.dumps(SETTINGS)],
+    r = subprocess.run([sys.executable, "-c", KERNEL_PROBE, json.dumps(settings)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     counts = json.loads(r.stdout)

@@ -108,7 +108,8 @@ def table_markdown() -> str:
     rows = ["| address | arguments | range | default | what it does |", "|---|---|---|---|---|"]
     for key, p in P.knobs():
         what = p.doc if p.live else f"read-only while running (reported by get). {p.doc}"
-        what = what.replace(f"band {p.name.split('.')[1]}", "band i") if key != p.name else what
+        group, i = p.name.split(".")[:2] if key != p.name else ("", "")
+        what = what.replace(f"{group} {i}", f"{group} i") if key != p.name else what
         rows.append(f"| `{address(key)}` | `f` | {p.range_text} | {P.fmt(p.default)} | {what} |")
     for addr, args, what in COMMANDS:
         rows.append(f"| `{addr}` | `{args}` | | | {what} |")
@@ -116,7 +117,8 @@ def table_markdown() -> str:
     for addr, args, what in REPLIES:
         rows.append(f"| `{addr}` | `{args}` | {what} |")
     rows.append("")
-    rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Values "
+    rows.append(f"Bands: `<i>` is 1 to {P.MAX_BANDS}; `band_count` sets how many are active. Rivals: "
+                f"`<i>` is 1 to {P.MAX_RIVALS}; `rivals` sets how many the slice competes with. Values "
                 "may be sent as OSC int, float or double; `-inf` is a float. Address patterns set "
                 "every live parameter they match, or none if the value suits not all of them: "
                 "`/panslice/band/*/gain_db f -6`, `/panslice/{target,rest}_gain_db f 0`. In a "

@@ -448,8 +448,8 @@ class JackStream:
     def _publish(self) -> None:
         self._publish_due = False
         total = self.latency_samples + self.chain_latency
-        if self._started:
-            self._latency.update(total)
+        if self._started:       # the loop's thread: it must not wait for the server
+            self._latency.update_soon(total)
         else:
             self._latency.latency = total
 
@@ -511,6 +511,7 @@ class JackStream:
         self._live = False
         self._switch.restore()
         if not self._gone:  # a client of a server that is gone can hang in libjack: leave it
+            self._latency.close()
             if self._started:
                 self.client.deactivate()
             self.client.close()

@@ -92,7 +92,8 @@ class Patcher:
         r = Fraction(S.SAMPLE_RATE, int(round(sample_rate))).limit_denominator(1000)
         self.up, self.down = r.numerator, r.denominator
         self.run = stem_map()
-        # ml_contrast and ml_spatial, read at each patch (a live knob acts from the next one).
+        # ml_contrast, ml_spatial and ml_bias, read at each patch (a live knob acts from the
+        # next one).
         self.params = params
         self.spatial = ml_spatial.SpatialPrior(S.BINS, S.SAMPLE_RATE / S.FRAME)
 
@@ -131,7 +132,7 @@ class Patcher:
         vocal = self.net.vocal_mask(mag, self.run)
         p = self.params
         return vocal if p is None else self.spatial.reshape(
-            vocal, mag, p["ml_contrast"], p["ml_spatial"])
+            vocal, mag, p["ml_contrast"], p["ml_spatial"], p["ml_bias"])
 
     def rows(self, k: int, seg: np.ndarray) -> tuple[int, np.ndarray]:
         """Patch ``k``'s prior rows: (first engine frame, rows [shape=(R, fft_size//2 + 1)]),
