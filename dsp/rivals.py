@@ -33,11 +33,13 @@ SMOOTH_MS = 20.0
 # -1.3, -1.5, -1.7).
 DELAY_WIDTH_MAX_MS = 0.15
 # The level width, as a share of the nearest level gap, where level helps delay (parted's
-# level_too). Chosen on the espeak-ng choose talkers of benchmarks/rivals_choose.py (16 kHz),
-# mean lift over delay alone: in anechoic rooms (5-30 cm, three talkers and two) 0.8 +0.70 dB,
-# 1 +0.64, 1.5 +0.47, 2 +0.31, 3 +0.15; at RT60 0.3 s (10-30 cm, the true delays and the level
-# gaps the anechoic room shows) 1 -1.39, 1.5 -0.46, 2 -0.16: a room's reflections blur a bin's
-# level, and 2 gains most over both. Synthetic choose talkers, 2: +0.36 and +0.42.
+# level_too). Chosen on the espeak-ng choose talkers of benchmarks/rivals_choose.py (16 kHz; not
+# voices.py's), the mean of its anechoic and RT60 0.3 s columns: 1 +8.74 dB, 2 +8.85, 3 +8.80,
+# none (delay alone) +8.70. Narrower gains most anechoic (1: +0.6 over 2) and loses most in the
+# room (-0.5): its reflections blur a bin's level. Synthetic choose talkers, 2 over none: +0.36
+# anechoic, +0.38 at RT60 0.3 s. The other constants, on the same table: WIDTH_SHARE 0.25 or
+# 0.5, SMOOTH_MS 0, 10 or 40 and DELAY_WIDTH_MAX_MS 0.2 all lower; DELAY_WIDTH_MAX_MS 0.125
+# +0.02 dB (kept).
 LEVEL_TOO_SHARE = 2.0
 # The spacing a slice assumes, over the one the farthest source's delay implies: above the
 # aliasing frequency this halves, a bin's phase must agree with the slice's delay twice as

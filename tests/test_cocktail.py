@@ -172,7 +172,7 @@ def test_analyze_sources_writes_the_picture_asked_for(tmp_path, table):
 def test_talkers_in_a_simulated_room_are_each_lifted(rt60, spacing, find, floor):
     # pyroomacoustics: three synthetic talkers 1.2 m from two mics, 16 kHz, 4 s, their slices
     # competing for the bins. Anechoic, --sources finds each and lifts it above the issue's
-    # +10 dB (measured +12.2 or more at 20 cm, +10.7 at 5 cm, where only the fine histogram
+    # +10 dB (measured +12.5 or more at 20 cm, +10.7 at 5 cm, where only the fine histogram
     # parts them). At RT60 0.3 s, above its +6 dB: found with the mics 10 cm apart (+7.8 or
     # more), but not at 20 cm (benchmarks/voices.py --rooms: the peaks smear into one), so
     # there the slicing is held, at the true delays (+8.0 or more).
