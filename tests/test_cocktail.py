@@ -172,7 +172,7 @@ def test_analyze_sources_writes_the_picture_asked_for(tmp_path, table):
 def test_talkers_in_a_simulated_room_are_each_lifted(rt60, spacing, find, floor):
     # pyroomacoustics: three synthetic talkers 1.2 m from two mics, 16 kHz, 4 s, their slices
     # competing for the bins. Anechoic, --sources finds each and lifts it above the issue's
-    # +10 dB (measured +12.2 or more at 20 cm, +10.7 at 5 cm, where only the fine histogram
+    # +10 dB (measured +12.5 or more at 20 cm, +10.7 at 5 cm, where only the fine histogram
     # parts them). At RT60 0.3 s, above its +6 dB: found with the mics 10 cm apart (+7.8 or
     # more), but not at 20 cm (benchmarks/voices.py --rooms: the peaks smear into one), so
     # there the slicing is held, at the true delays (+8.0 or more).
@@ -312,7 +312,7 @@ def _competing(k, found, cue=1.0):
     rivals."""
     others = [p for i, p in enumerate(found) if i != k]
     s = {"direction_cue": cue, "center": found[k][0], "delay_center_ms": found[k][1],
-         "width": 0.1, "delay_width_ms": 0.1, "mic_spacing_cm": 40, "rivals": len(others)}
+         "width": 0.05, "delay_width_ms": 0.05, "mic_spacing_cm": 40, "rivals": len(others)}
     for i, (a, d) in enumerate(others, 1):
         s.update({f"rival.{i}.center": a, f"rival.{i}.delay_ms": d})
     return s
