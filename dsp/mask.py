@@ -142,8 +142,11 @@ def delay_mask(S, delay_ms, delay_width_ms, softness, spacing_cm, freqs, out):
 
 # A competing slice's reach, in widths: a bin farther than this from the slice and from every
 # rival goes to the rest. Chosen on the synthetic talkers of benchmarks/voices.py (anechoic 10
-# and 30 cm, RT60 0.3 s at 5 and 20 cm, 16 kHz): 3 and 4 gave within 0.1 dB, 2 lost 0.4.
-REACH = 4.0
+# and 30 cm, RT60 0.3 s at 5 and 20 cm, 16 kHz): 3 and 4 gave within 0.1 dB, 2 lost 0.4. On
+# the choose talkers of benchmarks/rivals_choose.py (espeak-ng; anechoic / RT60 0.3 s), over 4:
+# 2.5 -0.3 / -0.5 dB, 6 +0.06 / +0.14, 8 +0.06 / +0.20 (the left and right talkers at 30 cm
+# gain most: their phases agree again every few hundred Hz, and such bins are far from both).
+REACH = 8.0
 
 
 @njit(cache=True, inline="always")

@@ -177,7 +177,7 @@ def _rivals() -> list[Param]:
                     "How many rivals below the slice competes with (0: a plain slice). Competing, "
                     "each bin is shared among the slice and its rivals by weights exp(-d^2/2) of "
                     "its distance d to each, in widths (width, delay_width_ms; direction_cue picks "
-                    "the axes; softness is not used); a bin 4 widths from all goes to the rest.")]
+                    "the axes; softness is not used); a bin 8 widths from all goes to the rest.")]
     for i in range(1, MAX_RIVALS + 1):
         rivals += [
             Param(f"rival.{i}.center", -1.0, 1.0, 0.0, "", "linear", 30.0,

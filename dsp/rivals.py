@@ -32,6 +32,15 @@ SMOOTH_MS = 20.0
 # +0.28, 0.125 ms +0.28 (two talkers at 30 cm: +2.5, +2.8, +3.1; at RT60 0.3 s and 30 cm:
 # -1.3, -1.5, -1.7).
 DELAY_WIDTH_MAX_MS = 0.15
+# The level width, as a share of the nearest level gap, where level helps delay (parted's
+# level_too). Chosen on the espeak-ng choose talkers of benchmarks/rivals_choose.py (16 kHz; not
+# voices.py's), the mean of its anechoic and RT60 0.3 s columns: 1 +8.74 dB, 2 +8.85, 3 +8.80,
+# none (delay alone) +8.70. Narrower gains most anechoic (1: +0.6 over 2) and loses most in the
+# room (-0.5): its reflections blur a bin's level. Synthetic choose talkers, 2 over none: +0.36
+# anechoic, +0.38 at RT60 0.3 s. The other constants, on the same table: WIDTH_SHARE 0.25 or
+# 0.5, SMOOTH_MS 0, 10 or 40 and DELAY_WIDTH_MAX_MS 0.2 all lower; DELAY_WIDTH_MAX_MS 0.125
+# +0.02 dB (kept).
+LEVEL_TOO_SHARE = 2.0
 # The spacing a slice assumes, over the one the farthest source's delay implies: above the
 # aliasing frequency this halves, a bin's phase must agree with the slice's delay twice as
 # closely. Measured on three talkers by delay (benchmarks/voices.py, 16 kHz), for the slices
@@ -40,13 +49,18 @@ DELAY_WIDTH_MAX_MS = 0.15
 SPACING_MARGIN = 2.4
 
 
-def parted(found, cells) -> tuple[list[float], list[float]]:
+def parted(found, cells) -> tuple[list[float], list[float], list[float]]:
     """The gaps between the sources ``found`` [(azimuth, delay ms)]: those that level parts and
-    those that delay parts, each pair by the axis on which it lies more cells apart. Spaced
-    microphones hear a nearer talker a little louder too (a room's three talkers 1.2 m from mics
-    20 cm apart read azimuths -0.1, 0 and +0.1 with delays 10 cells apart): delay parts them.
-    Two sources within a cell on both axes (one found twice) are parted by neither."""
-    by_level, by_delay = [], []
+    those that delay parts, each pair by the axis on which it lies more cells apart; and, where
+    level agrees, the level gaps of the pairs that delay parts. Spaced microphones hear a nearer
+    talker a little louder too (a room's three talkers 1.2 m from mics 20 cm apart read
+    azimuths -0.1, 0 and +0.1 with delays 10 cells apart): delay parts them, and level helps
+    where every such pair lies a cell apart or more in level, on the side its delay says (the
+    one heard later on the left louder on the right); a room's reflections scramble the level
+    and the order with it. Two sources within a cell on both axes (one found twice) are parted
+    by neither."""
+    by_level, by_delay, level_too = [], [], []
+    agree = True
     for i, (a, d) in enumerate(found):
         for ai, di in found[i + 1:]:
             if abs(ai - a) < cells[0] and abs(di - d) < cells[1]:
@@ -55,7 +69,9 @@ def parted(found, cells) -> tuple[list[float], list[float]]:
                 by_level.append(abs(ai - a))
             else:
                 by_delay.append(abs(di - d))
-    return by_level, by_delay
+                level_too.append(abs(ai - a))
+                agree &= (ai - a) * (di - d) > 0 and abs(ai - a) >= 0.99 * cells[0]
+    return by_level, by_delay, level_too if agree else []
 
 
 def settings(found, k: int, cells) -> dict:
@@ -67,10 +83,11 @@ def settings(found, k: int, cells) -> dict:
     if len(found) == 1:
         return {"direction_cue": 0.0, "center": round(float(a), 3), "width": 0.5,
                 "softness": 0.5, "rivals": 0.0}
-    by_level, by_delay = parted(found, cells)
-    cue = 2 if by_level and by_delay else 1 if by_delay else 0
-    width = 2.0 if cue == 1 else float(np.clip(WIDTH_SHARE * min(by_level, default=1.25),
-                                               0.02, 1.0))
+    by_level, by_delay, level_too = parted(found, cells)
+    cue = 2 if by_delay and (by_level or level_too) else 1 if by_delay else 0
+    width = 2.0 if cue == 1 else float(np.clip(min([WIDTH_SHARE * g for g in by_level]
+                                                   + [LEVEL_TOO_SHARE * g for g in level_too],
+                                                   default=0.5), 0.02, 1.0))
     s = {"direction_cue": float(cue), "center": round(float(a), 3), "width": round(width, 3),
          "smooth_ms": SMOOTH_MS if cue else 0.0, "rivals": float(len(found) - 1)}
     others = sorted((p for i, p in enumerate(found) if i != k),   # left to right, as the stems
