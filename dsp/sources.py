@@ -59,6 +59,12 @@ APART = (6, 4)
 # Without a count, a peak must reach this share of the highest: measured on the same 64 rooms,
 # 0.35 gave the right count in 36, 0.25 in 34, 0.5 in 26 (the old finding: 27).
 FLOOR = 0.35
+# A peak FAR times further from delay 0 than every stronger one kept (two at least), and below
+# WEAK of the weakest of them, is a ripple of the histogram, not a talker: with mics 5 cm apart
+# in a room the talkers sit 0.1 ms apart, the reverberation piles up at 0, and a ripple far out
+# was picked instead of a talker's shoulder (its delay sets the spacing every slice assumes).
+FAR = 2.0
+WEAK = 0.5
 MAX_SOURCES = 8
 # Settings compare distances in cells of 0.05 azimuth and 2/41 ms (the old histogram's), so a
 # slice parts its neighbours by level or by delay as it did whatever the histogram's resolution.
@@ -186,9 +192,20 @@ def _peaks(h: np.ndarray, count: int | None) -> list[tuple[int, int]]:
     cand = cand[np.argsort(-h[cand[:, 0], cand[:, 1]], kind="stable")]
     kept: list[tuple[int, int]] = []
     for i, j in cand:
-        if all(abs(i - a) >= APART[0] or abs(j - b) >= APART[1] for a, b in kept):
+        if (all(abs(i - a) >= APART[0] or abs(j - b) >= APART[1] for a, b in kept)
+                and not _ripple(h, kept, i, j)):
             kept.append((int(i), int(j)))
     return kept[:count or MAX_SOURCES]
+
+
+def _ripple(h: np.ndarray, kept, i: int, j: int) -> bool:
+    """Whether the peak at (i, j) is weak and far out beyond the stronger ones kept (FAR)."""
+    if len(kept) < 2:
+        return False
+    centre = 0.5 * (h.shape[1] - 1)
+    reach = max(abs(b - centre) for _, b in kept)
+    weakest = min(h[a, b] for a, b in kept)
+    return abs(j - centre) > FAR * max(reach, 1.0) and h[i, j] < WEAK * weakest
 
 
 def _refine(h: np.ndarray, cells) -> list[tuple[int, int]]:
