@@ -63,6 +63,8 @@ FLOOR = 0.35
 # WEAK of the weakest of them, is a ripple of the histogram, not a talker: with mics 5 cm apart
 # in a room the talkers sit 0.1 ms apart, the reverberation piles up at 0, and a ripple far out
 # was picked instead of a talker's shoulder (its delay sets the spacing every slice assumes).
+# On the 64 rooms above, all three delays found within 0.05 ms: 59 -> 62 (the benchmark's
+# layout, 32 rooms: 28 -> 32); the counts found without a count unchanged.
 FAR = 2.0
 WEAK = 0.5
 MAX_SOURCES = 8
