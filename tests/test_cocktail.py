@@ -308,7 +308,7 @@ def _competing(k, found, cue=1.0):
     rivals."""
     others = [p for i, p in enumerate(found) if i != k]
     s = {"direction_cue": cue, "center": found[k][0], "delay_center_ms": found[k][1],
-         "width": 0.1, "delay_width_ms": 0.1, "mic_spacing_cm": 40, "rivals": len(others)}
+         "width": 0.05, "delay_width_ms": 0.05, "mic_spacing_cm": 40, "rivals": len(others)}
     for i, (a, d) in enumerate(others, 1):
         s.update({f"rival.{i}.center": a, f"rival.{i}.delay_ms": d})
     return s
