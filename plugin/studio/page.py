@@ -29,11 +29,12 @@ GROUPS = (  # (title, names or a name prefix); a parameter in none of them goes 
     ("Slice", ("center", "width", "softness", "phase_tolerance")),
     ("Delay (spaced mics)", ("direction_cue", "delay_center_ms", "delay_width_ms",
                              "mic_spacing_cm")),
-    ("Rivals (competing sources)", ("rivals", "rival.")),
     ("Gains", ("target_gain_db", "rest_gain_db")),
     ("Bands", ("band_count", "band.")),
     ("Refinement", ("percussion_reject", "smooth_ms", "smooth_hz", "ambience_ms")),
     ("ML", ("ml_prior", "ml_contrast", "ml_bias", "ml_spatial")),
+    # set by --sources, rarely by hand: below the knobs a person steers with
+    ("Rivals (competing sources)", ("rivals", "rival.")),
     ("Structure (fixed while running)", ("fft_size", "overlap")),
 )
 
