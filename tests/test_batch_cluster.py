@@ -431,12 +431,20 @@ def test_a_batch_killed_with_its_own_cluster_leaves_no_worker_and_a_rerun_resume
     wait_for(all_gone, "the killed batch's workers to exit", tries=1200)
     done_first = {k for k, v in read_report(report).items() if v["status"] == "done"}
     assert done_first and len(done_first) < 4
+    # a worker may publish a song's outputs after its row was last read (the kill came between):
+    # whole outputs, which the rerun rightly skips too
+    published = {p.resolve() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     again = run_cli("batch", tmp_path / "in", "-o", tmp_path / "out", "--workers", "2",
                     "--report", tmp_path / "r2.jsonl", "-q")
     assert again.returncode == 0, again.stderr
     rows = read_report(tmp_path / "r2.jsonl")
     assert len(rows) == 4 and all(rows[k]["status"] == "skipped" for k in done_first)
-    assert {v["status"] for k, v in rows.items() if k not in done_first} == {"done"}
+    for k, v in rows.items():
+        if k not in done_first:
+            assert v["status"] == "done" or (
+                v["status"] == "skipped" and v["outputs"]
+                and all(Path(o).resolve() in published for o in v["outputs"])), (k, v)
+    assert any(v["status"] == "done" for v in rows.values())
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".")]
 
 
