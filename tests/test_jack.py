@@ -279,13 +279,14 @@ def test_a_clean_start_and_stop_report_no_under_run(jack_server):
     """The cycles JACK runs while the client activates (made slow here, 0.2 s, as on a busy
     machine: 34 cycles, more than the ring's 8 periods of silence) and those after the loop has
     ended are not the loop's to meet: a session that kept up reports no under-run. A pass the
-    machine disturbed (a late block, a server xrun) is tried again, up to three times."""
+    machine disturbed (a late block, a server xrun) is tried again, up to five times (three
+    were all disturbed once, on a machine loaded by other JACK tests)."""
     from panslice.plugin.graph.chain import Chain
     from panslice.plugin.live import loop as live
     from panslice.plugin.live.streams import Duplex, JackStream
 
     passes = []
-    for _ in range(3):
+    for _ in range(5):
         s = JackStream(1024, name="clean-start", server=jack_server)
         activate = s.client.activate
         s.client.activate = lambda: (activate(), time.sleep(0.2))
