@@ -70,10 +70,10 @@ APART = (6, 4)
 # right 197 -> 207 (FLOOR alone, the old rule; too few 23 -> 13, too many 4 -> 4); the real
 # tracks must list no more than before (1 each). FAINT 0.1-0.18 the same; LIFT 4 or LIFT_NEAR
 # 2: 206; RIPPLE_PCT 93 with LIFT 8, LIFT_NEAR 3: 207 but voices.py's rooms 11 (15 with these).
-# FAINT 0.15 and LIFT 4 alone (no FLOOR tier): 204, but a real track listed 3 (AM Contra: peaks
-# +/-0.13 ms at 0.34 and 0.29 of the highest). Measured on voices.py's 32 rooms: 5 -> 15 right
-# (none too many); one talker alone in its rooms (32) 30 -> 32; the real tracks centred (mono)
-# 0 -> 6 right (the plateau), mono-ish 6 -> 6.
+# FAINT 0.15 and LIFT 4 at RIPPLE_PCT 95 without the FLOOR tier: 204, but a real track listed 3
+# (AM Contra: peaks at +/-0.13 ms, 0.34 and 0.29 of the highest). Measured on voices.py's 32
+# rooms: 5 -> 15 right (none too many); one talker alone in its rooms (32) 30 -> 32; the real
+# tracks made centred (mono) 0 -> 6 right (the plateau), mono-ish 6 -> 6.
 FLOOR = 0.35
 FAINT = 0.15
 LIFT = 3.5
