@@ -219,8 +219,8 @@ def _peaks(h: np.ndarray, count: int | None) -> list[tuple[int, int]]:
         if (all(abs(i - a) >= APART[0] or abs(j - b) >= APART[1] for a, b in kept)
                 and not _ripple(h, kept, i, j)):
             kept.append((int(i), int(j)))
-    if count:
-        return kept[:count]
+    if count is not None:
+        return kept[:count or MAX_SOURCES]
     return _counted(h, kept[:MAX_SOURCES], float(np.percentile(h[top], RIPPLE_PCT)))
 
 
