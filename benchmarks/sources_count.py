@@ -11,6 +11,8 @@ Three sets of 16 kHz rooms (``talkers.in_room``: the 6 x 5 x 3 m shoebox, two om
   layout per kind), 2 (in two layouts, one with a talker nearly straight ahead), 3 (the two
   layouts the finding's constants were chosen on, and one with a talker nearly straight
   ahead: the reverberation, alike at both microphones, piles up on that talker) and 4;
+- *noisy*: the choose rooms at RT60 0.3 s with white noise 20 dB under the mix, apart at each
+  microphone (a live recording's hiss), reported only (made after the constants were chosen);
 - *voices*: voices.py's three talkers in its layout (its 32 rooms), reported only;
 - *one*, where one source must be listed, reported only: each of voices.py's talkers alone in
   its room, and the real tracks (``../shared/testdata/real/*/mixture.wav``, 44.1 kHz) made
@@ -48,6 +50,7 @@ CHOOSE_LAYOUTS = (((4,), (25.0,), 1.0), ((5,), (-60.0,), 1.4), ((1, 3), (-50.0, 
                   ((3, 4, 5), (-45.0, 5.0, 60.0), 1.1))
 SYNTH = ((11, 95.0), (12, 150.0), (13, 210.0), (14, 130.0), (15, 120.0), (16, 185.0))
 WITHIN_MS = 0.05
+NOISE_SNR_DB = 20.0
 
 
 def choose_talkers(spoken: bool) -> list[np.ndarray]:
@@ -61,10 +64,11 @@ def choose_talkers(spoken: bool) -> list[np.ndarray]:
 
 
 def rooms(name: str):
-    """(label, talkers, true delays ms, mix) of the set ``name``: 'choose', 'voices', 'one'."""
+    """(label, talkers, true delays ms, mix, rate) of the set ``name``: 'choose', 'noisy' (the
+    choose rooms at RT60 0.3 s with noise), 'voices', 'one'."""
     for spoken in (True, False):
         kind = "espeak-ng" if spoken else "synthetic"
-        if name == "choose":
+        if name in ("choose", "noisy"):
             src = choose_talkers(spoken)
             layouts = [([src[k] for k in who], a, d) for who, a, d in CHOOSE_LAYOUTS
                        if len(who) > 1 or (who[0] == 4) == spoken]
@@ -73,15 +77,26 @@ def rooms(name: str):
             layouts = [(src, T.ANGLES, T.DISTANCE_M)]
         for talkers, angles, distance in layouts:
             for i, spacing in enumerate(SPACINGS):
-                for rt60 in RT60S:
+                for rt60 in RT60S if name != "noisy" else (0.3,):
                     if name == "one":
                         k = i % 3
                         talkers, angles = [src[k]], (T.ANGLES[k],)
                     images = T.in_room(talkers, SR, rt60, spacing, angles, distance)
                     label = (f"{kind} {len(talkers)} at {'/'.join(f'{a:g}' for a in angles)} "
                              f"{distance:g} m, {100 * spacing:g} cm, RT60 {rt60:g}")
+                    mix = sum(images)
+                    if name == "noisy":
+                        label += f", noise {NOISE_SNR_DB:g} dB"
+                        mix = mix + _noise(mix, len(talkers) * 100 + i)
                     yield label, len(talkers), T.room_delays_ms(spacing, angles, distance), \
-                        sum(images).astype(np.float32), SR
+                        mix.astype(np.float32), SR
+
+
+def _noise(mix: np.ndarray, seed: int) -> np.ndarray:
+    """White noise, apart at each microphone (their own and the room's hiss), NOISE_SNR_DB
+    under the mix."""
+    rms = np.sqrt(np.mean(mix ** 2) / 10 ** (NOISE_SNR_DB / 10))
+    return rms * np.random.default_rng(seed).standard_normal(mix.shape)
 
 
 def music(folder: Path):
@@ -154,7 +169,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--cache", type=Path)
-    ap.add_argument("--sets", default="choose,voices,one")
+    ap.add_argument("--sets", default="choose,noisy,voices,one")
     args = ap.parse_args()
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -170,7 +185,9 @@ def main() -> None:
         real += [f"{r[0].replace(' as it is', '')}: {r[2]} ({r[4]})" for r in rows if r[1] is None]
     body = ("Sources listed by `--sources` without a count (16 kHz rooms, `talkers.in_room`, 6 s; "
             "`benchmarks/sources_count.py`): *choose* (other talkers and layouts, the rooms the "
-            "counting constants were chosen on), *voices* (voices.py's 32 rooms), *one* (each of "
+            "counting constants were chosen on), *noisy* (the choose rooms at RT60 0.3 s with "
+            f"white noise {NOISE_SNR_DB:g} dB under the mix, apart at each microphone; not chosen "
+            "on), *voices* (voices.py's 32 rooms), *one* (each of "
             "voices.py's talkers alone; the real tracks centred and mono-ish). In brackets: the "
             f"rule before (a peak counted if it reached {S.FLOOR:g} of the highest). Delays found: "
             f"told the count, every talker's direct-path delay within {WITHIN_MS:g} ms.\n\n"
