@@ -173,9 +173,10 @@ def test_talkers_in_a_simulated_room_are_found_at_their_delays_and_lifted(rt60, 
     # pyroomacoustics: three synthetic talkers 1.2 m from two mics, 16 kHz, 4 s, their slices
     # competing for the bins. Told there are three, --sources finds each within 0.03 ms of its
     # direct path, reverberant or not (measured 0.016 or less), and lifts it: anechoic above the
-    # issue's +10 dB (+12.5 or more at 20 cm, +10.9 at 5 cm), at RT60 0.3 s above its +6 dB at
-    # 10 and 20 cm (+6.5, +8.0 or more) and +5.9 at 30 cm. The old finding lost them at 20 cm:
-    # the reverberation pulled its peaks to 0.
+    # issue's +10 dB (+13.2 or more at 20 cm, +10.9 at 5 cm), at RT60 0.3 s above its +6 dB at
+    # 10 and 20 cm (+6.5, +7.0 or more) and +5.7 at 30 cm (+6.05 before the activity prior of
+    # compete_mask; the others as before or higher). The old finding lost them at 20 cm: the
+    # reverberation pulled its peaks to 0.
     from benchmarks import talkers as T
     from benchmarks.scoring import si_sdr
     from panslice.plugin.formats import presets
