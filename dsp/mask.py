@@ -351,7 +351,7 @@ def _activity_gains(shares, sources):
             p = p if p > ACTIVITY_FLOOR else ACTIVITY_FLOOR
             shares[i * cols + b] = p
             s += p
-        for i in range(sources):   # x^0.75, as two square roots (a pow costs ten times more)
+        for i in range(sources):   # x^0.75, as two square roots (cheaper than a pow)
             x = math.sqrt(sources * shares[i * cols + b] / s)
             shares[i * cols + b] = x * math.sqrt(x)
 
