@@ -32,8 +32,9 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .mask import (RF_A, RF_C, RF_ROWS, azimuth, band_table, compete_mask, delay_mask,
+from .mask import (RF_ROWS, azimuth, band_table, compete_mask, compete_rows, delay_mask,
                    refine_mask, slice_mask)
+from .params import MAX_RIVALS
 from .regions import R_COLS, edit_gains
 
 
@@ -266,8 +267,8 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
     spec = frame.spectrum
     hop = frame.head.shape[1]
     _publish(spec, floats, ints)
-    _direction_mask(spec, knobs, slots, _vector(floats, ints, V_FREQS), band_w, frame.refine,
-                    mask)
+    _direction_mask(spec, knobs, slots, _vector(floats, ints, V_FREQS), band_w,
+                    _view2(floats, ints, V_COMPETE), mask)
     refine_mask(spec, knobs[slots[PI_PERC]], knobs[slots[PI_SMOOTH_MS]],
                 knobs[slots[PI_SMOOTH_HZ]], knobs[slots[PI_AMBIENCE]], hop,
                 _vector(floats, ints, V_FREQS), band_w, frame.refine, mask)
@@ -294,10 +295,10 @@ def _analyse_frame(frame, floats, ints, prior, prior_at):
 
 
 @njit(cache=True, inline="always")
-def _direction_mask(spec, knobs, slots, freqs, band_w, refine, mask):
+def _direction_mask(spec, knobs, slots, freqs, band_w, compete, mask):
     """The mask by direction: the slice alone, or competing with its rivals for each bin (in
-    the refinement's scratch rows, which refine_mask rewrites after). direction_cue: 0 level,
-    1 delay, 2 both (with delay, its phase test replaces the level's)."""
+    the scratch rows ``compete``). direction_cue: 0 level, 1 delay, 2 both (with delay, its
+    phase test replaces the level's)."""
     cue = knobs[slots[PI_CUE]]
     count = int(knobs[slots[PI_RIVALS]] + 0.5)
     if count > 0:
@@ -305,7 +306,7 @@ def _direction_mask(spec, knobs, slots, freqs, band_w, refine, mask):
         compete_mask(spec, cue, knobs[slots[PI_CENTER]], knobs[slots[PI_WIDTH]],
                      knobs[slots[PI_DELAY]], knobs[slots[PI_DELAY_W]], knobs[slots[PI_PHASE]],
                      knobs[slots[PI_SPACING]], knobs[r0:r0 + 2 * count], freqs, band_w,
-                     refine[RF_A:RF_C + 1], mask)
+                     compete[:compete_rows(count)], mask)
         return
     if cue == 1.0:
         mask[:] = band_w
@@ -698,6 +699,7 @@ LAYOUT = (
     (V_MASKED := 25, "spectra", lambda s: (BATCH, 2, s.nb)),    # ... masked (and scratch)
     # the last frames' [power, azimuth] per bin, for a picture (Engine.publish_frames)
     (V_PUBLISHED := 26, "floats", lambda s: (s.published, 2, s.nb)),
+    (V_COMPETE := 27, "floats", lambda s: (compete_rows(MAX_RIVALS), s.nb)),  # compete_mask's rows
 )
 
 # ``ints``: state, knob slots, FFT axis, unity flag, frames published (never reset: the
