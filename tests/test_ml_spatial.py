@@ -221,11 +221,13 @@ def _vocal_and_accompaniment_sdr(track: str, params, seconds: float):
 @needs_real
 @pytest.mark.parametrize("track,gain", [
     ("tky823_sample3_jpop_panned", 1.5),      # voice dry in the centre, band panned around it
-    ("Music_Delta-80s_Rock", -0.5),           # voice and band share the centre
+    # voice and band share the centre: the octave bands' sure bins still help (+0.23 / +0.64
+    # dB measured; -0.5 was allowed before they had a say)
+    ("Music_Delta-80s_Rock", 0.0),
 ])
 def test_the_ml_presets_against_spleeter_as_shipped(track, gain, model_cache, monkeypatch):
     """acapella-ml / karaoke-ml gain clearly where the azimuth can tell (the panned mix) and
-    lose nothing that matters where it cannot; first 12 s (one patch) of each track."""
+    still gain where voice and band share the centre; first 12 s (one patch) of each track."""
     from panslice.dsp import spleeter as S
     from panslice.plugin.ml import prior as ml_prior, model
 
