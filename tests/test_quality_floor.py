@@ -23,10 +23,10 @@ OVER_MIXTURE_DB = 2.0
 # over sox oops +16.83 dB (means; issue 2 asked for +3 and +6).
 OVER_MID_DB = 7.5
 OVER_OOPS_DB = 16.0
-# acapella-ml / karaoke-ml against Spleeter as shipped, measured: per track at worst -0.17 /
-# -0.08 dB, means +0.59 / +0.89 dB (karaoke-ml's ml_bias 0.5).
+# acapella-ml / karaoke-ml against Spleeter as shipped, measured: per track at worst -0.13 /
+# -0.13 dB, means +0.65 / +0.94 dB (karaoke-ml's ml_bias 0.5; ml_spatial's octave bands).
 ML_MAX_LOSS_DB = 0.2
-ML_MEAN_GAIN_DB = 0.4
+ML_MEAN_GAIN_DB = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,8 @@ def test_karaoke_never_worse_than_the_unprocessed_mixture(scores):
 @pytest.mark.slow
 def test_the_ml_presets_do_no_harm_against_spleeter_as_shipped(model_cache, monkeypatch):
     """Issue 14: steering Spleeter's mask never costs more than ML_MAX_LOSS_DB on a track
-    (ml_spatial steps aside where voice and band overlap in the image) and gains on the mean."""
+    (ml_spatial's one band steps aside where voice and band overlap in the image, its octave
+    bands speak only as far as their sure bins sit apart) and gains on the mean."""
     from panslice.dsp import params as P, spleeter as S
     from panslice.plugin.ml import model, prior as ml_prior
 
