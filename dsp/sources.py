@@ -75,11 +75,13 @@ APART = (6, 4)
 # FAINT 0.15 and LIFT 4 at RIPPLE_PCT 95 without the FLOOR tier: 204, but a real track listed 3
 # (AM Contra: peaks at +/-0.13 ms, 0.34 and 0.29 of the highest). Measured on voices.py's 32
 # rooms: 5 -> 15 right (none too many); one talker alone in its rooms (32) 30 -> 32; the real
-# tracks made centred (mono) 0 -> 6 right (the plateau), mono-ish 6 -> 6. FLOOR 0.35 -> 0.38
-# with the noise floor's weights (OVER): the choose rooms the same (207, and 53 of 56 at RT60
-# 0.3 s; with white noise 30 dB under 42 -> 43), and a real track listed 1 again (AM Contra,
-# its peaks at -/+0.13 ms weighed 0.36 and 0.30 of the highest).
-FLOOR = 0.38
+# tracks made centred (mono) 0 -> 6 right (the plateau), mono-ish 6 -> 6. FLOOR_BY_DELAY, FLOOR
+# for a peak parted by delay, 0.35 -> 0.38 with the noise floor's weights (OVER): the choose
+# rooms the same (207, and 53 of 56 at RT60 0.3 s; with white noise 30 dB under 42 -> 43),
+# and a real track listed 1 again (AM Contra, its peaks at -/+0.13 ms weighed 0.36 and 0.30
+# of the highest); for a peak parted by level 0.38 lost a talker of three panned by level.
+FLOOR = 0.35
+FLOOR_BY_DELAY = 0.38
 FAINT = 0.15
 LIFT = 3.5
 LIFT_NEAR = 1.5
@@ -311,7 +313,7 @@ def _counted(h: np.ndarray, kept, ripple: float) -> list[tuple[int, int]]:
         if any(abs(j - b) < APART[1] for _, b in out):   # parted by level alone
             if share < FLOOR:
                 break
-        elif not ((share >= FLOOR and h[i, j] >= LIFT_NEAR * ripple)
+        elif not ((share >= FLOOR_BY_DELAY and h[i, j] >= LIFT_NEAR * ripple)
                   or (share >= FAINT and h[i, j] >= LIFT * ripple)):
             break
         out.append(kept[k])
