@@ -12,7 +12,10 @@ Three sets of 16 kHz rooms (``talkers.in_room``: the 6 x 5 x 3 m shoebox, two om
   layouts the finding's constants were chosen on, and one with a talker nearly straight
   ahead: the reverberation, alike at both microphones, piles up on that talker) and 4;
 - *noisy*: the choose rooms at RT60 0.3 s with white noise 20 dB under the mix, apart at each
-  microphone (a live recording's hiss), reported only (made after the constants were chosen);
+  microphone (a live recording's hiss); *noisy 30 dB*, *noisy 10 dB* the same at 30 and 10 dB;
+  *diffuse*: pink noise 20 dB under, as a diffuse field would reach the two microphones (their
+  coherence sin(kd)/kd: alike at low frequencies, apart above). The noise floor's constants
+  (OVER, NOISE_S, LEVEL_DIP) were chosen on these and the choose rooms at RT60 0.3 s;
 - *voices*: voices.py's three talkers in its layout (its 32 rooms), reported only;
 - *one*, where one source must be listed, reported only: each of voices.py's talkers alone in
   its room, and the real tracks (``../shared/testdata/real/*/mixture.wav``, 44.1 kHz) made
@@ -50,7 +53,9 @@ CHOOSE_LAYOUTS = (((4,), (25.0,), 1.0), ((5,), (-60.0,), 1.4), ((1, 3), (-50.0, 
                   ((3, 4, 5), (-45.0, 5.0, 60.0), 1.1))
 SYNTH = ((11, 95.0), (12, 150.0), (13, 210.0), (14, 130.0), (15, 120.0), (16, 185.0))
 WITHIN_MS = 0.05
-NOISE_SNR_DB = 20.0
+NOISY = {"noisy": ("white", 20.0), "noisy 30 dB": ("white", 30.0),
+         "noisy 10 dB": ("white", 10.0), "diffuse": ("diffuse pink", 20.0)}
+SOUND_M_S = 343.0
 
 
 def choose_talkers(spoken: bool) -> list[np.ndarray]:
@@ -64,11 +69,11 @@ def choose_talkers(spoken: bool) -> list[np.ndarray]:
 
 
 def rooms(name: str):
-    """(label, talkers, true delays ms, mix, rate) of the set ``name``: 'choose', 'noisy' (the
-    choose rooms at RT60 0.3 s with noise), 'voices', 'one'."""
+    """(label, talkers, true delays ms, mix, rate) of the set ``name``: 'choose', one of NOISY
+    (the choose rooms at RT60 0.3 s with noise), 'voices', 'one'."""
     for spoken in (True, False):
         kind = "espeak-ng" if spoken else "synthetic"
-        if name in ("choose", "noisy"):
+        if name == "choose" or name in NOISY:
             src = choose_talkers(spoken)
             layouts = [([src[k] for k in who], a, d) for who, a, d in CHOOSE_LAYOUTS
                        if len(who) > 1 or (who[0] == 4) == spoken]
@@ -77,7 +82,7 @@ def rooms(name: str):
             layouts = [(src, T.ANGLES, T.DISTANCE_M)]
         for talkers, angles, distance in layouts:
             for i, spacing in enumerate(SPACINGS):
-                for rt60 in RT60S if name != "noisy" else (0.3,):
+                for rt60 in RT60S if name not in NOISY else (0.3,):
                     if name == "one":
                         k = i % 3
                         talkers, angles = [src[k]], (T.ANGLES[k],)
@@ -85,18 +90,28 @@ def rooms(name: str):
                     label = (f"{kind} {len(talkers)} at {'/'.join(f'{a:g}' for a in angles)} "
                              f"{distance:g} m, {100 * spacing:g} cm, RT60 {rt60:g}")
                     mix = sum(images)
-                    if name == "noisy":
-                        label += f", noise {NOISE_SNR_DB:g} dB"
-                        mix = mix + _noise(mix, len(talkers) * 100 + i)
+                    if name in NOISY:
+                        kind_db = NOISY[name]
+                        label += f", {kind_db[0]} noise {kind_db[1]:g} dB"
+                        mix = mix + _noise(mix, len(talkers) * 100 + i, *kind_db, spacing)
                     yield label, len(talkers), T.room_delays_ms(spacing, angles, distance), \
                         mix.astype(np.float32), SR
 
 
-def _noise(mix: np.ndarray, seed: int) -> np.ndarray:
-    """White noise, apart at each microphone (their own and the room's hiss), NOISE_SNR_DB
-    under the mix."""
-    rms = np.sqrt(np.mean(mix ** 2) / 10 ** (NOISE_SNR_DB / 10))
-    return rms * np.random.default_rng(seed).standard_normal(mix.shape)
+def _noise(mix: np.ndarray, seed: int, kind: str, snr_db: float, spacing: float) -> np.ndarray:
+    """Noise ``snr_db`` under the mix: white, apart at each microphone (their own and the
+    room's hiss; as before, the same draws), or pink as a diffuse field reaches microphones
+    ``spacing`` m apart (coherence sin(kd)/kd)."""
+    rms = np.sqrt(np.mean(mix ** 2) / 10 ** (snr_db / 10))
+    w = np.random.default_rng(seed).standard_normal(mix.shape)
+    if kind != "white":
+        f = np.fft.rfftfreq(mix.shape[1], 1.0 / SR)
+        x = np.fft.rfft(w, axis=1) / np.sqrt(np.maximum(f, 20.0))
+        coh = np.sinc(2.0 * f * spacing / SOUND_M_S)
+        x[1] = coh * x[0] + np.sqrt(1.0 - coh ** 2) * x[1]
+        w = np.fft.irfft(x, mix.shape[1], axis=1)
+        w /= np.sqrt(np.mean(w ** 2))
+    return rms * w
 
 
 def music(folder: Path):
@@ -169,7 +184,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--cache", type=Path)
-    ap.add_argument("--sets", default="choose,noisy,voices,one")
+    ap.add_argument("--sets", default="choose," + ",".join(NOISY) + ",voices,one")
     args = ap.parse_args()
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -186,8 +201,10 @@ def main() -> None:
     body = ("Sources listed by `--sources` without a count (16 kHz rooms, `talkers.in_room`, 6 s; "
             "`benchmarks/sources_count.py`): *choose* (other talkers and layouts, the rooms the "
             "counting constants were chosen on), *noisy* (the choose rooms at RT60 0.3 s with "
-            f"white noise {NOISE_SNR_DB:g} dB under the mix, apart at each microphone; not chosen "
-            "on), *voices* (voices.py's 32 rooms), *one* (each of "
+            "white noise 20 dB under the mix, apart at each microphone; *noisy 30 dB*, *noisy "
+            "10 dB* likewise; *diffuse*: pink noise 20 dB under as a diffuse field, alike at both "
+            "microphones at low frequencies; the noise floor's constants were chosen on these "
+            "and the choose rooms at RT60 0.3 s), *voices* (voices.py's 32 rooms), *one* (each of "
             "voices.py's talkers alone; the real tracks centred and mono-ish). In brackets: the "
             f"rule before (a peak counted if it reached {S.FLOOR:g} of the highest). Delays found: "
             f"told the count, every talker's direct-path delay within {WITHIN_MS:g} ms.\n\n"

@@ -11,12 +11,13 @@ over many frequencies only the talkers' own delays pile up.
 In a room this is what finds the talkers: one delay per bin read below the aliasing frequency
 (100-500 Hz for 1 ms), power-weighted, was pulled towards 0 by the reverberation, strongest and
 most alike at both microphones at low frequencies. Each bin from LOW_HZ to HIGH_HZ counts once
-(PHAT: the direct sound's phase, not its power, tells the delay), and the floor the kernels
-leave is taken away before the peaks are picked.
+at most (PHAT: the direct sound's phase, not its power, tells the delay), less as it sinks
+towards its frequency's noise floor (a live recording's hiss would vote for every delay), and
+the floor the kernels leave is taken away before the peaks are picked.
 
-Offline, in numpy: fed the stream block by block, it holds the histogram and a frame of
-samples, never the file. The peaks become settings for the engine (stream.py), one slice each,
-the others its rivals (rivals.py).
+Offline, in numpy: fed the stream block by block, it holds the histogram, a frame of samples
+and the spectra of the noise floor's window (NOISE_S either side), never the file. The peaks
+become settings for the engine (stream.py), one slice each, the others its rivals (rivals.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from . import rivals
 
@@ -73,8 +75,13 @@ APART = (6, 4)
 # FAINT 0.15 and LIFT 4 at RIPPLE_PCT 95 without the FLOOR tier: 204, but a real track listed 3
 # (AM Contra: peaks at +/-0.13 ms, 0.34 and 0.29 of the highest). Measured on voices.py's 32
 # rooms: 5 -> 15 right (none too many); one talker alone in its rooms (32) 30 -> 32; the real
-# tracks made centred (mono) 0 -> 6 right (the plateau), mono-ish 6 -> 6.
+# tracks made centred (mono) 0 -> 6 right (the plateau), mono-ish 6 -> 6. FLOOR_BY_DELAY, FLOOR
+# for a peak parted by delay, 0.35 -> 0.38 with the noise floor's weights (OVER): the choose
+# rooms the same (207, and 53 of 56 at RT60 0.3 s; with white noise 30 dB under 42 -> 43),
+# and a real track listed 1 again (AM Contra, its peaks at -/+0.13 ms weighed 0.36 and 0.30
+# of the highest); for a peak parted by level 0.38 lost a talker of three panned by level.
 FLOOR = 0.35
+FLOOR_BY_DELAY = 0.38
 FAINT = 0.15
 LIFT = 3.5
 LIFT_NEAR = 1.5
@@ -92,6 +99,21 @@ MAX_SOURCES = 8
 # Settings compare distances in cells of 0.05 azimuth and 2/41 ms (the old histogram's), so a
 # slice parts its neighbours by level or by delay as it did whatever the histogram's resolution.
 PART_CELLS = (2.0 / AZ_CELLS, 2.0 / 41)
+# Each bin's vote is 1 - OVER x floor / its power (none below), the floor the least of the
+# power (both mics, smoothed over 3 frames) within NOISE_S either side and NOISE_HZ of it: the
+# hiss a live recording always carries. And a peak at a stronger one's delay (within APART)
+# with a dip under LEVEL_DIP of its height between them is that one (hiss apart at each mic
+# scatters a talker's level, its peak split in two at +/-0.15). Chosen on the choose rooms of
+# benchmarks/sources_count.py at RT60 0.3 s (56, 16 kHz), clean and with noise: count right
+# without a count / told it, every delay within 0.05 ms (of 48), before -> with these:
+# white 20 dB under 26/30 -> 37/33, white 30 dB 40/38 -> 42/40, diffuse pink 20 dB 29/33 ->
+# 43/37, clean 53/47 -> 53/46. OVER 4: 20 dB 36/30; 10 (floor over time alone): 35/28;
+# LEVEL_DIP 0: 20 dB 36/31, pink 40/34. The floor over time alone (3 x 3 bins smoothed) took a
+# held synthetic voice for noise: one talker alone in a clean room was listed as 2.
+NOISE_S = 1.0
+NOISE_HZ = 60.0
+OVER = 8.0
+LEVEL_DIP = 0.2
 CHUNK = 16384       # bins per kernel evaluation (memory: CHUNK x DELAY_CELLS)
 
 
@@ -121,9 +143,28 @@ class DirectionHistogram:
         self.bins = np.flatnonzero((f >= LOW_HZ) & (f <= self.high_hz))
         self.omega = 2.0 * np.pi * self.bins / self.n   # radians per sample
         self.tau = self.axes()[1] * (self.sample_rate / 1e3)   # the cells' delays, samples
-        self.hist = np.zeros((AZ_CELLS, DELAY_CELLS))
+        # the noise floor's window reaches this many frames either side (and one more, smoothed)
+        self.reach = max(1, int(round(NOISE_S * sample_rate / self.hop)))
+        self.apart = max(1, int(round(NOISE_HZ * self.n / sample_rate)))
+        self._hist = np.zeros((AZ_CELLS, DELAY_CELLS))
+        self._tail: np.ndarray | None = None
         self.pending = np.zeros((2, 0))
+        self.spec = np.zeros((2, 0, self.bins.size), complex)   # frames kept: context, to count
+        self.fresh = 0            # how many of them are not counted yet (the last ones)
         self.loudest = 0.0
+
+    @property
+    def hist(self) -> np.ndarray:
+        """The histogram of every frame so far (the last ones weighed with the floor they have)."""
+        if self._tail is None:
+            self._tail = self._votes(self.spec.shape[1] - self.fresh, self.loudest)[0]
+        return self._hist + self._tail
+
+    @hist.setter
+    def hist(self, h: np.ndarray) -> None:
+        """A histogram made before (a cache): frames not counted yet are dropped."""
+        self._hist, self._tail = np.asarray(h, float), np.zeros_like(h, float)
+        self.spec, self.fresh = self.spec[:, :0], 0
 
     def add(self, block: np.ndarray) -> None:
         """Feed the next samples [shape=(2, n)]."""
@@ -132,29 +173,55 @@ class DirectionHistogram:
         if frames > 0:
             starts = np.arange(frames)[:, None] * self.hop + np.arange(self.n)
             spec = np.fft.rfft(buf[:, starts] * self.window, axis=-1)[:, :, self.bins]
-            self._count(spec[0], spec[1])
+            self.spec = np.concatenate([self.spec, spec], axis=1)
+            self.fresh += frames
             buf = buf[:, frames * self.hop:]
+            self._count_ready()
         self.pending = buf
 
-    def _count(self, left: np.ndarray, right: np.ndarray) -> None:
-        pl, pr = np.abs(left) ** 2, np.abs(right) ** 2
-        power = pl + pr
+    def _count_ready(self) -> None:
+        """Count the frames whose noise floor's window is whole, keep the context the next
+        ones need."""
+        total = self.spec.shape[1]
+        first = total - self.fresh
+        ready = max(0, total - self.reach - 1 - first)
+        if ready:
+            votes, self.loudest = self._votes(first, self.loudest, ready)
+            self._hist += votes
+            self.fresh -= ready
+        self._tail = None
+        drop = max(0, total - self.fresh - self.reach - 1)
+        self.spec = self.spec[:, drop:]
+
+    def _votes(self, first: int, loudest: float, count: int | None = None):
+        """The votes of ``count`` kept frames from ``first`` (all the rest if None), each bin
+        weighed by how far it stands above its frequency's noise floor; and the loudest bin."""
+        count = self.spec.shape[1] - first if count is None else count
+        votes = np.zeros((AZ_CELLS, DELAY_CELLS))
+        if count <= 0:
+            return votes, loudest
+        power = np.abs(self.spec[0]) ** 2 + np.abs(self.spec[1]) ** 2
+        part = slice(first, first + count)
+        weight = _above_noise(power, self.reach, self.apart)[part]
+        left, right, power = self.spec[0, part], self.spec[1, part], power[part]
         # the strongest bin so far, frame by frame: the same whatever the blocks
-        so_far = np.maximum.accumulate(np.maximum(power.max(axis=1), self.loudest))
-        self.loudest = float(so_far[-1]) if so_far.size else self.loudest
+        so_far = np.maximum.accumulate(np.maximum(power.max(axis=1), loudest))
         heard = ((power > QUIET * power.max(axis=1, keepdims=True))
-                 & (power > SILENT * so_far[:, None]) & (power > 0.0))
+                 & (power > SILENT * so_far[:, None]) & (weight > 0.0) & (power > 0.0))
+        pl, pr = np.abs(left[heard]) ** 2, np.abs(right[heard]) ** 2
         az = np.arctan2(np.sqrt(pr), np.sqrt(pl)) * (4.0 / np.pi) - 1.0
-        cell = np.minimum(((az[heard] + 1.0) * (0.5 * AZ_CELLS)).astype(np.intp), AZ_CELLS - 1)
-        phase = np.angle(right * np.conj(left))[heard]
+        cell = np.minimum(((az + 1.0) * (0.5 * AZ_CELLS)).astype(np.intp), AZ_CELLS - 1)
+        phase = np.angle(right[heard] * np.conj(left[heard]))
         omega = np.broadcast_to(self.omega, heard.shape)[heard]
+        weight = weight[heard]
         for at in range(0, cell.size, CHUNK):
             part = slice(at, at + CHUNK)
             agree = np.cos(phase[part, None] - omega[part, None] * self.tau)
             kernel = np.exp(KAPPA * (agree - 1.0))
             rows = np.zeros((AZ_CELLS, kernel.shape[0]))
-            rows[cell[part], np.arange(kernel.shape[0])] = 1.0
-            self.hist += rows @ kernel
+            rows[cell[part], np.arange(kernel.shape[0])] = weight[part]
+            votes += rows @ kernel
+        return votes, float(so_far[-1])
 
     def axes(self) -> tuple[np.ndarray, np.ndarray]:
         """The cells' centres: azimuths, delays (ms)."""
@@ -191,6 +258,16 @@ class DirectionHistogram:
                 for k in np.argsort(key, kind="stable")]
 
 
+def _above_noise(power: np.ndarray, reach: int, apart: int) -> np.ndarray:
+    """Each bin's weight [shape=(frames, bins)]: 1 - OVER x its frequency's noise floor over
+    its power, at least 0. The floor is the least of the power smoothed over 3 frames, within
+    ``reach`` frames and ``apart`` bins either side (minimum statistics, Martin 2001, also over
+    frequency: between a held voice's or note's harmonics, not on them)."""
+    smooth = ndimage.uniform_filter1d(power, 3, axis=0, mode="nearest")
+    floor = ndimage.minimum_filter(smooth, (2 * reach + 1, 2 * apart + 1), mode="nearest")
+    return np.maximum(1.0 - OVER * floor / np.maximum(power, 1e-300), 0.0)
+
+
 def _smooth(h: np.ndarray, half) -> np.ndarray:
     """A box of 2 half + 1 cells on each axis (edges padded with zeros)."""
     a, b = half
@@ -217,7 +294,7 @@ def _peaks(h: np.ndarray, count: int | None) -> list[tuple[int, int]]:
     kept: list[tuple[int, int]] = []
     for i, j in cand:
         if (all(abs(i - a) >= APART[0] or abs(j - b) >= APART[1] for a, b in kept)
-                and not _ripple(h, kept, i, j)):
+                and not _ripple(h, kept, i, j) and not _same_delay(h, kept, i, j)):
             kept.append((int(i), int(j)))
     if count is not None:
         return kept[:count or MAX_SOURCES]
@@ -236,7 +313,7 @@ def _counted(h: np.ndarray, kept, ripple: float) -> list[tuple[int, int]]:
         if any(abs(j - b) < APART[1] for _, b in out):   # parted by level alone
             if share < FLOOR:
                 break
-        elif not ((share >= FLOOR and h[i, j] >= LIFT_NEAR * ripple)
+        elif not ((share >= FLOOR_BY_DELAY and h[i, j] >= LIFT_NEAR * ripple)
                   or (share >= FAINT and h[i, j] >= LIFT * ripple)):
             break
         out.append(kept[k])
@@ -259,6 +336,14 @@ def _ripple(h: np.ndarray, kept, i: int, j: int) -> bool:
     reach = max(abs(b - centre) for _, b in kept)
     weakest = min(h[a, b] for a, b in kept)
     return abs(j - centre) > FAR * max(reach, 1.0) and h[i, j] < WEAK * weakest
+
+
+def _same_delay(h: np.ndarray, kept, i: int, j: int) -> bool:
+    """Whether the peak at (i, j) is a stronger one's at the same delay, parted by level with
+    too shallow a dip between them (LEVEL_DIP): hiss apart at each microphone scatters a
+    talker's level, splitting its peak in two."""
+    return any(abs(j - b) < APART[1] and _dip(h, (i, j), (a, b)) < LEVEL_DIP * h[i, j]
+               for a, b in kept)
 
 
 def _refine(h: np.ndarray, cells) -> list[tuple[int, int]]:

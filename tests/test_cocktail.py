@@ -212,6 +212,27 @@ def test_without_a_count_a_reverberant_room_lists_its_three_talkers_and_one_alon
         assert len(sources.find(image.astype(np.float32), 16000)) == 1, k
 
 
+def test_talkers_under_hiss_in_a_room_are_found_at_their_delays_and_counted():
+    # A live recording's hiss: white noise 20 dB under the three talkers, apart at each
+    # microphone, RT60 0.3 s, 10 cm. Each bin counted once whatever its power, the hiss's bins
+    # voted for every delay and split a talker's peak over level: told three, two were one
+    # talker's (-0.27 and -0.23 ms), and 5 were listed without a count. Weighed by how far
+    # each bin stands above its frequency's noise floor, all three are found, and counted (at
+    # 20 cm: found, but 4 listed; 6 before).
+    from benchmarks import talkers as T
+    from panslice.plugin.offline import sources
+
+    spacing = 0.1
+    mix = sum(T.in_room(T.three(16000, 4.0), 16000, 0.3, spacing))
+    hiss = np.sqrt(np.mean(mix ** 2) / 100.0) * np.random.default_rng(1).standard_normal(
+        mix.shape)
+    noisy = (mix + hiss).astype(np.float32)
+    found = sources.find(noisy, 16000, 3)
+    for s, d in zip(found, T.room_delays_ms(spacing)):
+        assert abs(s.delay_ms - d) < 0.05, (s, d)
+    assert len(sources.find(noisy, 16000)) == 3
+
+
 def test_a_mono_file_made_stereo_is_one_source():
     # Both channels alike: every bin at azimuth 0 and delay 0, one row of the histogram that
     # the smoothing over azimuth spreads into a plateau; its two ends, 6 cells apart, were
